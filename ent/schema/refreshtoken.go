@@ -1,0 +1,97 @@
+package schema
+
+import (
+	"entgo.io/contrib/entgql"
+	"entgo.io/ent"
+	"entgo.io/ent/schema"
+	"entgo.io/ent/schema/edge"
+	"entgo.io/ent/schema/field"
+	"entgo.io/ent/schema/index"
+	"github.com/google/uuid"
+)
+
+// RefreshToken is one long-lived token of a session. Only its SHA-256 is
+// stored; the token itself exists only in the client's hands. Every token
+// issued by one sign-in shares a session_id: rotating a token revokes it
+// and stores its successor in the same session.
+type RefreshToken struct{ ent.Schema }
+
+// Mixin of the RefreshToken.
+func (RefreshToken) Mixin() []ent.Mixin {
+	return []ent.Mixin{IDMixin{}}
+}
+
+// Fields of the RefreshToken.
+func (RefreshToken) Fields() []ent.Field {
+	return []ent.Field{
+		field.UUID("user_id", uuid.UUID{}).
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Bytes("token_hash").
+			Sensitive().
+			Unique().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.UUID("session_id", uuid.UUID{}).
+			Immutable().
+			Comment("The session (sign-in) this token belongs to."),
+		field.Time("created_at").
+			Immutable(),
+		field.Time("expires_at").
+			Immutable(),
+		field.Time("session_started_at").
+			Immutable().
+			Comment("When the session signed in: bounds the session's absolute lifetime."),
+		field.Time("last_used_at").
+			Optional().Nillable().
+			Comment("When the token was last presented for a refresh."),
+		field.Time("revoked_at").
+			Optional().Nillable(),
+		field.String("revoked_reason").
+			Optional().Nillable().
+			Comment("Why it was revoked: rotated, logout, revoked, reuse_detected, password_changed."),
+		field.UUID("replaced_by", uuid.UUID{}).
+			Optional().Nillable().
+			Comment("The token that replaced this one at rotation."),
+		field.Bytes("sealed_successor").
+			Optional().
+			Sensitive().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The successor token, encrypted with a key only the holder of this token can derive (see internal/auth)."),
+		field.String("user_agent").
+			Optional().Nillable().
+			MaxLen(512),
+		field.String("ip").
+			Optional().Nillable().
+			MaxLen(64),
+	}
+}
+
+// Edges of the RefreshToken.
+func (RefreshToken) Edges() []ent.Edge {
+	return []ent.Edge{
+		edge.From("user", User.Type).
+			Ref("refresh_tokens").
+			Field("user_id").
+			Unique().
+			Required().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+	}
+}
+
+// Indexes of the RefreshToken.
+func (RefreshToken) Indexes() []ent.Index {
+	return []ent.Index{
+		index.Fields("session_id"),
+		index.Fields("user_id", "created_at"),
+		index.Fields("expires_at"),
+	}
+}
+
+// Annotations of the RefreshToken.
+func (RefreshToken) Annotations() []schema.Annotation {
+	return []schema.Annotation{
+		entgql.Skip(entgql.SkipAll),
+	}
+}

@@ -1,0 +1,40 @@
+// Package graph is gqlauth's GraphQL layer. Resolvers translate GraphQL
+// arguments into calls on the services in internal/ and their results
+// back; rules live in the services, not here.
+package graph
+
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/graph/model"
+	"github.com/gqlauth/gqlauth/internal/auth"
+)
+
+// Resolver holds the services the resolvers call.
+type Resolver struct {
+	Auth *auth.Service
+	// DB serves the generated ent queries (node, users) that read through
+	// the services' authorization checks.
+	DB *ent.Client
+	// RefreshTokenInBody fills AuthPayload.refreshToken; off for
+	// deployments that keep the refresh token in its HttpOnly cookie only.
+	RefreshTokenInBody bool
+}
+
+// payload turns a session into the GraphQL AuthPayload.
+func (r *Resolver) payload(s *auth.Session, err error) (*model.AuthPayload, error) {
+	if err != nil {
+		return nil, err
+	}
+	p := &model.AuthPayload{
+		AccessToken: s.AccessToken,
+		TokenType:   "Bearer",
+		ExpiresIn:   s.ExpiresIn,
+		User:        s.User,
+	}
+	if r.RefreshTokenInBody {
+		p.RefreshToken = &s.RefreshToken
+	}
+	return p, nil
+}

@@ -1,0 +1,108 @@
+// Package app assembles gqlauth from its configuration: database, deny
+// list, services and HTTP handler. It is the one place that builds the
+// server; main and the end-to-end tests both use it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/server"
+	"github.com/gqlauth/gqlauth/internal/token"
+)
+
+// App is a running gqlauth, minus the listener.
+type App struct {
+	Config  *config.Config
+	DB      *database.DB
+	Redis   *redis.Client // nil without REDIS_URL
+	Deny    token.DenyList
+	Auth    *auth.Service
+	Handler http.Handler
+	Log     *slog.Logger
+}
+
+// New opens the database (migrating it), connects the deny list and
+// builds the services and handler.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+	a := &App{Config: cfg, Log: log}
+	db, err := database.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return nil, err
+	}
+	a.DB = db
+	if err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if cfg.RedisURL != "" {
+		opts, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("REDIS_URL: %v", err)
+		}
+		a.Redis = redis.NewClient(opts)
+		if err := a.Redis.Ping(ctx).Err(); err != nil {
+			// Start anyway: authenticated requests fail closed until
+			// Redis answers, and recover without a restart.
+			log.Warn("redis is unreachable; authenticated requests will fail until it answers", "error", err)
+		}
+		a.Deny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL)
+	} else {
+		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL)
+	}
+	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	a.Auth, err = auth.NewService(db.Client, issuer, a.Deny, auth.Settings{
+		BcryptCost:         cfg.BcryptCost,
+		RefreshTokenTTL:    cfg.RefreshTokenTTL,
+		SessionMaxLifetime: cfg.SessionMaxLifetime,
+		RefreshReuseGrace:  cfg.RefreshReuseGrace,
+		Cookies: auth.CookieSettings{
+			RefreshName: cfg.RefreshCookieName,
+			Secure:      cfg.Secure(),
+			SameSite:    cfg.SameSite(),
+			Domain:      cfg.CookieDomain,
+		},
+	}, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Handler = server.New(server.Deps{Config: cfg, Auth: a.Auth, DB: db.Client, Log: log})
+	return a, nil
+}
+
+// RunHousekeeping deletes old refresh tokens every interval until ctx ends.
+func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := a.Auth.DeleteOldTokens(ctx, a.Config.RefreshTokenRetention)
+		if err != nil && ctx.Err() == nil {
+			a.Log.Error("housekeeping failed", "error", err)
+		} else if n > 0 {
+			a.Log.Info("housekeeping deleted old refresh tokens", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Close releases the database and Redis connections.
+func (a *App) Close() error {
+	if a.Redis != nil {
+		a.Redis.Close()
+	}
+	return a.DB.Close()
+}

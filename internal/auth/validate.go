@@ -1,0 +1,165 @@
+package auth
+
+import (
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
+
+	"github.com/gqlauth/gqlauth/internal/apierr"
+)
+
+// Limits of user input. Passwords are bounded by bcrypt, which reads
+// only the first 72 bytes: a longer password is refused, never truncated.
+const (
+	MinPasswordBytes = 8
+	MaxPasswordBytes = 72
+	MaxEmailBytes    = 254
+	MaxNameChars     = 100
+	MinAge, MaxAge   = 0, 150
+)
+
+var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
+
+// fieldErrors collects every problem of one input, so a form can show
+// them all at once.
+type fieldErrors map[string]string
+
+func (f fieldErrors) add(field, reason string) {
+	if _, ok := f[field]; !ok {
+		f[field] = reason
+	}
+}
+
+func (f fieldErrors) err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return apierr.Invalid(f)
+}
+
+// cleanText rejects what no text field may hold: invalid UTF-8, NUL and
+// other control characters. It reports whether s is acceptable.
+func cleanText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// normalizeEmail trims and lower-cases an address and checks it. The
+// domain of an internationalised address is stored in its Unicode form,
+// lower-cased, after checking it converts to valid ASCII (IDNA); the
+// local part is kept as typed but lower-cased.
+func normalizeEmail(raw string) (string, string) {
+	s := strings.ToLower(strings.TrimSpace(raw))
+	switch {
+	case s == "":
+		return "", "must not be empty"
+	case len(s) > MaxEmailBytes:
+		return "", "must be at most 254 bytes"
+	case !cleanText(s):
+		return "", "contains invalid characters"
+	}
+	addr, err := mail.ParseAddress(s)
+	if err != nil || addr.Address != s || addr.Name != "" {
+		return "", "is not a valid email address"
+	}
+	at := strings.LastIndexByte(s, '@')
+	domain := s[at+1:]
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil || !strings.Contains(ascii, ".") {
+		return "", "is not a valid email address"
+	}
+	return s, ""
+}
+
+// checkUsername checks a username and returns it trimmed.
+func checkUsername(raw string) (string, string) {
+	s := strings.TrimSpace(raw)
+	if !usernamePattern.MatchString(s) {
+		return "", "must be 3 to 32 letters, digits, '_', '.' or '-'"
+	}
+	return s, ""
+}
+
+// checkPassword explains what is wrong with a new password, or returns "".
+func checkPassword(p string) string {
+	switch {
+	case len(p) < MinPasswordBytes:
+		return "must be at least 8 characters"
+	case len(p) > MaxPasswordBytes:
+		return "must be at most 72 bytes (bcrypt ignores the rest)"
+	case !utf8.ValidString(p) || strings.ContainsRune(p, 0):
+		return "contains invalid characters"
+	}
+	return ""
+}
+
+// checkName trims an optional name; an empty one becomes nil.
+func checkName(raw *string) (*string, string) {
+	if raw == nil {
+		return nil, ""
+	}
+	s := strings.TrimSpace(*raw)
+	switch {
+	case s == "":
+		return nil, ""
+	case !cleanText(s):
+		return nil, "contains invalid characters"
+	case utf8.RuneCountInString(s) > MaxNameChars:
+		return nil, "must be at most 100 characters"
+	}
+	return &s, ""
+}
+
+// profile is a validated, normalised set of profile fields.
+type profile struct {
+	email, username, usernameKey *string
+	firstName, lastName          *string
+	age                          *int
+}
+
+// checkProfile validates the profile fields shared by signUp and
+// updateProfile, recording problems in errs.
+func checkProfile(errs fieldErrors, email, username, firstName, lastName *string, age *int) profile {
+	var p profile
+	if email != nil && strings.TrimSpace(*email) != "" {
+		if e, why := normalizeEmail(*email); why != "" {
+			errs.add("email", why)
+		} else {
+			p.email = &e
+		}
+	}
+	if username != nil && strings.TrimSpace(*username) != "" {
+		if u, why := checkUsername(*username); why != "" {
+			errs.add("username", why)
+		} else {
+			key := strings.ToLower(u)
+			p.username, p.usernameKey = &u, &key
+		}
+	}
+	var why string
+	if p.firstName, why = checkName(firstName); why != "" {
+		errs.add("firstName", why)
+	}
+	if p.lastName, why = checkName(lastName); why != "" {
+		errs.add("lastName", why)
+	}
+	if age != nil {
+		if *age < MinAge || *age > MaxAge {
+			errs.add("age", "must be between 0 and 150")
+		} else {
+			p.age = age
+		}
+	}
+	return p
+}

@@ -1,0 +1,266 @@
+// Package config reads gqlauth's settings from the environment (and a
+// .env file in the working directory) into one typed struct. Nothing else
+// in gqlauth reads environment variables: main calls Load once and hands
+// the pieces each package needs.
+package config
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/joho/godotenv"
+)
+
+// Config is every setting gqlauth has. The env tags name the variables;
+// README.md has the same table for people.
+type Config struct {
+	// Port is the HTTP port the server listens on.
+	Port int `env:"PORT" envDefault:"8080"`
+	// AppEnv is "development" or "production"; production refuses weak settings.
+	AppEnv string `env:"APP_ENV" envDefault:"development"`
+	// DatabaseURL selects the database: postgres://… for PostgreSQL,
+	// sqlite://path or file:path for SQLite.
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://gqlauth.db"`
+
+	// JWTAccessSecret signs access tokens (HS256). Empty in development
+	// means a random secret per start.
+	JWTAccessSecret string `env:"JWT_ACCESS_SECRET"`
+	// JWTIssuer is the iss claim of access tokens, checked on verification.
+	JWTIssuer string `env:"JWT_ISSUER" envDefault:"gqlauth"`
+	// JWTAudience is the aud claim of access tokens, checked on verification.
+	JWTAudience string `env:"JWT_AUDIENCE" envDefault:"gqlauth"`
+	// AccessTokenTTL is how long an access token is valid.
+	AccessTokenTTL time.Duration `env:"JWT_ACCESS_EXPIRES_IN" envDefault:"15m"`
+	// RefreshTokenTTL is how long a refresh token is valid.
+	RefreshTokenTTL time.Duration `env:"JWT_REFRESH_EXPIRES_IN" envDefault:"7d"`
+	// BcryptCost is the work factor of password hashes.
+	BcryptCost int `env:"BCRYPT_COST" envDefault:"12"`
+
+	// SessionMaxLifetime bounds a session from sign-in, however often it refreshes.
+	SessionMaxLifetime time.Duration `env:"SESSION_MAX_LIFETIME" envDefault:"30d"`
+	// RefreshReuseGrace is how long a rotated refresh token may be presented
+	// again and get the same successor (concurrent tabs, lost responses).
+	RefreshReuseGrace time.Duration `env:"REFRESH_REUSE_GRACE" envDefault:"10s"`
+	// RefreshTokenRetention is how long expired or revoked refresh tokens
+	// are kept (for the user's session history) before housekeeping deletes them.
+	RefreshTokenRetention time.Duration `env:"REFRESH_TOKEN_RETENTION" envDefault:"30d"`
+	// RefreshTokenInBody decides whether AuthPayload.refreshToken is filled;
+	// cookie-only deployments turn it off.
+	RefreshTokenInBody bool `env:"REFRESH_TOKEN_IN_BODY" envDefault:"true"`
+
+	// RedisURL selects the Redis deny list; empty means the in-process one.
+	RedisURL string `env:"REDIS_URL"`
+	// RedisKeyPrefix starts every Redis key gqlauth writes.
+	RedisKeyPrefix string `env:"REDIS_KEY_PREFIX" envDefault:"gqlauth:"`
+
+	// RefreshCookieName is the name of the HttpOnly refresh-token cookie.
+	RefreshCookieName string `env:"REFRESH_COOKIE_NAME" envDefault:"gqlauth_refresh"`
+	// CookieSecure sets the Secure attribute; defaults to true in production.
+	CookieSecure *bool `env:"COOKIE_SECURE"`
+	// CookieSameSite is Strict, Lax or None.
+	CookieSameSite string `env:"COOKIE_SAMESITE" envDefault:"Strict"`
+	// CookieDomain is the Domain attribute of the cookies; empty means host-only.
+	CookieDomain string `env:"COOKIE_DOMAIN"`
+	// CORSAllowedOrigins may call gqlauth from a browser with credentials;
+	// empty means same origin only.
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
+
+	// PlaygroundEnabled serves GraphiQL at /; defaults to true outside production.
+	PlaygroundEnabled *bool `env:"PLAYGROUND_ENABLED"`
+	// IntrospectionEnabled allows schema introspection; defaults to true outside production.
+	IntrospectionEnabled *bool `env:"INTROSPECTION_ENABLED"`
+
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
+
+	// GeneratedSecret is true when JWTAccessSecret was made up at start.
+	GeneratedSecret bool `env:"-"`
+}
+
+// Production reports whether APP_ENV is production.
+func (c *Config) Production() bool { return c.AppEnv == "production" }
+
+// Playground reports whether the GraphiQL playground is served.
+func (c *Config) Playground() bool { return orDefault(c.PlaygroundEnabled, !c.Production()) }
+
+// Introspection reports whether schema introspection is allowed.
+func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled, !c.Production()) }
+
+// Secure reports whether cookies carry the Secure attribute.
+func (c *Config) Secure() bool { return orDefault(c.CookieSecure, c.Production()) }
+
+// SameSite is the SameSite mode of the cookies.
+func (c *Config) SameSite() http.SameSite {
+	switch strings.ToLower(c.CookieSameSite) {
+	case "lax":
+		return http.SameSiteLaxMode
+	case "none":
+		return http.SameSiteNoneMode
+	default:
+		return http.SameSiteStrictMode
+	}
+}
+
+// SlogLevel is LogLevel as a slog.Level.
+func (c *Config) SlogLevel() slog.Level {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(c.LogLevel)) // validated in Load
+	return l
+}
+
+func orDefault(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// Load reads the configuration from the process environment, after
+// loading a .env file from the working directory if there is one (values
+// already in the environment win). The error names the variable and what
+// is wrong with it, in one line.
+func Load() (*Config, error) {
+	if err := godotenv.Load(); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf(".env: %v", err)
+	}
+	return FromEnv(nil)
+}
+
+// FromEnv parses the given variables, or the process environment when
+// vars is nil. Tests use it to build a Config without touching the process.
+func FromEnv(vars map[string]string) (*Config, error) {
+	cfg := &Config{}
+	opts := env.Options{
+		FuncMap: map[reflect.Type]env.ParserFunc{
+			reflect.TypeOf(time.Duration(0)): func(v string) (any, error) { return ParseDuration(v) },
+		},
+	}
+	if vars != nil {
+		opts.Environment = vars
+	}
+	if err := env.ParseWithOptions(cfg, opts); err != nil {
+		return nil, describe(err)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// describe turns the env library's error into "VARIABLE: reason" lines.
+func describe(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err
+	}
+	msgs := make([]string, 0, len(agg.Errors))
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			msgs = append(msgs, fmt.Sprintf("%s: %v", envName(pe.Name), pe.Err))
+			continue
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// envName is the variable behind a Config field, for error messages.
+func envName(field string) string {
+	if f, ok := reflect.TypeOf(Config{}).FieldByName(field); ok {
+		if name, _, _ := strings.Cut(f.Tag.Get("env"), ","); name != "" {
+			return name
+		}
+	}
+	return field
+}
+
+// ParseDuration is time.ParseDuration that also takes a whole number of
+// days ("7d"), the unit people use for refresh-token lifetimes.
+func ParseDuration(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%q is not a number of days", s)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a duration like 15m, 1h or 7d", s)
+	}
+	if d < 0 {
+		return 0, fmt.Errorf("%q is negative", s)
+	}
+	return d, nil
+}
+
+func (c *Config) validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("%s: %s", name, fmt.Sprintf(format, args...))
+	}
+	switch c.AppEnv {
+	case "development", "production", "test":
+	default:
+		return bad("APP_ENV", "must be development, production or test, got %q", c.AppEnv)
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		return bad("PORT", "must be between 1 and 65535, got %d", c.Port)
+	}
+	if c.BcryptCost < 4 || c.BcryptCost > 31 {
+		return bad("BCRYPT_COST", "must be between 4 and 31, got %d", c.BcryptCost)
+	}
+	if c.Production() && c.BcryptCost < 10 {
+		return bad("BCRYPT_COST", "must be at least 10 in production, got %d", c.BcryptCost)
+	}
+	if c.AccessTokenTTL < time.Second {
+		return bad("JWT_ACCESS_EXPIRES_IN", "must be at least 1s")
+	}
+	if c.RefreshTokenTTL < time.Second {
+		return bad("JWT_REFRESH_EXPIRES_IN", "must be at least 1s")
+	}
+	if c.SessionMaxLifetime < time.Second {
+		return bad("SESSION_MAX_LIFETIME", "must be at least 1s")
+	}
+	if c.JWTIssuer == "" {
+		return bad("JWT_ISSUER", "must not be empty")
+	}
+	if c.JWTAudience == "" {
+		return bad("JWT_AUDIENCE", "must not be empty")
+	}
+	if c.RedisKeyPrefix == "" {
+		return bad("REDIS_KEY_PREFIX", "must not be empty")
+	}
+	switch strings.ToLower(c.CookieSameSite) {
+	case "strict", "lax", "none":
+	default:
+		return bad("COOKIE_SAMESITE", "must be Strict, Lax or None, got %q", c.CookieSameSite)
+	}
+	if strings.EqualFold(c.CookieSameSite, "none") && !c.Secure() {
+		return bad("COOKIE_SAMESITE", "None requires COOKIE_SECURE=true (browsers drop the cookie otherwise)")
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch {
+	case c.JWTAccessSecret == "" && c.Production():
+		return bad("JWT_ACCESS_SECRET", "is required in production (at least 32 bytes)")
+	case c.JWTAccessSecret == "":
+		c.JWTAccessSecret = rand.Text() + rand.Text()
+		c.GeneratedSecret = true
+	case len(c.JWTAccessSecret) < 32:
+		return bad("JWT_ACCESS_SECRET", "must be at least 32 bytes, got %d", len(c.JWTAccessSecret))
+	}
+	return nil
+}

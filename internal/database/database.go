@@ -1,0 +1,103 @@
+// Package database opens gqlauth's database, SQLite or PostgreSQL, from
+// DATABASE_URL, and brings its schema up to date.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" driver
+
+	"github.com/gqlauth/gqlauth/ent"
+)
+
+// DB is an open database: the ent client and the pool under it.
+type DB struct {
+	*ent.Client
+	// SQL is the pool, for health checks and pool statistics.
+	SQL *sql.DB
+	// Dialect is dialect.SQLite or dialect.Postgres.
+	Dialect string
+}
+
+// Open connects to the database that url names and checks that it answers:
+// postgres:// or postgresql:// for PostgreSQL (through pgx), sqlite://path
+// or file:path for SQLite.
+func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
+	driverName, dsn, dia, err := parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if dia == dialect.Postgres {
+		db.SetMaxOpenConns(32)
+		db.SetMaxIdleConns(32)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+	} else {
+		// SQLite has one writer at a time; a few connections let reads
+		// go on beside it (WAL) without piling up lock waits.
+		db.SetMaxOpenConns(4)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	drv := entsql.OpenDB(dia, db)
+	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia}, nil
+}
+
+// parse maps DATABASE_URL to a database/sql driver, DSN and ent dialect.
+func parse(raw string) (driverName, dsn, dia string, err error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		return "pgx", raw, dialect.Postgres, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		return "sqlite", sqliteDSN("file:" + strings.TrimPrefix(raw, "sqlite://")), dialect.SQLite, nil
+	case strings.HasPrefix(raw, "file:"):
+		return "sqlite", sqliteDSN(raw), dialect.SQLite, nil
+	default:
+		return "", "", "", fmt.Errorf("DATABASE_URL: must start with postgres://, sqlite:// or file:")
+	}
+}
+
+// sqliteDSN adds the pragmas gqlauth relies on: foreign keys (refresh
+// tokens die with their user), WAL (readers do not block the writer), a
+// busy timeout, and BEGIN IMMEDIATE so that a transaction takes the write
+// lock at its start; a refresh rotation can then never interleave with
+// another, and never fails half-way on a lock upgrade.
+func sqliteDSN(dsn string) string {
+	q := url.Values{}
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	return dsn + sep + q.Encode()
+}
+
+// Migrate brings the database schema up to date with ent/schema.
+func (db *DB) Migrate(ctx context.Context) error {
+	if err := db.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	return nil
+}
+
+// Close closes the ent client and its pool.
+func (db *DB) Close() error { return db.Client.Close() }

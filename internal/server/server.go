@@ -1,0 +1,160 @@
+// Package server builds gqlauth's HTTP handler: the GraphQL endpoint, the
+// playground, the published schema, and the middleware around them.
+package server
+
+import (
+	"bytes"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/formatter"
+
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/graph"
+	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/request"
+)
+
+// maxBodyBytes bounds a request body; larger ones get 413.
+const maxBodyBytes = 1 << 20
+
+// Deps are what the handler serves.
+type Deps struct {
+	Config *config.Config
+	Auth   *auth.Service
+	DB     *ent.Client
+	Log    *slog.Logger
+}
+
+// New returns gqlauth's HTTP handler.
+func New(d Deps) http.Handler {
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
+		Auth:               d.Auth,
+		DB:                 d.DB,
+		RefreshTokenInBody: d.Config.RefreshTokenInBody,
+	}})
+	gql := handler.New(schema)
+	// Only JSON POST (and GET for queries): form-encoded and multipart
+	// bodies are "simple requests" a foreign site can send with the
+	// user's cookies, so accepting them would open a CSRF hole.
+	gql.AddTransport(transport.GET{})
+	gql.AddTransport(transport.POST{})
+	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if d.Config.Introspection() {
+		gql.Use(extension.Introspection{})
+	}
+	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
+	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
+
+	var sdl bytes.Buffer
+	formatter.NewFormatter(&sdl, formatter.WithComments()).FormatSchema(schema.Schema())
+
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", noStore(withRequestInfo(d.Auth, gql)))
+	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(sdl.Bytes())
+	})
+	if d.Config.Playground() {
+		mux.Handle("GET /{$}", playground.Handler("gqlauth", "/graphql"))
+	}
+
+	var h http.Handler = mux
+	h = corsFor(d.Config.CORSAllowedOrigins, h)
+	h = securityHeaders(h)
+	h = limitBody(h)
+	return h
+}
+
+// withRequestInfo hands the request's client address, user agent, cookies
+// and bearer token to the resolvers, and the response writer for cookies.
+func withRequestInfo(a *auth.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info := &request.Info{
+			IP:        clientIP(r),
+			UserAgent: r.UserAgent(),
+			Bearer:    bearer(r),
+			Request:   r,
+			Writer:    w,
+		}
+		ctx := request.With(r.Context(), info)
+		ctx = a.WithBearer(ctx, info.Bearer)
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// bearer returns the token of an "Authorization: Bearer" header.
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// clientIP is the socket peer's address.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// noStore keeps tokens out of caches.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// securityHeaders sets the headers every response carries. The CSP lets
+// the GraphiQL playground load its scripts and styles from its CDN.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limitBody refuses bodies over maxBodyBytes with 413 before they are read.
+func limitBody(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > maxBodyBytes {
+			http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`, http.StatusRequestEntityTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// corsFor allows the configured origins to call with credentials; with
+// none configured, browsers allow same-origin calls only.
+func corsFor(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	return cors.New(cors.Options{
+		AllowedOrigins:   origins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", auth.CSRFHeader, "X-Request-ID"},
+		AllowCredentials: true,
+		MaxAge:           600,
+	}).Handler(next)
+}
