@@ -166,6 +166,11 @@ func describe(err error) error {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
+			var ne *strconv.NumError
+			if errors.As(pe.Err, &ne) {
+				msgs = append(msgs, fmt.Sprintf("%s: %q is not a valid %s", envName(pe.Name), ne.Num, strings.TrimPrefix(pe.Type.String(), "*")))
+				continue
+			}
 			msgs = append(msgs, fmt.Sprintf("%s: %v", envName(pe.Name), pe.Err))
 			continue
 		}
