@@ -184,13 +184,19 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*Se
 		return nil, err
 	}
 	// Every access token the user holds was issued before now, so the
-	// user entry denies them all; the session entries catch tokens of
-	// other sessions issued within this very second. The new access token
-	// below is issued at or after now and passes.
+	// user entry denies them all; tokens issued within this very second
+	// are caught by the session entries (other sessions) and the jti entry
+	// (the token of this request). The new access token below is issued
+	// at or after now and passes.
 	if err := s.deny.DenyUserBefore(ctx, v.UserID.String(), now); err != nil {
 		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
 	}
 	if err := s.deny.DenySessions(ctx, others...); err != nil {
+		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+	}
+	if v.Claims == nil {
+		// A viewer set by WithViewer has no token to deny.
+	} else if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
 		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
 	}
 	return s.handOut(ctx, is)
