@@ -194,10 +194,10 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*Se
 	if err := s.deny.DenySessions(ctx, others...); err != nil {
 		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
 	}
-	if v.Claims == nil {
-		// A viewer set by WithViewer has no token to deny.
-	} else if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
-		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+	if v.Claims != nil { // nil for a viewer set by WithViewer: no token to deny
+		if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
+			return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+		}
 	}
 	return s.handOut(ctx, is)
 }
