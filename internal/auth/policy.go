@@ -13,7 +13,18 @@ import (
 
 // This file is the one place that says who may see and change what.
 // Every resolver and service that returns a user or their sessions asks
-// here, so that no two paths to the same data can disagree.
+// here, so that no two paths to the same data can disagree:
+//
+//	me, updateProfile, changePassword    the signed-in user, about themself
+//	user(id), node(id), nodes(ids)       the user themself or an ADMIN (CanAccessUser)
+//	refreshTokens(userId), revoke        the user themself or an ADMIN (CanAccessUser)
+//	deleteUser(id)                       the user themself or an ADMIN (CanAccessUser)
+//	users, setUserRole                   ADMIN only (RequireAdmin)
+//
+// Anonymous callers get UNAUTHENTICATED from ViewerFrom before any rule
+// here is asked. An ADMIN role claim is confirmed against the database
+// when the request is authenticated (confirmRole), so a demoted admin
+// loses these powers at once.
 
 // CanAccessUser reports whether the viewer may read or manage the account
 // userID and its sessions: the user themself, or an admin.
