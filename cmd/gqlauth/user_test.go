@@ -121,7 +121,9 @@ func TestUserCommand(t *testing.T) {
 		var list struct {
 			Users struct {
 				TotalCount int
-				Edges      []struct{ Node struct{ ID, Email, Role string } }
+				Edges      []struct {
+					Node struct{ ID, Email, Role string }
+				}
 			}
 		}
 		admin.Do(t, `{ users(orderBy: {field: CREATED_AT}) { totalCount edges { node { id email role } } } }`, nil).Decode(t, &list)
