@@ -476,30 +476,21 @@ func TestRolesAndDeletion(t *testing.T) {
 		}
 		wantCode(t, alice.Do(t, `{ users { totalCount } }`, nil), "")
 
-		// Two admins demoting each other at once: exactly one wins.
-		var wg sync.WaitGroup
-		results := make([]*apptest.Response, 2)
-		for i, pair := range [][2]*account{{admin, alice}, {alice, admin}} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = pair[0].Do(t, setRole, map[string]any{"id": pair[1].ID, "role": "USER"})
-			}()
+		// Two admins demoting, then deleting, each other at once: exactly
+		// one wins each time, and an admin always remains.
+		winner := raceAdmins(t, srv, admin, alice, setRole, func(a *account) map[string]any {
+			return map[string]any{"id": a.ID, "role": "USER"}
+		})
+		loser := alice
+		if winner == alice {
+			loser = admin
 		}
-		wg.Wait()
-		codes := []string{results[0].Code(), results[1].Code()}
-		sort.Strings(codes)
-		n, err := srv.DB.User.Query().Where(user.RoleEQ(user.RoleADMIN)).Count(context.Background())
-		if err != nil {
+		if _, err := srv.Auth.AssignRole(context.Background(), auth.UserRef{Email: &loser.Email}, user.RoleADMIN); err != nil {
 			t.Fatal(err)
 		}
-		if n != 1 || codes[0] != "" || codes[1] == "" {
-			t.Fatalf("concurrent demotions: codes %q, %d admins left", codes, n)
-		}
-		winner := admin
-		if results[0].Code() != "" {
-			winner = alice
-		}
+		winner = raceAdmins(t, srv, admin, alice, del, func(a *account) map[string]any {
+			return map[string]any{"id": a.ID}
+		})
 
 		// A user may delete only themself; an admin anyone.
 		wantCode(t, bob.Do(t, del, map[string]any{"id": winner.ID}), "FORBIDDEN")
@@ -529,4 +520,61 @@ func TestRolesAndDeletion(t *testing.T) {
 		wantCode(t, srv.Client().Do(t, `mutation($e: String!) { signIn(input: {email: $e, password: "`+userPassword+`"}) { accessToken } }`,
 			map[string]any{"e": carol.Email}), "UNAUTHENTICATED")
 	})
+}
+
+// raceAdmins has admins a and b send op against each other at the same
+// moment, over several rounds (the loser is made ADMIN again after each
+// but the last; its old access token says ADMIN, and the role check reads
+// the database), and checks that exactly one of each pair wins. It
+// returns the winner of the last round.
+func raceAdmins(t *testing.T, srv *apptest.Server, a, b *account, op string, vars func(target *account) map[string]any) *account {
+	t.Helper()
+	const rounds = 8
+	var winner *account
+	for round := 0; round < rounds; round++ {
+		pairs := [][2]*account{{a, b}, {b, a}}
+		results := make([]*apptest.Response, 2)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i, pair := range pairs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				results[i] = pair[0].Do(t, op, vars(pair[1]))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		n, err := srv.DB.User.Query().Where(user.RoleEQ(user.RoleADMIN)).Count(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		won := 0
+		for i, res := range results {
+			switch res.Code() {
+			case "":
+				won++
+				winner = pairs[i][0]
+			case "BAD_USER_INPUT", "FORBIDDEN", "UNAUTHENTICATED", "NOT_FOUND":
+				// lost: the last ADMIN, or already demoted or deleted
+			default:
+				t.Fatalf("round %d: unexpected %s", round, res.Body)
+			}
+		}
+		if won != 1 || n != 1 {
+			t.Fatalf("round %d: %d of 2 won, %d admins left: %s | %s", round, won, n, results[0].Body, results[1].Body)
+		}
+		if round == rounds-1 || strings.Contains(op, "deleteUser") {
+			return winner
+		}
+		loser := a
+		if winner == a {
+			loser = b
+		}
+		if _, err := srv.Auth.AssignRole(context.Background(), auth.UserRef{Email: &loser.Email}, user.RoleADMIN); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return winner
 }
