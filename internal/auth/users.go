@@ -92,8 +92,8 @@ func (s *Service) Users(ctx context.Context, p UsersPage) (*ent.UserConnection, 
 	return q.Paginate(ctx, p.After, p.First, p.Before, p.Last, ent.WithUserOrder(p.OrderBy))
 }
 
-// errForeignCursor answers a cursor made for another ordering.
-const errForeignCursor = "is not a cursor of this ordering"
+// foreignCursorReason is the field error of a cursor made for another ordering.
+const foreignCursorReason = "is not a cursor of this ordering"
 
 // checkCursors refuses cursors whose value cannot come from the requested
 // ordering (a cursor of another ordering would compare, say, a time with
@@ -114,7 +114,7 @@ func checkCursors(p UsersPage) error {
 			ok = p.OrderBy != nil && p.OrderBy.Field != nil && p.OrderBy.Field.String() == "CREATED_AT" && !v.IsZero()
 		}
 		if !ok {
-			errs.add(name, errForeignCursor)
+			errs.add(name, foreignCursorReason)
 		}
 	}
 	return errs.err()
