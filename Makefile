@@ -20,6 +20,7 @@ test:
 generate:
 	cd ent && $(GO) run -mod=mod entc.go
 	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) run ./cmd/gqlauth-sdl graph/schema.graphql
 
 ## lint: gofmt and go vet
 lint:
