@@ -16,10 +16,12 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## generate: regenerate ent, then gqlgen code (committed; CI checks it is up to date)
+## generate: regenerate ent, gqlgen code, the published SDL and the example client (committed; CI checks it is up to date)
 generate:
 	cd ent && $(GO) run -mod=mod entc.go
 	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) run ./cmd/gqlauth-sdl graph/schema.graphql
+	cd examples/codegen && $(GO) tool genqlient
 
 ## lint: gofmt and go vet
 lint:

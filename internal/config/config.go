@@ -76,6 +76,9 @@ type Config struct {
 
 	// PlaygroundEnabled serves GraphiQL at /; defaults to true outside production.
 	PlaygroundEnabled *bool `env:"PLAYGROUND_ENABLED"`
+	// ExamplesEnabled serves the example single-page app at /examples/spa/;
+	// defaults to true in development only.
+	ExamplesEnabled *bool `env:"EXAMPLES_ENABLED"`
 	// IntrospectionEnabled allows schema introspection; defaults to true outside production.
 	IntrospectionEnabled *bool `env:"INTROSPECTION_ENABLED"`
 
@@ -91,6 +94,11 @@ func (c *Config) Production() bool { return c.AppEnv == "production" }
 
 // Playground reports whether the GraphiQL playground is served.
 func (c *Config) Playground() bool { return orDefault(c.PlaygroundEnabled, !c.Production()) }
+
+// Examples reports whether the example apps under /examples/ are served:
+// by default in development, where a new user tries gqlauth, and never
+// unasked in production or tests.
+func (c *Config) Examples() bool { return orDefault(c.ExamplesEnabled, c.AppEnv == "development") }
 
 // Introspection reports whether schema introspection is allowed.
 func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled, !c.Production()) }

@@ -3,7 +3,6 @@
 package server
 
 import (
-	"bytes"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,13 +12,12 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph"
+	"github.com/gqlauth/gqlauth/graph/sdl"
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/request"
@@ -56,17 +54,20 @@ func New(d Deps) http.Handler {
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
 	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
 
-	var sdl bytes.Buffer
-	formatter.NewFormatter(&sdl, formatter.WithComments()).FormatSchema(schema.Schema())
+	// The same bytes as the committed graph/schema.graphql (a test checks).
+	published := sdl.Format(schema.Schema())
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", noStore(withRequestInfo(d.Auth, gql)))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write(sdl.Bytes())
+		_, _ = w.Write(published)
 	})
 	if d.Config.Playground() {
-		mux.Handle("GET /{$}", playground.Handler("gqlauth", "/graphql"))
+		mux.Handle("GET /{$}", playgroundHandler("gqlauth playground", "/graphql"))
+	}
+	if d.Config.Examples() {
+		mountExamples(mux)
 	}
 
 	var h http.Handler = mux
