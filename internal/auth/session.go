@@ -46,10 +46,14 @@ type issued struct {
 }
 
 // startSession stores the first refresh token of a new session for u.
+// Like every later token of the session, it expires no later than the
+// session's absolute lifetime, so that neither the token nor its cookie
+// outlives a session that SESSION_MAX_LIFETIME has already ended.
 func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
 	now := s.now()
 	raw, hash := token.NewRefreshToken()
-	is := issued{user: u, sessionID: schema.NewID(), refresh: raw, expires: now.Add(s.set.RefreshTokenTTL)}
+	expires := earliest(now.Add(s.set.RefreshTokenTTL), now.Add(s.set.SessionMaxLifetime))
+	is := issued{user: u, sessionID: schema.NewID(), refresh: raw, expires: expires}
 	if err := s.storeToken(ctx, tx, is, hash, now, now, schema.NewID()); err != nil {
 		return nil, err
 	}
