@@ -763,3 +763,73 @@ func TestDeleteOldTokens(t *testing.T) {
 		}
 	})
 }
+
+func TestCookieSettings(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{
+		"REFRESH_COOKIE_NAME": "app_rt",
+		"COOKIE_SECURE":       "true",
+		"COOKIE_SAMESITE":     "Lax",
+		"COOKIE_DOMAIN":       "auth.example.test",
+	})
+	c := srv.Client()
+	res := c.Do(t, `mutation($in: SignUpInput!) { signUp(input: $in) { refreshToken } }`,
+		map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("cookies"), "password": password}})
+	var out struct{ SignUp struct{ RefreshToken string } }
+	res.Decode(t, &out)
+	cs := setCookies(t, res)
+	rc, csrf := cs["app_rt"], cs["gqlauth_csrf"]
+	if rc == nil || cs["gqlauth_refresh"] != nil {
+		t.Fatalf("REFRESH_COOKIE_NAME ignored: %v", res.Header.Values("Set-Cookie"))
+	}
+	for _, ck := range []*http.Cookie{rc, csrf} {
+		if ck == nil || !ck.Secure || ck.SameSite != http.SameSiteLaxMode || ck.Domain != "auth.example.test" {
+			t.Fatalf("cookie settings ignored: %+v", ck)
+		}
+	}
+	if rc.Value != out.SignUp.RefreshToken || !rc.HttpOnly || csrf.HttpOnly {
+		t.Fatalf("cookies %+v %+v", rc, csrf)
+	}
+
+	// A browser sends the renamed cookie back: refresh reads it (with the CSRF header).
+	body, _ := json.Marshal(map[string]any{"query": refreshDoc})
+	req, _ := http.NewRequest(http.MethodPost, srv.URL(), strings.NewReader(string(body)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cookie", "app_rt="+rc.Value+"; gqlauth_csrf="+csrf.Value)
+	req.Header.Set("X-CSRF-Token", csrf.Value)
+	wantOK(t, srv.Client().Send(t, req))
+	if rt := dbToken(t, srv, rc.Value); rt.RevokedReason == nil || *rt.RevokedReason != auth.ReasonRotated {
+		t.Fatalf("refresh through the renamed cookie did not rotate it")
+	}
+}
+
+func TestCORSWithCredentials(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.test,https://admin.example.test"})
+	preflight := func(origin string) http.Header {
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL(), nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type, x-csrf-token")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.Header
+	}
+	h := preflight("https://admin.example.test")
+	if h.Get("Access-Control-Allow-Origin") != "https://admin.example.test" || h.Get("Access-Control-Allow-Credentials") != "true" ||
+		!strings.Contains(strings.ToLower(h.Get("Access-Control-Allow-Headers")), "x-csrf-token") {
+		t.Fatalf("allowed origin preflight: %v", h)
+	}
+	if h := preflight("https://evil.example.test"); h.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("foreign origin allowed: %v", h)
+	}
+
+	// Without CORS_ALLOWED_ORIGINS no origin is granted anything.
+	plain := apptest.New(t, apptest.Backends[0], nil)
+	c := plain.Client()
+	c.Header.Set("Origin", "https://app.example.test")
+	if res := c.Do(t, `{ __typename }`, nil); res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("same-origin-only server answered with CORS headers: %v", res.Header)
+	}
+}
