@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -255,25 +256,45 @@ func (s *Service) reissue(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken,
 	return errRefreshInvalid
 }
 
+// maxRevokePasses bounds the passes of revokeWhere. Each extra pass is
+// needed only when a rotation of the same session committed meanwhile,
+// which a client cannot keep doing faster than the passes run.
+const maxRevokePasses = 8
+
 // revokeWhere revokes the live tokens matching preds, records why, and
 // returns the sessions they belonged to (to deny their access tokens).
+//
+// It repeats until a pass finds nothing live. On PostgreSQL (READ
+// COMMITTED) an UPDATE that waited for a concurrent rotation's row lock
+// skips the rotated row and cannot see the successor that rotation just
+// inserted, so a single UPDATE would let a logout racing a refresh leave
+// the session with a live token; the next pass, a new statement, sees it.
+// (On SQLite transactions never overlap and the second pass finds nothing.)
 func (s *Service) revokeWhere(ctx context.Context, tx *ent.Tx, reason string, preds ...predicate.RefreshToken) ([]string, error) {
 	preds = append(preds, refreshtoken.RevokedAtIsNil())
-	var sids []uuid.UUID
-	if err := tx.RefreshToken.Query().Where(preds...).Unique(true).Select(refreshtoken.FieldSessionID).Scan(ctx, &sids); err != nil {
-		return nil, fmt.Errorf("find sessions: %w", err)
+	seen := map[uuid.UUID]bool{}
+	var out []string
+	for pass := 0; ; pass++ {
+		var sids []uuid.UUID
+		if err := tx.RefreshToken.Query().Where(preds...).Unique(true).Select(refreshtoken.FieldSessionID).Scan(ctx, &sids); err != nil {
+			return nil, fmt.Errorf("find sessions: %w", err)
+		}
+		if len(sids) == 0 {
+			return out, nil
+		}
+		if pass == maxRevokePasses {
+			return nil, errors.New("revoke tokens: sessions kept rotating during revocation")
+		}
+		for _, id := range sids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id.String())
+			}
+		}
+		if err := tx.RefreshToken.Update().Where(preds...).SetRevokedAt(s.now()).SetRevokedReason(reason).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("revoke tokens: %w", err)
+		}
 	}
-	if len(sids) == 0 {
-		return nil, nil
-	}
-	if err := tx.RefreshToken.Update().Where(preds...).SetRevokedAt(s.now()).SetRevokedReason(reason).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("revoke tokens: %w", err)
-	}
-	out := make([]string, len(sids))
-	for i, id := range sids {
-		out[i] = id.String()
-	}
-	return out, nil
 }
 
 func earliest(a, b time.Time) time.Time {

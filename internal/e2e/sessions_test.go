@@ -833,3 +833,43 @@ func TestCORSWithCredentials(t *testing.T) {
 		t.Fatalf("same-origin-only server answered with CORS headers: %v", res.Header)
 	}
 }
+
+// TestLogoutRacingRefresh logs out while the same session refreshes: once
+// both have answered, the session must have no live refresh token left,
+// whichever came first.
+func TestLogoutRacingRefresh(t *testing.T) {
+	const rounds = 40
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		email := apptest.UniqueEmail("race-logout")
+		srv.Client().SignUp(t, email, password)
+		for i := range rounds {
+			p := srv.Client().SignIn(t, email, password)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			var logoutRes, refreshRes *apptest.Response
+			var logoutErr, refreshErr error
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				<-start
+				logoutRes, logoutErr = post(srv.URL(), p.AccessToken, logoutDoc, map[string]any{"s": "LOCAL"})
+			}()
+			go func() {
+				defer wg.Done()
+				<-start
+				refreshRes, refreshErr = post(srv.URL(), "", refreshDoc, map[string]any{"t": *p.RefreshToken})
+			}()
+			close(start)
+			wg.Wait()
+			if logoutErr != nil || refreshErr != nil {
+				t.Fatalf("round %d: %v %v", i, logoutErr, refreshErr)
+			}
+			wantOK(t, logoutRes)
+			sid := dbToken(t, srv, *p.RefreshToken).SessionID
+			if live := liveTokens(t, srv, sid); live != 0 {
+				t.Fatalf("round %d: logout answered true but the session kept %d live refresh token(s) (refresh: %s)", i, live, refreshRes.Body)
+			}
+		}
+	})
+}
