@@ -834,42 +834,70 @@ func TestCORSWithCredentials(t *testing.T) {
 	}
 }
 
-// TestLogoutRacingRefresh logs out while the same session refreshes: once
-// both have answered, the session must have no live refresh token left,
+// TestSessionEndRacingRefresh ends a session (logout, revoke, or a
+// replay of an old token) while the same session refreshes: once both
+// have answered, the session must have no live refresh token left,
 // whichever came first.
-func TestLogoutRacingRefresh(t *testing.T) {
-	const rounds = 40
-	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
-		srv := apptest.New(t, b, nil)
-		email := apptest.UniqueEmail("race-logout")
-		srv.Client().SignUp(t, email, password)
-		for i := range rounds {
-			p := srv.Client().SignIn(t, email, password)
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			var logoutRes, refreshRes *apptest.Response
-			var logoutErr, refreshErr error
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				<-start
-				logoutRes, logoutErr = post(srv.URL(), p.AccessToken, logoutDoc, map[string]any{"s": "LOCAL"})
-			}()
-			go func() {
-				defer wg.Done()
-				<-start
-				refreshRes, refreshErr = post(srv.URL(), "", refreshDoc, map[string]any{"t": *p.RefreshToken})
-			}()
-			close(start)
-			wg.Wait()
-			if logoutErr != nil || refreshErr != nil {
-				t.Fatalf("round %d: %v %v", i, logoutErr, refreshErr)
-			}
-			wantOK(t, logoutRes)
-			sid := dbToken(t, srv, *p.RefreshToken).SessionID
-			if live := liveTokens(t, srv, sid); live != 0 {
-				t.Fatalf("round %d: logout answered true but the session kept %d live refresh token(s) (refresh: %s)", i, live, refreshRes.Body)
-			}
-		}
-	})
+func TestSessionEndRacingRefresh(t *testing.T) {
+	const rounds = 25
+	type ender func(srv *apptest.Server, p apptest.Payload, old string) (*apptest.Response, error)
+	enders := []struct {
+		name string
+		end  ender
+		ok   bool // whether the ending request itself succeeds
+	}{
+		{"logout", func(srv *apptest.Server, p apptest.Payload, _ string) (*apptest.Response, error) {
+			return post(srv.URL(), p.AccessToken, logoutDoc, map[string]any{"s": "LOCAL"})
+		}, true},
+		{"revoke", func(srv *apptest.Server, p apptest.Payload, _ string) (*apptest.Response, error) {
+			return post(srv.URL(), p.AccessToken, revokeDoc, map[string]any{"t": *p.RefreshToken})
+		}, true},
+		{"replay", func(srv *apptest.Server, _ apptest.Payload, old string) (*apptest.Response, error) {
+			return post(srv.URL(), "", refreshDoc, map[string]any{"t": old})
+		}, false},
+	}
+	for _, e := range enders {
+		t.Run(e.name, func(t *testing.T) {
+			apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+				srv := apptest.New(t, b, map[string]string{"REFRESH_REUSE_GRACE": "0"})
+				email := apptest.UniqueEmail("race-" + e.name)
+				srv.Client().SignUp(t, email, password)
+				for i := range rounds {
+					c := srv.Client()
+					p0 := c.SignIn(t, email, password)
+					p := mustRefresh(t, c, *p0.RefreshToken) // p0's token is now an old one
+					start := make(chan struct{})
+					var wg sync.WaitGroup
+					var endRes, refreshRes *apptest.Response
+					var endErr, refreshErr error
+					wg.Add(2)
+					go func() {
+						defer wg.Done()
+						<-start
+						endRes, endErr = e.end(srv, p, *p0.RefreshToken)
+					}()
+					go func() {
+						defer wg.Done()
+						<-start
+						refreshRes, refreshErr = post(srv.URL(), "", refreshDoc, map[string]any{"t": *p.RefreshToken})
+					}()
+					close(start)
+					wg.Wait()
+					if endErr != nil || refreshErr != nil {
+						t.Fatalf("round %d: %v %v", i, endErr, refreshErr)
+					}
+					if e.ok && len(endRes.Errors) > 0 {
+						if endRes.Code() != "BAD_USER_INPUT" {
+							t.Fatalf("round %d: %s: %s", i, e.name, endRes.Body)
+						}
+						continue // the rotation came first: the named token was no longer live
+					}
+					sid := dbToken(t, srv, *p.RefreshToken).SessionID
+					if live := liveTokens(t, srv, sid); live != 0 {
+						t.Fatalf("round %d: %s answered but the session kept %d live refresh token(s) (refresh: %s)", i, e.name, live, refreshRes.Body)
+					}
+				}
+			})
+		})
+	}
 }
