@@ -194,12 +194,14 @@ func (s *Service) inGrace(rt *ent.RefreshToken, now time.Time) bool {
 // rotate replaces the live token rt. It reports false when a concurrent
 // rotation changed rt first.
 func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, raw string, now time.Time, is *issued) (bool, error) {
-	if !now.Before(rt.ExpiresAt) {
-		return false, errRefreshInvalid
-	}
+	// The session's end is checked first: tokens expire with it, and the
+	// client should learn that signing in again is the only way on.
 	deadline := rt.SessionStartedAt.Add(s.set.SessionMaxLifetime)
 	if !now.Before(deadline) {
 		return false, errSessionExpired
+	}
+	if !now.Before(rt.ExpiresAt) {
+		return false, errRefreshInvalid
 	}
 	next, nextHash := token.NewRefreshToken()
 	nextID := schema.NewID()

@@ -101,6 +101,16 @@ func TestRefreshRotatesToken(t *testing.T) {
 		if n := liveTokens(t, srv, old.SessionID); n != 1 {
 			t.Fatalf("session has %d live tokens", n)
 		}
+
+		// An expired token does not rotate, and stays as it was.
+		live := dbToken(t, srv, *p2.RefreshToken)
+		setExpiresAt(t, srv, live.ID, time.Now().Add(-time.Second))
+		wantCode(t, refresh(t, srv.Client(), *p2.RefreshToken), "UNAUTHENTICATED")
+		if rt := dbToken(t, srv, *p2.RefreshToken); rt.RevokedAt != nil {
+			t.Fatalf("expired token was rotated or revoked: %+v", rt)
+		}
+		// Nor does a token gqlauth never issued.
+		wantCode(t, refresh(t, srv.Client(), "not-a-token"), "UNAUTHENTICATED")
 	})
 }
 
@@ -340,7 +350,11 @@ func TestSessionMaxLifetime(t *testing.T) {
 		}
 
 		time.Sleep(time.Until(started.Add(2200 * time.Millisecond)))
-		wantCode(t, refresh(t, srv.Client(), *p.RefreshToken), "UNAUTHENTICATED")
+		res = refresh(t, srv.Client(), *p.RefreshToken)
+		wantCode(t, res, "UNAUTHENTICATED")
+		if !strings.Contains(res.Errors[0].Message, "maximum lifetime") {
+			t.Fatalf("message %q does not say the session ended", res.Errors[0].Message)
+		}
 		if n := liveTokens(t, srv, next.SessionID); n != 1 {
 			t.Fatalf("failed refresh changed the session: %d live tokens", n)
 		}
@@ -609,9 +623,11 @@ func TestRefreshTokensQuery(t *testing.T) {
 				t.Fatalf("RefreshToken exposes %q", f.Name)
 			}
 		}
-		want := "id sessionId createdAt expiresAt lastUsedAt revokedAt revokedReason replacedBy userAgent ip active"
-		if strings.Join(names, " ") != want {
-			t.Fatalf("RefreshToken fields %v, want %s", names, want)
+		have := " " + strings.Join(names, " ") + " "
+		for _, f := range strings.Fields("id sessionId createdAt expiresAt lastUsedAt revokedAt revokedReason replacedBy userAgent ip active") {
+			if !strings.Contains(have, " "+f+" ") {
+				t.Fatalf("RefreshToken lacks %s: %v", f, names)
+			}
 		}
 
 		// Another user may not look; an admin may.
