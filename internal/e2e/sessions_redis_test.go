@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -167,4 +168,60 @@ func (rs *privateRedis) stop(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%s", fmt.Sprintf("redis-server on %s still answers after kill", rs.port))
+}
+
+// commandLog records the Redis commands a client sends, one entry per
+// round trip (a pipeline counts once).
+type commandLog struct {
+	mu   sync.Mutex
+	cmds []string
+}
+
+func (l *commandLog) add(name string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cmds = append(l.cmds, name)
+}
+
+func (l *commandLog) take() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.cmds
+	l.cmds = nil
+	return out
+}
+
+func (l *commandLog) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (l *commandLog) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		l.add(cmd.Name())
+		return next(ctx, cmd)
+	}
+}
+
+func (l *commandLog) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		l.add("pipeline")
+		return next(ctx, cmds)
+	}
+}
+
+func TestOneRedisRoundTripPerRequest(t *testing.T) {
+	srv := apptest.New(t, apptest.AllBackends[1], nil) // sqlite+redis
+	c := srv.Client()
+	p := c.SignUp(t, apptest.UniqueEmail("roundtrip"), password)
+	log := &commandLog{}
+	srv.Redis.AddHook(log)
+
+	// Two fields that both need the viewer: the token is checked once.
+	wantOK(t, c.Do(t, `query($u: ID!) { me { id } refreshTokens(userId: $u) { id } }`, map[string]any{"u": p.User.ID}))
+	if cmds := log.take(); len(cmds) != 1 || cmds[0] != "mget" {
+		t.Fatalf("an authenticated request sent %v to Redis, want one mget", cmds)
+	}
+	// Operations that need no viewer do not ask Redis at all.
+	srv.Client().SignIn(t, *p.User.Email, password)
+	if cmds := log.take(); len(cmds) != 0 {
+		t.Fatalf("signIn sent %v to Redis", cmds)
+	}
 }

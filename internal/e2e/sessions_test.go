@@ -917,3 +917,16 @@ func TestSessionEndRacingRefresh(t *testing.T) {
 		})
 	}
 }
+
+func TestCookiesSecureInProduction(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10"})
+	res := srv.Client().Do(t, `mutation($in: SignUpInput!) { signUp(input: $in) { accessToken } }`,
+		map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("prod"), "password": password}})
+	wantOK(t, res)
+	cs := setCookies(t, res)
+	for _, name := range []string{"gqlauth_refresh", "gqlauth_csrf"} {
+		if c := cs[name]; c == nil || !c.Secure || c.SameSite != http.SameSiteStrictMode {
+			t.Fatalf("production cookie %s: %+v", name, c)
+		}
+	}
+}
