@@ -189,6 +189,8 @@ type Server struct {
 	HTTP *httptest.Server
 	// Logs holds everything the server logged.
 	Logs *SyncBuffer
+
+	closeOnce sync.Once
 }
 
 // Start builds gqlauth from cfg and serves it until the test ends.
@@ -202,12 +204,21 @@ func Start(t testing.TB, cfg *config.Config, dbOpts ...ent.Option) *Server {
 	if err != nil {
 		t.Fatalf("start gqlauth: %v", err)
 	}
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(func() {
-		srv.Close()
-		a.Close()
+	s := &Server{App: a, HTTP: httptest.NewServer(a.Handler), Logs: logs}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Close stops the server and releases its database and Redis connections,
+// leaving the database and Redis keys in place: a test that restarts
+// gqlauth closes one Server and Starts another with the same Config. The
+// database and key prefix are removed when the test ends (cleanups
+// registered by Config run after those of Start). Closing twice is safe.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		s.HTTP.Close()
+		s.App.Close()
 	})
-	return &Server{App: a, HTTP: srv, Logs: logs}
 }
 
 // New is Start(t, Config(t, b, overrides)).

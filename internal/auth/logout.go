@@ -54,6 +54,27 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		return false, apierr.New(apierr.Unauthenticated, "logout needs an access token or a refresh token")
 	}
 
+	// The denials that cover the caller's own access tokens are written
+	// before the refresh tokens are revoked. When the deny list is down,
+	// the logout then fails with nothing changed and can be retried; the
+	// other order would revoke the refresh token, fail, and leave a retry
+	// nothing to log out with while the access tokens kept working.
+	if scope != LogoutOthers {
+		if err := s.deny.DenySessions(ctx, sessionID.String()); err != nil {
+			return false, errDenyUnavailable(err)
+		}
+		if v != nil {
+			if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
+				return false, errDenyUnavailable(err)
+			}
+		}
+	}
+	if scope == LogoutGlobal {
+		if err := s.deny.DenyUserBefore(ctx, userID.String(), s.now()); err != nil {
+			return false, errDenyUnavailable(err)
+		}
+	}
+
 	var sids []string
 	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
 		var err error
@@ -71,25 +92,19 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		return false, err
 	}
 	if scope != LogoutOthers {
-		// The current session ends even if its refresh tokens were all
-		// revoked already: its access tokens must stop working too.
-		sids = append(sids, sessionID.String())
 		s.set.Cookies.clear(info)
 	}
+	// The other sessions ended here (OTHERS, and GLOBAL for tokens issued
+	// in the very second of the logout, which the not-before cannot catch).
 	if err := s.deny.DenySessions(ctx, sids...); err != nil {
-		return false, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-	}
-	if v != nil && scope != LogoutOthers {
-		if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
-			return false, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-		}
-	}
-	if scope == LogoutGlobal {
-		if err := s.deny.DenyUserBefore(ctx, userID.String(), s.now()); err != nil {
-			return false, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-		}
+		return false, errDenyUnavailable(err)
 	}
 	return true, nil
+}
+
+// errDenyUnavailable is the answer when the deny list cannot be written.
+func errDenyUnavailable(err error) error {
+	return apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
 }
 
 // Revoke ends the session of one refresh token, named by its value
@@ -139,7 +154,7 @@ func (s *Service) Revoke(ctx context.Context, arg *string, id *uuid.UUID) (bool,
 		s.set.Cookies.clear(info)
 	}
 	if err := s.deny.DenySessions(ctx, sids...); err != nil {
-		return false, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+		return false, errDenyUnavailable(err)
 	}
 	return true, nil
 }

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -46,10 +47,14 @@ type issued struct {
 }
 
 // startSession stores the first refresh token of a new session for u.
+// Like every later token of the session, it expires no later than the
+// session's absolute lifetime, so that neither the token nor its cookie
+// outlives a session that SESSION_MAX_LIFETIME has already ended.
 func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
 	now := s.now()
 	raw, hash := token.NewRefreshToken()
-	is := issued{user: u, sessionID: schema.NewID(), refresh: raw, expires: now.Add(s.set.RefreshTokenTTL)}
+	expires := earliest(now.Add(s.set.RefreshTokenTTL), now.Add(s.set.SessionMaxLifetime))
+	is := issued{user: u, sessionID: schema.NewID(), refresh: raw, expires: expires}
 	if err := s.storeToken(ctx, tx, is, hash, now, now, schema.NewID()); err != nil {
 		return nil, err
 	}
@@ -189,12 +194,14 @@ func (s *Service) inGrace(rt *ent.RefreshToken, now time.Time) bool {
 // rotate replaces the live token rt. It reports false when a concurrent
 // rotation changed rt first.
 func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, raw string, now time.Time, is *issued) (bool, error) {
-	if !now.Before(rt.ExpiresAt) {
-		return false, errRefreshInvalid
-	}
+	// The session's end is checked first: tokens expire with it, and the
+	// client should learn that signing in again is the only way on.
 	deadline := rt.SessionStartedAt.Add(s.set.SessionMaxLifetime)
 	if !now.Before(deadline) {
 		return false, errSessionExpired
+	}
+	if !now.Before(rt.ExpiresAt) {
+		return false, errRefreshInvalid
 	}
 	next, nextHash := token.NewRefreshToken()
 	nextID := schema.NewID()
@@ -251,25 +258,45 @@ func (s *Service) reissue(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken,
 	return errRefreshInvalid
 }
 
+// maxRevokePasses bounds the passes of revokeWhere. Each extra pass is
+// needed only when a rotation of the same session committed meanwhile,
+// which a client cannot keep doing faster than the passes run.
+const maxRevokePasses = 8
+
 // revokeWhere revokes the live tokens matching preds, records why, and
 // returns the sessions they belonged to (to deny their access tokens).
+//
+// It repeats until a pass finds nothing live. On PostgreSQL (READ
+// COMMITTED) an UPDATE that waited for a concurrent rotation's row lock
+// skips the rotated row and cannot see the successor that rotation just
+// inserted, so a single UPDATE would let a logout racing a refresh leave
+// the session with a live token; the next pass, a new statement, sees it.
+// (On SQLite transactions never overlap and the second pass finds nothing.)
 func (s *Service) revokeWhere(ctx context.Context, tx *ent.Tx, reason string, preds ...predicate.RefreshToken) ([]string, error) {
 	preds = append(preds, refreshtoken.RevokedAtIsNil())
-	var sids []uuid.UUID
-	if err := tx.RefreshToken.Query().Where(preds...).Unique(true).Select(refreshtoken.FieldSessionID).Scan(ctx, &sids); err != nil {
-		return nil, fmt.Errorf("find sessions: %w", err)
+	seen := map[uuid.UUID]bool{}
+	var out []string
+	for pass := 0; ; pass++ {
+		var sids []uuid.UUID
+		if err := tx.RefreshToken.Query().Where(preds...).Unique(true).Select(refreshtoken.FieldSessionID).Scan(ctx, &sids); err != nil {
+			return nil, fmt.Errorf("find sessions: %w", err)
+		}
+		if len(sids) == 0 {
+			return out, nil
+		}
+		if pass == maxRevokePasses {
+			return nil, errors.New("revoke tokens: sessions kept rotating during revocation")
+		}
+		for _, id := range sids {
+			if !seen[id] {
+				seen[id] = true
+				out = append(out, id.String())
+			}
+		}
+		if err := tx.RefreshToken.Update().Where(preds...).SetRevokedAt(s.now()).SetRevokedReason(reason).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("revoke tokens: %w", err)
+		}
 	}
-	if len(sids) == 0 {
-		return nil, nil
-	}
-	if err := tx.RefreshToken.Update().Where(preds...).SetRevokedAt(s.now()).SetRevokedReason(reason).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("revoke tokens: %w", err)
-	}
-	out := make([]string, len(sids))
-	for i, id := range sids {
-		out[i] = id.String()
-	}
-	return out, nil
 }
 
 func earliest(a, b time.Time) time.Time {

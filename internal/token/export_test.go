@@ -1,0 +1,7 @@
+package token
+
+import "time"
+
+// SetNow replaces the clock of an in-process deny list, so the shared
+// tests in package token_test can move time past an entry's expiry.
+func SetNow(m *MemoryDenyList, now func() time.Time) { m.now = now }
