@@ -52,14 +52,6 @@ func newAdmin(t *testing.T, srv *apptest.Server, name string) *account {
 	return a
 }
 
-// wantCode fails unless the response's first error has the code.
-func wantCode(t *testing.T, res *apptest.Response, code string) {
-	t.Helper()
-	if res.Code() != code {
-		t.Fatalf("got %s (%s), want %s", res.Code(), res.Body, code)
-	}
-}
-
 // outcome is what one viewer should get from one query: an error code,
 // a null result, or data that mentions every id in has.
 type outcome struct {
