@@ -185,6 +185,7 @@ func writeRequestError(w http.ResponseWriter, e *requestError) {
 		"extensions": map[string]any{"code": e.Code},
 	}}})
 	w.Header().Set("Content-Type", graphQLResponseContentType)
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(e.Status)
 	_, _ = w.Write(body)
 }

@@ -49,9 +49,10 @@ const credentialFieldNames = "signIn, signUp, refresh and changePassword"
 
 func init() {
 	// Refusals of the document itself are protocol errors: HTTP 422 like
-	// gqlgen's own validation errors, not 200.
+	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
+	// complexity refusal at 200; gqlauth answers it with 422 too).
 	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeTooManyAliases,
-		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET} {
+		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
 }

@@ -72,8 +72,8 @@ func New(d Deps) http.Handler {
 
 	var h http.Handler = mux
 	h = corsFor(d.Config.CORSAllowedOrigins, h)
-	h = securityHeaders(h)
 	h = limitBody(d.Config.MaxBodyBytes, h)
+	h = securityHeaders(h)
 	return h
 }
 
