@@ -8,8 +8,10 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -328,4 +330,235 @@ func TestProductionHidesTheSchema(t *testing.T) {
 	if res := on.Client().Do(t, `{ __schema { queryType { name } } }`, nil); len(res.Errors) > 0 {
 		t.Errorf("INTROSPECTION_ENABLED=true should allow introspection: %s", res.Body)
 	}
+}
+
+// signInAs sends one signIn and returns the raw response.
+func signInAs(t testing.TB, c *apptest.Client, email, password string) *apptest.Response {
+	t.Helper()
+	return c.Do(t, `mutation($in: SignInInput!) { signIn(input: $in) { accessToken } }`,
+		map[string]any{"in": map[string]any{"email": email, "password": password}})
+}
+
+// retryAfter is the first error's extensions.retryAfter in seconds, or 0.
+func retryAfter(res *apptest.Response) float64 {
+	if len(res.Errors) == 0 {
+		return 0
+	}
+	n, _ := res.Errors[0].Extensions["retryAfter"].(float64)
+	return n
+}
+
+// TestSignInLockout checks the per-account lockout: five failures lock
+// the account for the window, even against the right password; an
+// unknown account locks the same way and gets the same answer; a success
+// resets the count.
+func TestSignInLockout(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		c := srv.Client()
+		victim := apptest.UniqueEmail("victim")
+		c.SignUp(t, victim, "correct horse")
+		ghost := apptest.UniqueEmail("ghost")
+
+		for _, email := range []string{victim, ghost} {
+			for i := 0; i < 5; i++ {
+				if res := signInAs(t, c, email, "wrong guess"); res.Code() != "UNAUTHENTICATED" {
+					t.Fatalf("%s failure %d: %s", email, i+1, res.Body)
+				}
+			}
+		}
+		lockedVictim := signInAs(t, c, victim, "correct horse")
+		lockedGhost := signInAs(t, c, ghost, "correct horse")
+		for _, res := range []*apptest.Response{lockedVictim, lockedGhost} {
+			if res.Code() != "TOO_MANY_REQUESTS" {
+				t.Fatalf("sixth attempt should be refused: %s", res.Body)
+			}
+			if s := retryAfter(res); s < 1 || s > 15*60 {
+				t.Fatalf("retryAfter = %v, want 1..900 seconds", s)
+			}
+		}
+		if lockedVictim.Errors[0].Message != lockedGhost.Errors[0].Message ||
+			len(lockedVictim.Errors[0].Extensions) != len(lockedGhost.Errors[0].Extensions) {
+			t.Fatalf("a locked account and a locked unknown account differ:\n%s\n%s", lockedVictim.Body, lockedGhost.Body)
+		}
+
+		// A success resets the count: four failures, a success, four more
+		// failures, and the right password still works.
+		other := apptest.UniqueEmail("other")
+		srv.Client().SignUp(t, other, "correct horse")
+		for round := 0; round < 2; round++ {
+			for i := 0; i < 4; i++ {
+				if res := signInAs(t, c, other, "wrong guess"); res.Code() != "UNAUTHENTICATED" {
+					t.Fatalf("round %d failure %d: %s", round, i+1, res.Body)
+				}
+			}
+			if res := signInAs(t, c, other, "correct horse"); len(res.Errors) > 0 {
+				t.Fatalf("round %d: right password after 4 failures refused: %s", round, res.Body)
+			}
+		}
+	})
+}
+
+// TestLockoutParallelGuesses fires 50 wrong sign-ins at one account at
+// once: the counter is taken before bcrypt runs, so exactly
+// LOGIN_MAX_FAILURES passwords are compared and the rest are refused.
+func TestLockoutParallelGuesses(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		victim := apptest.UniqueEmail("parallel")
+		srv.Client().SignUp(t, victim, "correct horse")
+		before := srv.Auth.PasswordChecks()
+
+		const guesses = 50
+		codes := make(chan string, guesses)
+		start := make(chan struct{})
+		done := make(chan struct{})
+		for i := 0; i < guesses; i++ {
+			go func(i int) {
+				defer func() { done <- struct{}{} }()
+				<-start
+				codes <- signInAs(t, srv.Client(), victim, fmt.Sprintf("wrong guess %d", i)).Code()
+			}(i)
+		}
+		close(start)
+		for i := 0; i < guesses; i++ {
+			<-done
+		}
+		close(codes)
+		count := map[string]int{}
+		for code := range codes {
+			count[code]++
+		}
+		checked := srv.Auth.PasswordChecks() - before
+		t.Logf("%d parallel guesses: %v, %d bcrypt comparisons", guesses, count, checked)
+		if checked > 5 || count["UNAUTHENTICATED"] > 5 {
+			t.Fatalf("%d passwords compared and %d rejected as wrong; the limit is 5", checked, count["UNAUTHENTICATED"])
+		}
+		if count["UNAUTHENTICATED"]+count["TOO_MANY_REQUESTS"] != guesses {
+			t.Fatalf("unexpected answers: %v", count)
+		}
+		if res := signInAs(t, srv.Client(), victim, "correct horse"); res.Code() != "TOO_MANY_REQUESTS" {
+			t.Fatalf("the account should be locked: %s", res.Body)
+		}
+	})
+}
+
+// TestLockoutWindowPasses checks a locked account opens again once
+// LOGIN_FAILURE_WINDOW has passed.
+func TestLockoutWindowPasses(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, map[string]string{"LOGIN_MAX_FAILURES": "2", "LOGIN_FAILURE_WINDOW": "1s"})
+		c := srv.Client()
+		email := apptest.UniqueEmail("window")
+		c.SignUp(t, email, "correct horse")
+		signInAs(t, c, email, "wrong guess")
+		signInAs(t, c, email, "wrong guess")
+		res := signInAs(t, c, email, "correct horse")
+		if res.Code() != "TOO_MANY_REQUESTS" || retryAfter(res) != 1 {
+			t.Fatalf("want TOO_MANY_REQUESTS with retryAfter 1: %s", res.Body)
+		}
+		time.Sleep(1100 * time.Millisecond)
+		if res := signInAs(t, c, email, "correct horse"); len(res.Errors) > 0 {
+			t.Fatalf("the lock should have ended with the window: %s", res.Body)
+		}
+	})
+}
+
+// TestRateLimitPerClient checks the token bucket of credential fields
+// per client address: signIn, signUp and refresh share it, other fields
+// do not spend it, and X-Forwarded-For counts only from a trusted proxy.
+func TestRateLimitPerClient(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, map[string]string{"RATE_LIMIT_AUTH": "3"})
+		c := srv.Client()
+		p := c.SignUp(t, apptest.UniqueEmail("rate"), "correct horse") // 1
+		for i := 0; i < 5; i++ {
+			c.Do(t, `{ me { id } }`, nil).Decode(t, &struct{}{}) // free
+		}
+		signInAs(t, c, apptest.UniqueEmail("nobody"), "wrong guess") // 2
+		refresh := c.Do(t, `mutation($t: String) { refresh(refreshToken: $t) { accessToken } }`, map[string]any{"t": *p.RefreshToken}) // 3
+		if len(refresh.Errors) > 0 {
+			t.Fatalf("refresh within the limit: %s", refresh.Body)
+		}
+		res := signInAs(t, c, *p.User.Email, "correct horse")
+		if res.Code() != "TOO_MANY_REQUESTS" || retryAfter(res) < 1 || retryAfter(res) > 60 {
+			t.Fatalf("fourth credential request within a minute: %s", res.Body)
+		}
+		// Spoofing X-Forwarded-For does not help without a trusted proxy.
+		spoof := srv.Client()
+		spoof.Header.Set("X-Forwarded-For", "203.0.113.9")
+		if res := signInAs(t, spoof, "a@example.com", "wrong guess"); res.Code() != "TOO_MANY_REQUESTS" {
+			t.Fatalf("X-Forwarded-For from an untrusted peer must be ignored: %s", res.Body)
+		}
+	})
+}
+
+// TestTrustedProxyClients checks that behind a trusted proxy each
+// forwarded client has its own bucket, keyed by the rightmost untrusted
+// X-Forwarded-For entry.
+func TestTrustedProxyClients(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{
+		"RATE_LIMIT_AUTH": "1", "TRUSTED_PROXIES": "127.0.0.0/8, ::1",
+	})
+	first, second := srv.Client(), srv.Client()
+	first.Header.Set("X-Forwarded-For", "198.51.100.7, 203.0.113.1")
+	second.Header.Set("X-Forwarded-For", "203.0.113.2")
+	for _, c := range []*apptest.Client{first, second} {
+		if res := signInAs(t, c, "a@example.com", "wrong guess"); res.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("first request of a forwarded client: %s", res.Body)
+		}
+	}
+	// The leftmost entry is the client's own claim: changing it does not
+	// give a new bucket.
+	first.Header.Set("X-Forwarded-For", "192.0.2.99, 203.0.113.1")
+	if res := signInAs(t, first, "a@example.com", "wrong guess"); res.Code() != "TOO_MANY_REQUESTS" {
+		t.Fatalf("a spoofed leftmost X-Forwarded-For entry must not reset the bucket: %s", res.Body)
+	}
+}
+
+// TestSignInTimingUnknownVsKnown compares the time of a wrong sign-in on
+// an existing account with one on an unknown account. Samples are
+// interleaved and medians compared, so machine noise hits both alike.
+// bcrypt dominates a sign-in: without the dummy comparison an unknown
+// account answers more than ten times faster, far outside the bound of a
+// factor of two either way, which leaves room for a busy machine.
+func TestSignInTimingUnknownVsKnown(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{
+		"BCRYPT_COST": "6", "LOGIN_MAX_FAILURES": "0",
+	})
+	c := srv.Client()
+	known := apptest.UniqueEmail("timing")
+	c.SignUp(t, known, "correct horse")
+	const samples = 21
+	var knownTimes, unknownTimes []time.Duration
+	measureOne := func(email string) time.Duration {
+		start := time.Now()
+		if res := signInAs(t, c, email, "wrong guess"); res.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("want UNAUTHENTICATED: %s", res.Body)
+		}
+		return time.Since(start)
+	}
+	measureOne(known) // warm up
+	measureOne(apptest.UniqueEmail("nobody"))
+	for i := 0; i < samples; i++ {
+		if i%2 == 0 {
+			knownTimes = append(knownTimes, measureOne(known))
+			unknownTimes = append(unknownTimes, measureOne(apptest.UniqueEmail("nobody")))
+		} else {
+			unknownTimes = append(unknownTimes, measureOne(apptest.UniqueEmail("nobody")))
+			knownTimes = append(knownTimes, measureOne(known))
+		}
+	}
+	k, u := median(knownTimes), median(unknownTimes)
+	ratio := float64(u) / float64(k)
+	t.Logf("median wrong sign-in: known %v, unknown %v, ratio %.2f", k, u, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Fatalf("unknown/known median ratio %.2f is outside [0.5, 2]: sign-in timing reveals which accounts exist", ratio)
+	}
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	return s[len(s)/2]
 }
