@@ -475,7 +475,7 @@ func TestRateLimitPerClient(t *testing.T) {
 		for i := 0; i < 5; i++ {
 			c.Do(t, `{ me { id } }`, nil).Decode(t, &struct{}{}) // free
 		}
-		signInAs(t, c, apptest.UniqueEmail("nobody"), "wrong guess") // 2
+		signInAs(t, c, apptest.UniqueEmail("nobody"), "wrong guess")                                                                   // 2
 		refresh := c.Do(t, `mutation($t: String) { refresh(refreshToken: $t) { accessToken } }`, map[string]any{"t": *p.RefreshToken}) // 3
 		if len(refresh.Errors) > 0 {
 			t.Fatalf("refresh within the limit: %s", refresh.Body)
