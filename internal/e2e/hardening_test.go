@@ -289,8 +289,19 @@ func TestProductionHidesTheSchema(t *testing.T) {
 	prod := map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10"}
 	srv := apptest.New(t, apptest.Backends[0], prod)
 	c := srv.Client()
-	if res := c.Do(t, `{ __schema { types { name } } }`, nil); len(res.Errors) == 0 || res.Code() == "" {
-		t.Fatalf("introspection should be refused in production: %s", res.Body)
+	for _, q := range []string{
+		`{ __schema { types { name } } }`,
+		`{ me { id } ...F } fragment F on Query { __type(name: "User") { name } }`,
+	} {
+		if res := c.Do(t, q, nil); res.Code() != "GRAPHQL_VALIDATION_FAILED" || res.Status != 422 || len(res.Data) > 4 {
+			t.Fatalf("introspection should be refused in production: %s", res.Body)
+		}
+	}
+	if res := c.Do(t, `{ __typename }`, nil); len(res.Errors) > 0 {
+		t.Fatalf("__typename is not introspection: %s", res.Body)
+	}
+	if strings.Contains(srv.Logs.String(), "internal error") {
+		t.Fatalf("refused introspection was logged as an internal error:\n%s", srv.Logs.String())
 	}
 	for _, q := range []string{
 		`{ mee { id } }`,
@@ -561,4 +572,22 @@ func median(d []time.Duration) time.Duration {
 	s := append([]time.Duration(nil), d...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
+}
+
+// TestThrottlesFailClosed checks that without Redis, sign-in and the
+// credential rate limit refuse with SERVICE_UNAVAILABLE instead of
+// letting guesses through unthrottled.
+func TestThrottlesFailClosed(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{
+		"REDIS_URL": "redis://127.0.0.1:1/0", "RATE_LIMIT_AUTH": "0",
+	})
+	if res := signInAs(t, srv.Client(), "a@example.com", "wrong guess"); res.Code() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("sign-in without the lockout store: %s", res.Body)
+	}
+	limited := apptest.New(t, apptest.Backends[0], map[string]string{
+		"REDIS_URL": "redis://127.0.0.1:1/0", "RATE_LIMIT_AUTH": "30", "LOGIN_MAX_FAILURES": "0",
+	})
+	if res := signInAs(t, limited.Client(), "a@example.com", "wrong guess"); res.Code() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("sign-in without the rate-limit store: %s", res.Body)
+	}
 }

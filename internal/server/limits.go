@@ -148,9 +148,9 @@ func rulesWithoutSuggestions() *rules.Rules {
 }
 
 // limitsExtension refuses documents beyond the limits before any field
-// runs: text length before parsing; depth, aliases, directives,
-// credential fields, string arguments and mutations over GET after
-// validation.
+// runs: text length before parsing; mutations over GET, introspection
+// when it is off, credential fields, depth, aliases, directives and
+// string arguments after validation.
 type limitsExtension struct{ limits Limits }
 
 var _ interface {
@@ -183,6 +183,12 @@ func (e limitsExtension) MutateOperationContext(ctx context.Context, op *graphql
 		if r := request.From(ctx).Request; r != nil && r.Method == http.MethodGet {
 			return limitError(CodeMutationOverGET, "a %s must be sent with POST", op.Operation.Operation)
 		}
+	}
+	if op.DisableIntrospection && selectsIntrospection(op.Doc, op.Operation) {
+		// gqlgen would run the operation and fail __schema with an
+		// untyped error (an "internal error" to clients); refuse it up
+		// front instead, like any other invalid document.
+		return limitError(errcode.ValidationFailed, "introspection is disabled")
 	}
 	if n := countCredentialFields(op.Doc); n > l.MaxCredentialFields {
 		return limitError(CodeTooManyCredentialFields,
@@ -235,6 +241,36 @@ func countCredentialFields(doc *ast.QueryDocument) int {
 		walk(f.SelectionSet)
 	}
 	return n
+}
+
+// selectsIntrospection reports whether op selects __schema or __type
+// anywhere, fragments included (__typename is not introspection).
+func selectsIntrospection(doc *ast.QueryDocument, op *ast.OperationDefinition) bool {
+	seen := map[string]bool{}
+	var walk func(ast.SelectionSet) bool
+	walk = func(set ast.SelectionSet) bool {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if s.Name == "__schema" || s.Name == "__type" || walk(s.SelectionSet) {
+					return true
+				}
+			case *ast.InlineFragment:
+				if walk(s.SelectionSet) {
+					return true
+				}
+			case *ast.FragmentSpread:
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					if def := doc.Fragments.ForName(s.Name); def != nil && walk(def.SelectionSet) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	return walk(op.SelectionSet)
 }
 
 // shape is what the limits measure of a selection set, fragments expanded.
