@@ -87,7 +87,10 @@ func TestVerifyRFC8725(t *testing.T) {
 		ok    bool
 	}{
 		{"valid", valid, true},
-		{"issued by Issue", func() string { s, _, _ := iss.Issue(Subject{UserID: uuid.New(), SessionID: uuid.New(), Role: "USER"}); return s }(), true},
+		{"issued by Issue", func() string {
+			s, _, _ := iss.Issue(Subject{UserID: uuid.New(), SessionID: uuid.New(), Role: "USER"})
+			return s
+		}(), true},
 		{"alg none", craft(with(goodHeader(), "alg", "none"), goodClaims(), ""), false},
 		{"alg None", craft(with(goodHeader(), "alg", "None"), goodClaims(), ""), false},
 		{"alg NONE", craft(with(goodHeader(), "alg", "NONE"), goodClaims(), ""), false},
