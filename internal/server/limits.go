@@ -114,6 +114,8 @@ func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
 	gql.SetParserTokenLimit(l.MaxTokens)
 	if !l.FieldSuggestions {
 		gql.SetValidationRulesFn(rulesWithoutSuggestions)
+		// Needed as well: without it the executor swaps the suggesting
+		// FieldsOnCorrectType rule back in.
 		gql.SetDisableSuggestion(true)
 	}
 	gql.Use(limitsExtension{limits: l})
