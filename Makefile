@@ -29,7 +29,8 @@ lint:
 ## fuzz: run each fuzz target for FUZZTIME (their seed corpora also run in `make test`)
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/auth:FuzzValidation \
-	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzLimits
+	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
+	./internal/server:FuzzLimits
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -82,4 +84,56 @@ func TestCheckContentType(t *testing.T) {
 			t.Errorf("%q: accepted=%v, want %v", ct, got, ok)
 		}
 	}
+}
+
+// FuzzGraphQLRequestGuard drives the HTTP guard of /graphql (body limit,
+// method, content type, decoder) with arbitrary requests: every refusal
+// is a JSON GraphQL error with a code and one of the documented
+// statuses, and an accepted request reaches the handler with its body
+// unchanged.
+func FuzzGraphQLRequestGuard(f *testing.F) {
+	f.Add("POST", "application/json", []byte(`{"query":"{ me { id } }"}`))
+	f.Add("POST", "application/json; charset=utf-8", []byte(`[{"query":"{ me { id } }"}]`))
+	f.Add("POST", "text/plain", []byte(`{"query":"{ me { id } }"}`))
+	f.Add("POST", "application/json", bytes.Repeat([]byte("x"), 5000))
+	f.Add("GET", "", []byte(nil))
+	f.Add("PUT", "application/json", []byte(`{}`))
+	f.Add("POST", "multipart/form-data; boundary=x", []byte("--x--"))
+	f.Fuzz(func(t *testing.T, method, contentType string, body []byte) {
+		if method == "" || strings.ContainsAny(method, " \t\r\n()<>@,;:\\\"/[]?={}") || !utf8.ValidString(method) {
+			return // not an HTTP method token; net/http refuses these itself
+		}
+		var got []byte
+		reached := false
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			reached = true
+			got, _ = io.ReadAll(r.Body)
+		})
+		h := limitBody(4096, checkGraphQLRequest(next))
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Method = method
+		req.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if reached {
+			if method == http.MethodPost && !bytes.Equal(got, body) {
+				t.Fatalf("handler got %q, sent %q", got, body)
+			}
+			return
+		}
+		switch w.Code {
+		case 400, 405, 413, 415:
+		default:
+			t.Fatalf("refused with status %d", w.Code)
+		}
+		var resp struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 || resp.Errors[0].Extensions.Code == "" {
+			t.Fatalf("refusal is not a coded GraphQL error: %s", w.Body.Bytes())
+		}
+	})
 }
