@@ -118,7 +118,7 @@ func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
 		// FieldsOnCorrectType rule back in.
 		gql.SetDisableSuggestion(true)
 	}
-	gql.Use(limitsExtension{limits: l})
+	gql.Use(&limitsExtension{limits: l})
 	if l.MaxComplexity > 0 {
 		gql.Use(extension.FixedComplexityLimit(l.MaxComplexity))
 	}
@@ -152,23 +152,30 @@ func rulesWithoutSuggestions() *rules.Rules {
 // limitsExtension refuses documents beyond the limits before any field
 // runs: text length before parsing; mutations over GET, introspection
 // when it is off, credential fields, depth, aliases, directives and
-// string arguments after validation.
-type limitsExtension struct{ limits Limits }
+// argument values after validation.
+type limitsExtension struct {
+	limits Limits
+	schema *ast.Schema // set by Validate
+}
 
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationParameterMutator
 	graphql.OperationContextMutator
-} = limitsExtension{}
+} = &limitsExtension{}
 
 // ExtensionName implements graphql.HandlerExtension.
-func (limitsExtension) ExtensionName() string { return "GqlauthLimits" }
+func (*limitsExtension) ExtensionName() string { return "GqlauthLimits" }
 
-// Validate implements graphql.HandlerExtension.
-func (limitsExtension) Validate(graphql.ExecutableSchema) error { return nil }
+// Validate implements graphql.HandlerExtension; it keeps the schema for
+// the types of arguments.
+func (e *limitsExtension) Validate(es graphql.ExecutableSchema) error {
+	e.schema = es.Schema()
+	return nil
+}
 
 // MutateOperationParameters refuses an oversized document before it is parsed.
-func (e limitsExtension) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+func (e *limitsExtension) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if max := e.limits.MaxQueryBytes; max > 0 && len(p.Query) > max {
 		return limitError(CodeQueryTooLarge, "the query is %d bytes long, more than the limit of %d", len(p.Query), max)
 	}
@@ -176,7 +183,7 @@ func (e limitsExtension) MutateOperationParameters(_ context.Context, p *graphql
 }
 
 // MutateOperationContext checks the parsed, validated document.
-func (e limitsExtension) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
 	if op.Operation == nil || op.Doc == nil {
 		return nil
 	}
@@ -207,7 +214,7 @@ func (e limitsExtension) MutateOperationContext(ctx context.Context, op *graphql
 	if l.MaxDirectives > 0 && s.directives > l.MaxDirectives {
 		return limitError(CodeTooManyDirectives, "the query uses %d directives, more than the limit of %d", s.directives, l.MaxDirectives)
 	}
-	return checkStrings(op, l.MaxStringBytes)
+	return checkArguments(op, e.schema, l.MaxStringBytes)
 }
 
 // limitError is a refusal of the document with the given code.
@@ -343,31 +350,44 @@ func measure(doc *ast.QueryDocument, op *ast.OperationDefinition) shape {
 	return s
 }
 
-// checkStrings refuses any string in the operation's arguments (literal or
-// variable, however deeply nested in input objects and lists) that is not
-// valid UTF-8, holds a control character or NUL, or is longer than
-// maxBytes. The error is BAD_USER_INPUT and names the input field, as the
-// services' own validation does.
-func checkStrings(op *graphql.OperationContext, maxBytes int) *gqlerror.Error {
-	bad := map[string]string{}
+// checkArguments refuses any string in the operation's arguments (literal
+// or variable, however deeply nested in input objects and lists) that is
+// not valid UTF-8, holds a control character or NUL, or is longer than
+// maxBytes, and any Time that gqlgen could not read (its own error would
+// reach the client as an internal error). The error is BAD_USER_INPUT and
+// names the input field, as the services' own validation does.
+func checkArguments(op *graphql.OperationContext, schema *ast.Schema, maxBytes int) *gqlerror.Error {
+	in := inputCheck{bad: map[string]string{}, schema: schema, maxBytes: maxBytes}
 	seen := map[string]bool{}
-	var walkSet func(ast.SelectionSet)
-	checkArgs := func(args ast.ArgumentList) {
+	checkArgs := func(args ast.ArgumentList, defs ast.ArgumentDefinitionList) {
 		for _, a := range args {
 			v, err := a.Value.Value(op.Variables)
 			if err != nil {
 				continue // coercion reports it
 			}
-			checkValue(bad, inputPath(a.Name), v, maxBytes)
+			var typ *ast.Type
+			if d := defs.ForName(a.Name); d != nil {
+				typ = d.Type
+			}
+			in.value(inputPath(a.Name), v, typ)
 		}
 	}
+	var walkSet func(ast.SelectionSet)
 	walkSet = func(sels ast.SelectionSet) {
 		for _, sel := range sels {
 			switch s := sel.(type) {
 			case *ast.Field:
-				checkArgs(s.Arguments)
+				var defs ast.ArgumentDefinitionList
+				if s.Definition != nil {
+					defs = s.Definition.Arguments
+				}
+				checkArgs(s.Arguments, defs)
 				for _, d := range s.Directives {
-					checkArgs(d.Arguments)
+					var ddefs ast.ArgumentDefinitionList
+					if d.Definition != nil {
+						ddefs = d.Definition.Arguments
+					}
+					checkArgs(d.Arguments, ddefs)
 				}
 				walkSet(s.SelectionSet)
 			case *ast.InlineFragment:
@@ -383,16 +403,16 @@ func checkStrings(op *graphql.OperationContext, maxBytes int) *gqlerror.Error {
 		}
 	}
 	walkSet(op.Operation.SelectionSet)
-	if len(bad) == 0 {
+	if len(in.bad) == 0 {
 		return nil
 	}
-	names := make([]string, 0, len(bad))
-	for k := range bad {
+	names := make([]string, 0, len(in.bad))
+	for k := range in.bad {
 		names = append(names, k)
 	}
 	sort.Strings(names)
-	err := gqlerror.Errorf("invalid input: %s %s", names[0], bad[names[0]])
-	err.Extensions = map[string]any{"code": string(apierr.BadUserInput), "fields": bad}
+	err := gqlerror.Errorf("invalid input: %s %s", names[0], in.bad[names[0]])
+	err.Extensions = map[string]any{"code": string(apierr.BadUserInput), "fields": in.bad}
 	return err
 }
 
@@ -413,25 +433,56 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-// checkValue records in bad what is wrong with the strings in v.
-func checkValue(bad map[string]string, path string, v any, maxBytes int) {
+// inputCheck collects what is wrong with argument values.
+type inputCheck struct {
+	bad      map[string]string
+	schema   *ast.Schema // nil: types unknown, strings checked only
+	maxBytes int
+}
+
+func (c inputCheck) add(path, why string) {
+	if path == "" {
+		path = "input"
+	}
+	if _, ok := c.bad[path]; !ok {
+		c.bad[path] = why
+	}
+}
+
+// value checks v, of GraphQL type typ (nil when unknown), at path.
+func (c inputCheck) value(path string, v any, typ *ast.Type) {
+	if typ != nil && typ.Elem == nil && typ.NamedType == "Time" && v != nil {
+		if _, err := graphql.UnmarshalTime(v); err != nil {
+			c.add(path, "must be an RFC 3339 date-time, like 2026-01-02T15:04:05Z")
+			return
+		}
+	}
 	switch x := v.(type) {
 	case string:
-		if why := badString(x, maxBytes); why != "" {
-			if path == "" {
-				path = "input"
-			}
-			if _, ok := bad[path]; !ok {
-				bad[path] = why
-			}
+		if why := badString(x, c.maxBytes); why != "" {
+			c.add(path, why)
 		}
 	case map[string]any:
+		var def *ast.Definition
+		if typ != nil && typ.Elem == nil && c.schema != nil {
+			def = c.schema.Types[typ.NamedType]
+		}
 		for k, e := range x {
-			checkValue(bad, join(path, k), e, maxBytes)
+			var ft *ast.Type
+			if def != nil {
+				if f := def.Fields.ForName(k); f != nil {
+					ft = f.Type
+				}
+			}
+			c.value(join(path, k), e, ft)
 		}
 	case []any:
+		var et *ast.Type
+		if typ != nil {
+			et = typ.Elem
+		}
 		for i, e := range x {
-			checkValue(bad, path+"["+strconv.Itoa(i)+"]", e, maxBytes)
+			c.value(path+"["+strconv.Itoa(i)+"]", e, et)
 		}
 	}
 }

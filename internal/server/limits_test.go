@@ -123,7 +123,7 @@ func FuzzLimits(f *testing.F) {
 				t.Fatalf("measured %+v for %q", s, query)
 			}
 			opCtx := &graphql.OperationContext{Doc: doc, Operation: op, Variables: map[string]any{}}
-			_ = checkStrings(opCtx, 1024)
+			_ = checkArguments(opCtx, testSchema, 1024)
 		}
 		if n := countCredentialFields(doc); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
 			t.Fatalf("%d credential fields in %q", n, query)
