@@ -3,6 +3,9 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -595,4 +598,83 @@ func TestThrottlesFailClosed(t *testing.T) {
 	if res := signInAs(t, limited.Client(), "a@example.com", "wrong guess"); res.Code() != "SERVICE_UNAVAILABLE" {
 		t.Fatalf("sign-in without the rate-limit store: %s", res.Body)
 	}
+}
+
+// craftJWT signs header and claims with HS256 and secret, whatever alg
+// the header names; an empty secret leaves the signature empty.
+func craftJWT(header, claims map[string]any, secret string) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	if secret == "" {
+		return signing + "."
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// TestForgedAccessTokens sends forged variants of a real access token as
+// bearer tokens: each is refused as UNAUTHENTICATED, while the same
+// claims properly signed (with kid/jku/jwk headers the server ignores)
+// are accepted.
+func TestForgedAccessTokens(t *testing.T) {
+	const secret = "test-secret-test-secret-test-secret!" // apptest's JWT_ACCESS_SECRET
+	srv := apptest.New(t, apptest.Backends[0], nil)
+	p := srv.Client().SignUp(t, apptest.UniqueEmail("forge"), "correct horse")
+	parts := strings.Split(p.AccessToken, ".")
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims := func(k string, v any) map[string]any {
+		var c map[string]any
+		_ = json.Unmarshal(raw, &c)
+		if k != "" {
+			c[k] = v
+		}
+		return c
+	}
+	header := func(k string, v any) map[string]any {
+		h := map[string]any{"alg": "HS256", "typ": "at+jwt"}
+		if k != "" {
+			h[k] = v
+		}
+		return h
+	}
+	for name, tc := range map[string]struct {
+		token string
+		ok    bool
+	}{
+		"as issued":                 {p.AccessToken, true},
+		"re-signed, key headers":    {craftJWT(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "other", "jku": "https://attacker.example/jwks", "x5u": "https://attacker.example/x5u", "jwk": map[string]any{"kty": "oct", "k": "YXR0YWNrZXI"}}, claims("", nil), secret), true},
+		"alg none":                  {craftJWT(header("alg", "none"), claims("", nil), ""), false},
+		"alg NoNe":                  {craftJWT(header("alg", "NoNe"), claims("", nil), ""), false},
+		"another secret":            {craftJWT(header("", nil), claims("", nil), "another-secret-another-secret-another!"), false},
+		"payload edited to ADMIN":   {parts[0] + "." + base64.RawURLEncoding.EncodeToString(mustJSON(claims("role", "ADMIN"))) + "." + parts[2], false},
+		"wrong aud":                 {craftJWT(header("", nil), claims("aud", []string{"other"}), secret), false},
+		"wrong iss":                 {craftJWT(header("", nil), claims("iss", "other"), secret), false},
+		"typ JWT":                   {craftJWT(header("typ", "JWT"), claims("", nil), secret), false},
+		"no exp":                    {craftJWT(header("", nil), func() map[string]any { c := claims("", nil); delete(c, "exp"); return c }(), secret), false},
+		"expired":                   {craftJWT(header("", nil), claims("exp", time.Now().Add(-time.Minute).Unix()), secret), false},
+		"nbf in the future":         {craftJWT(header("", nil), claims("nbf", time.Now().Add(time.Hour).Unix()), secret), false},
+		"jwk naming attacker's key": {craftJWT(header("jwk", map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString([]byte("attacker-key-attacker-key-attacker"))}), claims("", nil), "attacker-key-attacker-key-attacker"), false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c := srv.Client()
+			c.Token = tc.token
+			res := c.Do(t, `{ me { id } }`, nil)
+			if tc.ok && len(res.Errors) > 0 {
+				t.Fatalf("want accepted: %s", res.Body)
+			}
+			if !tc.ok && res.Code() != "UNAUTHENTICATED" {
+				t.Fatalf("want UNAUTHENTICATED: %s", res.Body)
+			}
+		})
+	}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
