@@ -27,3 +27,15 @@ generate:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
+
+## fuzz: run each fuzz target for FUZZTIME (their seed corpora also run in `make test`)
+FUZZTIME ?= 20s
+FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/auth:FuzzValidation \
+	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
+	./internal/server:FuzzLimits
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "== $$name ($$pkg, $(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done

@@ -16,6 +16,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/server"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
@@ -61,6 +62,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	} else {
 		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL)
 	}
+	lockout, authRate := throttles(cfg, a.Redis)
 	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
 	a.Auth, err = auth.NewService(db.Client, issuer, a.Deny, auth.Settings{
 		BcryptCost:         cfg.BcryptCost,
@@ -73,13 +75,37 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			SameSite:    cfg.SameSite(),
 			Domain:      cfg.CookieDomain,
 		},
+		Lockout: lockout,
 	}, log)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.Handler = server.New(server.Deps{Config: cfg, Auth: a.Auth, DB: db.Client, Log: log})
+	a.Handler = server.New(server.Deps{Config: cfg, Auth: a.Auth, DB: db.Client, Log: log, AuthRate: authRate})
 	return a, nil
+}
+
+// throttles builds the sign-in lockout and the per-client rate limit of
+// credential fields: in Redis when there is one (shared by every
+// instance), else in process. A zero setting turns each off.
+func throttles(cfg *config.Config, rdb *redis.Client) (auth.Lockout, server.ClientLimiter) {
+	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
+	if rdb != nil {
+		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
+	}
+	var lockout auth.Lockout
+	if cfg.LoginMaxFailures > 0 {
+		lockout = ratelimit.NewLockout(counter, cfg.LoginMaxFailures, cfg.LoginFailureWindow)
+	}
+	var buckets server.ClientLimiter
+	switch {
+	case cfg.RateLimitAuth == 0:
+	case rdb != nil:
+		buckets = ratelimit.NewRedisBuckets(rdb, cfg.RedisKeyPrefix, cfg.RateLimitAuth)
+	default:
+		buckets = ratelimit.NewMemoryBuckets(cfg.RateLimitAuth)
+	}
+	return lockout, buckets
 }
 
 // RunHousekeeping deletes old refresh tokens every interval until ctx ends.

@@ -163,6 +163,9 @@ func Config(t testing.TB, b Backend, overrides map[string]string) *config.Config
 		"APP_ENV":           "test",
 		"BCRYPT_COST":       "4",
 		"JWT_ACCESS_SECRET": "test-secret-test-secret-test-secret!",
+		// Every test client is 127.0.0.1: the per-address limit of
+		// credential requests is off unless a test turns it on.
+		"RATE_LIMIT_AUTH": "0",
 	}
 	if b.Postgres {
 		vars["DATABASE_URL"] = NewPostgresDB(t)

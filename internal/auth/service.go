@@ -27,6 +27,9 @@ type Settings struct {
 	SessionMaxLifetime time.Duration
 	RefreshReuseGrace  time.Duration
 	Cookies            CookieSettings
+	// Lockout refuses sign-ins on an account after too many failures; nil
+	// means no lockout (tools that call the service directly).
+	Lockout Lockout
 }
 
 // Service signs users up and in and manages their sessions.
@@ -40,6 +43,7 @@ type Service struct {
 	// dummyHash is compared against when an account does not exist, so
 	// that a sign-in takes as long for an unknown account as for a known one.
 	dummyHash []byte
+	checks    passwordChecks
 }
 
 // NewService returns the auth service.
@@ -146,33 +150,39 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*Session, error) 
 	if hasEmail == hasUsername {
 		errs.add("email", "give exactly one of email and username")
 	}
-	if len(in.Password) > MaxPasswordBytes {
-		// bcrypt would compare only the first 72 bytes: a wrong long
-		// password sharing them would pass.
-		errs.add("password", "must be at most 72 bytes")
+	var identifier string
+	switch {
+	case hasEmail:
+		email, why := normalizeEmail(*in.Email)
+		if why != "" {
+			errs.add("email", why)
+		}
+		identifier = email
+	case hasUsername:
+		name := strings.TrimSpace(*in.Username)
+		if len(name) > MaxUsernameBytes || !cleanText(name) {
+			errs.add("username", "is not a valid username")
+		}
+		identifier = strings.ToLower(name)
 	}
-	if in.Password == "" {
-		errs.add("password", "must not be empty")
+	if why := checkSignInPassword(in.Password); why != "" {
+		errs.add("password", why)
 	}
 	if err := errs.err(); err != nil {
 		return nil, err
 	}
 	q := s.db.User.Query()
 	if hasEmail {
-		q.Where(user.Email(strings.ToLower(strings.TrimSpace(*in.Email))))
+		q.Where(user.Email(identifier))
 	} else {
-		q.Where(user.UsernameKey(strings.ToLower(strings.TrimSpace(*in.Username))))
+		q.Where(user.UsernameKey(identifier))
 	}
 	u, err := q.Only(ctx)
-	switch {
-	case ent.IsNotFound(err):
-		_ = bcrypt.CompareHashAndPassword(s.dummyHash, []byte(in.Password))
-		return nil, apierr.ErrUnauthenticated
-	case err != nil:
+	if err != nil && !ent.IsNotFound(err) {
 		return nil, err
 	}
-	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(in.Password)); err != nil {
-		return nil, apierr.ErrUnauthenticated
+	if err := s.checkCredentials(ctx, u, identifier, in.Password); err != nil {
+		return nil, err
 	}
 	var sess *Session
 	err = withTx(ctx, s.db, func(tx *ent.Tx) error {

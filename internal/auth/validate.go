@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/gqlauth/gqlauth/internal/apierr"
 )
@@ -19,6 +20,9 @@ const (
 	MaxPasswordBytes = 72
 	MaxEmailBytes    = 254
 	MaxNameChars     = 100
+	// MaxUsernameBytes bounds a username typed at sign-in (sign-up
+	// allows 32; anything longer cannot exist).
+	MaxUsernameBytes = 64
 	MinAge, MaxAge   = 0, 150
 )
 
@@ -55,10 +59,17 @@ func cleanText(s string) bool {
 	return true
 }
 
-// normalizeEmail trims and lower-cases an address and checks it. The
-// domain of an internationalised address is stored in its Unicode form,
-// lower-cased, after checking it converts to valid ASCII (IDNA); the
-// local part is kept as typed but lower-cased.
+// normalizeEmail trims and lower-cases an address and checks it, and
+// returns it with its domain in one canonical form, so that one mailbox
+// cannot hold two accounts:
+//
+//   - The domain goes through IDNA (UTS #46, the lookup profile browsers
+//     use): it must convert to valid ASCII with at least one dot, and it
+//     is stored in its Unicode form, lower-cased and NFC-normalised.
+//     "BÜCHER.de", "bücher.de" and "xn--bcher-kva.de" are the same
+//     address, stored as "bücher.de".
+//   - The local part may hold Unicode (RFC 6531); it is lower-cased and
+//     NFC-normalised, and otherwise kept as typed.
 func normalizeEmail(raw string) (string, string) {
 	s := strings.ToLower(strings.TrimSpace(raw))
 	switch {
@@ -69,17 +80,34 @@ func normalizeEmail(raw string) (string, string) {
 	case !cleanText(s):
 		return "", "contains invalid characters"
 	}
+	s = norm.NFC.String(s)
 	addr, err := mail.ParseAddress(s)
 	if err != nil || addr.Address != s || addr.Name != "" {
 		return "", "is not a valid email address"
 	}
 	at := strings.LastIndexByte(s, '@')
-	domain := s[at+1:]
+	local, domain := s[:at], s[at+1:]
 	ascii, err := idna.Lookup.ToASCII(domain)
-	if err != nil || !strings.Contains(ascii, ".") {
+	if err != nil || !strings.Contains(ascii, ".") || strings.HasSuffix(ascii, ".") {
 		return "", "is not a valid email address"
 	}
-	return s, ""
+	unicodeDomain, err := idna.Lookup.ToUnicode(ascii)
+	if err != nil {
+		return "", "is not a valid email address"
+	}
+	out := local + "@" + strings.ToLower(norm.NFC.String(unicodeDomain))
+	// The canonical form must itself be a valid address that maps to
+	// itself, or the same mailbox could be stored twice.
+	if len(out) > MaxEmailBytes || !cleanText(out) {
+		return "", "is not a valid email address"
+	}
+	if a, err := mail.ParseAddress(out); err != nil || a.Address != out {
+		return "", "is not a valid email address"
+	}
+	if again, err := idna.Lookup.ToASCII(out[strings.LastIndexByte(out, '@')+1:]); err != nil || again != ascii {
+		return "", "is not a valid email address"
+	}
+	return out, ""
 }
 
 // checkUsername checks a username and returns it trimmed.
@@ -98,8 +126,25 @@ func checkPassword(p string) string {
 		return "must be at least 8 characters"
 	case len(p) > MaxPasswordBytes:
 		return "must be at most 72 bytes (bcrypt ignores the rest)"
-	case !utf8.ValidString(p) || strings.ContainsRune(p, 0):
-		return "contains invalid characters"
+	case !cleanText(p):
+		return "must not contain control characters"
+	}
+	return ""
+}
+
+// checkSignInPassword explains what makes a sign-in password impossible,
+// or returns "". Only bounds are checked: a wrong password is not a
+// validation error.
+func checkSignInPassword(p string) string {
+	switch {
+	case p == "":
+		return "must not be empty"
+	case len(p) > MaxPasswordBytes:
+		// bcrypt would compare only the first 72 bytes: a wrong long
+		// password sharing them would pass.
+		return "must be at most 72 bytes"
+	case !cleanText(p):
+		return "must not contain control characters"
 	}
 	return ""
 }

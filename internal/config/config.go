@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"reflect"
 	"strconv"
@@ -82,6 +83,44 @@ type Config struct {
 	// IntrospectionEnabled allows schema introspection; defaults to true outside production.
 	IntrospectionEnabled *bool `env:"INTROSPECTION_ENABLED"`
 
+	// MaxBodyBytes bounds an HTTP request body; larger ones get 413.
+	MaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES" envDefault:"1048576"`
+	// GraphQLMaxQueryBytes bounds the GraphQL document text, checked before parsing.
+	GraphQLMaxQueryBytes int `env:"GRAPHQL_MAX_QUERY_BYTES" envDefault:"15000"`
+	// GraphQLMaxTokens bounds the lexical tokens of a document (gqlparser's token limit).
+	GraphQLMaxTokens int `env:"GRAPHQL_MAX_TOKENS" envDefault:"1000"`
+	// GraphQLMaxDepth bounds how deeply selection sets nest, fragments expanded.
+	GraphQLMaxDepth int `env:"GRAPHQL_MAX_DEPTH" envDefault:"10"`
+	// GraphQLMaxAliases bounds the aliases of a document (__typename excepted).
+	GraphQLMaxAliases int `env:"GRAPHQL_MAX_ALIASES" envDefault:"15"`
+	// GraphQLMaxDirectives bounds the directives used in a document.
+	GraphQLMaxDirectives int `env:"GRAPHQL_MAX_DIRECTIVES" envDefault:"50"`
+	// GraphQLMaxComplexity bounds an operation's cost; list fields cost
+	// their page size (first/last, or the ids given) times their selection.
+	GraphQLMaxComplexity int `env:"GRAPHQL_MAX_COMPLEXITY" envDefault:"5000"`
+	// GraphQLMaxStringBytes bounds every string in the arguments and variables.
+	GraphQLMaxStringBytes int `env:"GRAPHQL_MAX_STRING_BYTES" envDefault:"1024"`
+	// GraphQLMaxCredentialFields bounds how many credential-bearing fields
+	// (signIn, signUp, refresh, changePassword) one document may select, so
+	// that aliases cannot batch password guesses.
+	GraphQLMaxCredentialFields int `env:"GRAPHQL_MAX_CREDENTIAL_FIELDS" envDefault:"1"`
+	// FieldSuggestionsEnabled lets validation errors say "Did you mean …";
+	// defaults to true outside production (the hints leak the schema).
+	FieldSuggestionsEnabled *bool `env:"GRAPHQL_FIELD_SUGGESTIONS"`
+
+	// LoginMaxFailures is how many failed sign-ins an account may have
+	// within LoginFailureWindow before further attempts are refused.
+	LoginMaxFailures int `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
+	// LoginFailureWindow is how long failed sign-ins are counted, and so
+	// how long a locked account stays locked.
+	LoginFailureWindow time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"15m"`
+	// RateLimitAuth is how many credential requests (signIn, signUp,
+	// refresh, changePassword) one client address may make per minute; 0 turns the limit off.
+	RateLimitAuth int `env:"RATE_LIMIT_AUTH" envDefault:"30"`
+	// TrustedProxies are the CIDRs (or addresses) whose X-Forwarded-For is
+	// believed; from anyone else the socket peer is the client.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
@@ -102,6 +141,40 @@ func (c *Config) Examples() bool { return orDefault(c.ExamplesEnabled, c.AppEnv 
 
 // Introspection reports whether schema introspection is allowed.
 func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled, !c.Production()) }
+
+// FieldSuggestions reports whether validation errors may suggest field names.
+func (c *Config) FieldSuggestions() bool {
+	return orDefault(c.FieldSuggestionsEnabled, !c.Production())
+}
+
+// TrustedProxyPrefixes are TrustedProxies parsed (validated in FromEnv);
+// a bare address is a single-address prefix.
+func (c *Config) TrustedProxyPrefixes() []netip.Prefix {
+	out, _ := parsePrefixes(c.TrustedProxies)
+	return out
+}
+
+// parsePrefixes parses CIDRs and bare addresses.
+func parsePrefixes(list []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a CIDR or an IP address", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
+}
 
 // Secure reports whether cookies carry the Secure attribute.
 func (c *Config) Secure() bool { return orDefault(c.CookieSecure, c.Production()) }
@@ -261,6 +334,33 @@ func (c *Config) validate() error {
 	}
 	if strings.EqualFold(c.CookieSameSite, "none") && !c.Secure() {
 		return bad("COOKIE_SAMESITE", "None requires COOKIE_SECURE=true (browsers drop the cookie otherwise)")
+	}
+	for name, v := range map[string]int{
+		"GRAPHQL_MAX_QUERY_BYTES":  c.GraphQLMaxQueryBytes,
+		"GRAPHQL_MAX_TOKENS":       c.GraphQLMaxTokens,
+		"GRAPHQL_MAX_DEPTH":        c.GraphQLMaxDepth,
+		"GRAPHQL_MAX_ALIASES":      c.GraphQLMaxAliases,
+		"GRAPHQL_MAX_DIRECTIVES":   c.GraphQLMaxDirectives,
+		"GRAPHQL_MAX_COMPLEXITY":   c.GraphQLMaxComplexity,
+		"GRAPHQL_MAX_STRING_BYTES": c.GraphQLMaxStringBytes,
+		"RATE_LIMIT_AUTH":          c.RateLimitAuth,
+		"LOGIN_MAX_FAILURES":       c.LoginMaxFailures,
+	} {
+		if v < 0 {
+			return bad(name, "must not be negative (0 turns the limit off), got %d", v)
+		}
+	}
+	if c.GraphQLMaxCredentialFields < 1 {
+		return bad("GRAPHQL_MAX_CREDENTIAL_FIELDS", "must be at least 1, got %d", c.GraphQLMaxCredentialFields)
+	}
+	if c.MaxBodyBytes < 1024 {
+		return bad("HTTP_MAX_BODY_BYTES", "must be at least 1024, got %d", c.MaxBodyBytes)
+	}
+	if c.LoginMaxFailures > 0 && c.LoginFailureWindow < time.Second {
+		return bad("LOGIN_FAILURE_WINDOW", "must be at least 1s")
+	}
+	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
+		return bad("TRUSTED_PROXIES", "%v", err)
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

@@ -13,7 +13,7 @@ import (
 )
 
 // get fetches path from the test server and returns status, headers and body.
-func get(t *testing.T, srv *apptest.Server, path string) (int, http.Header, string) {
+func getPath(t *testing.T, srv *apptest.Server, path string) (int, http.Header, string) {
 	t.Helper()
 	res, err := http.Get(srv.HTTP.URL + path)
 	if err != nil {
@@ -32,7 +32,7 @@ func TestSchemaEndpointServesCommittedSDL(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv := apptest.New(t, apptest.Backends[0], nil)
-	status, h, body := get(t, srv, "/schema.graphql")
+	status, h, body := getPath(t, srv, "/schema.graphql")
 	if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 		t.Fatalf("GET /schema.graphql: %d %s", status, h.Get("Content-Type"))
 	}
@@ -57,7 +57,7 @@ func TestExamplesFollowConfig(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := apptest.New(t, apptest.Backends[0], tc.env)
-			status, h, body := get(t, srv, "/examples/spa/")
+			status, h, body := getPath(t, srv, "/examples/spa/")
 			if status != tc.want {
 				t.Fatalf("GET /examples/spa/: %d, want %d", status, tc.want)
 			}
@@ -67,7 +67,7 @@ func TestExamplesFollowConfig(t *testing.T) {
 			if !strings.Contains(body, `<script src="app.js"`) || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
 				t.Fatalf("GET /examples/spa/ is not the app: %s %.200s", h.Get("Content-Type"), body)
 			}
-			if status, h, _ := get(t, srv, "/examples/spa/app.js"); status != http.StatusOK || !strings.Contains(h.Get("Content-Type"), "javascript") {
+			if status, h, _ := getPath(t, srv, "/examples/spa/app.js"); status != http.StatusOK || !strings.Contains(h.Get("Content-Type"), "javascript") {
 				t.Fatalf("GET /examples/spa/app.js: %d %s", status, h.Get("Content-Type"))
 			}
 		})

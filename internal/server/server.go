@@ -4,7 +4,6 @@ package server
 
 import (
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 
@@ -23,15 +22,15 @@ import (
 	"github.com/gqlauth/gqlauth/internal/request"
 )
 
-// maxBodyBytes bounds a request body; larger ones get 413.
-const maxBodyBytes = 1 << 20
-
 // Deps are what the handler serves.
 type Deps struct {
 	Config *config.Config
 	Auth   *auth.Service
 	DB     *ent.Client
 	Log    *slog.Logger
+	// AuthRate is the per-client bucket of credential fields
+	// (RATE_LIMIT_AUTH); nil means no limit.
+	AuthRate ClientLimiter
 }
 
 // New returns gqlauth's HTTP handler.
@@ -40,7 +39,7 @@ func New(d Deps) http.Handler {
 		Auth:               d.Auth,
 		DB:                 d.DB,
 		RefreshTokenInBody: d.Config.RefreshTokenInBody,
-	}})
+	}, Complexity: complexity()})
 	gql := handler.New(schema)
 	// Only JSON POST (and GET for queries): form-encoded and multipart
 	// bodies are "simple requests" a foreign site can send with the
@@ -51,6 +50,7 @@ func New(d Deps) http.Handler {
 	if d.Config.Introspection() {
 		gql.Use(extension.Introspection{})
 	}
+	applyLimits(gql, LimitsFrom(d.Config), d.AuthRate)
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
 	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
 
@@ -58,7 +58,8 @@ func New(d Deps) http.Handler {
 	published := sdl.Format(schema.Schema())
 
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", noStore(withRequestInfo(d.Auth, gql)))
+	ips := clientIPs{trusted: d.Config.TrustedProxyPrefixes()}
+	mux.Handle("/graphql", noStore(checkGraphQLRequest(withRequestInfo(d.Auth, ips, gql))))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(published)
@@ -72,17 +73,17 @@ func New(d Deps) http.Handler {
 
 	var h http.Handler = mux
 	h = corsFor(d.Config.CORSAllowedOrigins, h)
+	h = limitBody(d.Config.MaxBodyBytes, h)
 	h = securityHeaders(h)
-	h = limitBody(h)
 	return h
 }
 
 // withRequestInfo hands the request's client address, user agent, cookies
 // and bearer token to the resolvers, and the response writer for cookies.
-func withRequestInfo(a *auth.Service, next http.Handler) http.Handler {
+func withRequestInfo(a *auth.Service, ips clientIPs, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &request.Info{
-			IP:        clientIP(r),
+			IP:        ips.of(r),
 			UserAgent: r.UserAgent(),
 			Bearer:    bearer(r),
 			Request:   r,
@@ -101,15 +102,6 @@ func bearer(r *http.Request) string {
 		return strings.TrimSpace(h[7:])
 	}
 	return ""
-}
-
-// clientIP is the socket peer's address.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // noStore keeps tokens out of caches.
@@ -133,14 +125,15 @@ func securityHeaders(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody refuses bodies over maxBodyBytes with 413 before they are read.
-func limitBody(next http.Handler) http.Handler {
+// limitBody refuses bodies over max bytes with 413: at once when
+// Content-Length says so, else when reading passes the limit.
+func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.ContentLength > maxBodyBytes {
-			http.Error(w, `{"errors":[{"message":"request body too large","extensions":{"code":"BAD_USER_INPUT"}}]}`, http.StatusRequestEntityTooLarge)
+		if r.ContentLength > max {
+			writeRequestError(w, errTooLarge(max))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, maxBodyBytes)
+		r.Body = http.MaxBytesReader(w, r.Body, max)
 		next.ServeHTTP(w, r)
 	})
 }

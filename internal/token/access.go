@@ -68,6 +68,10 @@ func NewIssuer(secret, issuer, audience string, ttl time.Duration) *Issuer {
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(leeway),
+			// Strict base64: the unused low bits of a segment's last
+			// character must be zero, so one signature has one spelling
+			// and an edited token never verifies.
+			jwt.WithStrictDecoding(),
 		),
 	}
 }

@@ -1,0 +1,104 @@
+package auth
+
+import (
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TestNormalizeEmail pins the documented normalisation: trimmed,
+// lower-cased, the domain in one canonical Unicode form whichever way it
+// was typed (README.md, "Security").
+func TestNormalizeEmail(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{"  Alice@Example.COM ", "alice@example.com"},
+		{"bob@bücher.de", "bob@bücher.de"},
+		{"bob@BÜCHER.de", "bob@bücher.de"},
+		{"bob@xn--bcher-kva.de", "bob@bücher.de"},
+		{"bob@XN--BCHER-KVA.DE", "bob@bücher.de"},
+		{"bob@bu\u0308cher.de", "bob@bücher.de"}, // decomposed ü
+		{"josé@example.com", "josé@example.com"},
+		{"jose\u0301@example.com", "josé@example.com"},
+		{"user+tag@sub.example.co.uk", "user+tag@sub.example.co.uk"},
+	}
+	for _, tc := range cases {
+		got, why := normalizeEmail(tc.in)
+		if why != "" || got != tc.want {
+			t.Errorf("normalizeEmail(%q) = %q, %q; want %q", tc.in, got, why, tc.want)
+		}
+	}
+	for _, bad := range []string{
+		"", "plain", "a@b", "a@localhost", "a@b.", "Name <a@example.com>", "a@exa mple.com",
+		"a\x00@example.com", "a@exam\nple.com", "a\u202e@example.com" + "\x7f", "a@-bad-.com",
+		"a@xn--invalid-.com", strings.Repeat("a", 250) + "@example.com", "a@ex\xffample.com",
+	} {
+		if got, why := normalizeEmail(bad); why == "" {
+			t.Errorf("normalizeEmail(%q) accepted as %q", bad, got)
+		}
+	}
+}
+
+func TestPasswordChecks(t *testing.T) {
+	for p, ok := range map[string]bool{
+		"correct horse":           true,
+		"pässwörd-ünicode":        true,
+		"short":                   false,
+		strings.Repeat("x", 72):   true,
+		strings.Repeat("x", 73):   false,
+		"tab\tinside!":            false,
+		"nul\x00inside":           false,
+		"invalid \xff utf8 bytes": false,
+	} {
+		if got := checkPassword(p) == ""; got != ok {
+			t.Errorf("checkPassword(%q) ok=%v, want %v", p, got, ok)
+		}
+	}
+	if checkSignInPassword("") == "" || checkSignInPassword("a\x00") == "" || checkSignInPassword("short") != "" {
+		t.Error("checkSignInPassword bounds")
+	}
+}
+
+// FuzzValidation feeds arbitrary text to the input validation. Whatever
+// it accepts is clean (valid UTF-8, no control characters, bounded), and
+// an accepted email is a fixed point: normalising it again changes
+// nothing, so one mailbox maps to one stored address.
+func FuzzValidation(f *testing.F) {
+	for _, seed := range []string{
+		"alice@example.com", " Bob@BÜCHER.de ", "bob@xn--bcher-kva.de", "a@b", "\x00", "a@ex\xffample.com",
+		"josé@example.com", "\"quoted local\"@example.com", "a@[127.0.0.1]", "a@b.c.d.e.f", "ǅ@example.com",
+		"correct horse", "Jane", "ab", "x_y.z-1",
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if email, why := normalizeEmail(s); why == "" {
+			if !cleanText(email) || len(email) > MaxEmailBytes || email != strings.ToLower(email) {
+				t.Fatalf("accepted email %q as %q", s, email)
+			}
+			if again, why := normalizeEmail(email); why != "" || again != email {
+				t.Fatalf("%q normalised to %q, which normalises to %q (%s)", s, email, again, why)
+			}
+		}
+		if name, why := checkName(&s); why == "" && name != nil {
+			if !cleanText(*name) || utf8.RuneCountInString(*name) > MaxNameChars || *name != strings.TrimSpace(*name) {
+				t.Fatalf("accepted name %q", *name)
+			}
+		}
+		if u, why := checkUsername(s); why == "" {
+			if !usernamePattern.MatchString(u) {
+				t.Fatalf("accepted username %q", u)
+			}
+		}
+		if checkPassword(s) == "" {
+			if len(s) < MinPasswordBytes || len(s) > MaxPasswordBytes || !utf8.ValidString(s) {
+				t.Fatalf("accepted password %q", s)
+			}
+			for _, r := range s {
+				if unicode.IsControl(r) {
+					t.Fatalf("accepted password with a control character %q", s)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,139 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/99designs/gqlgen/graphql"
+)
+
+// FuzzDecodeGraphQLRequest feeds arbitrary bodies to the POST decoder. It
+// must not panic; a refusal is a 400 with a code and never quotes the
+// body; an accepted body is one JSON object that gqlgen's transport
+// decodes too, with a UTF-8 query.
+func FuzzDecodeGraphQLRequest(f *testing.F) {
+	for _, seed := range []string{
+		`{"query":"{ me { id } }"}`,
+		`{"query":"mutation($in: SignInInput!) { signIn(input: $in) { accessToken } }","variables":{"in":{"email":"a@b.c","password":"x"}},"operationName":null}`,
+		`[{"query":"{ me { id } }"},{"query":"{ me { id } }"}]`,
+		` 	[]`,
+		`{"query": 5}`,
+		`{"variables": []}`,
+		`{"query":"{ __typename }"} {"query":"{ __typename }"}`,
+		`{"query":"\ud800"}`,
+		"{\"query\":\"\xff\"}",
+		`{"query":"x","extensions":{"persistedQuery":{"version":1}}}`,
+		`null`,
+		`"query"`,
+		`{`,
+		``,
+		`{"query":"{ a }","variables":{"x":[[[[[[[[[[1]]]]]]]]]]}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		req, rerr := decodeGraphQLRequest(body)
+		if rerr != nil {
+			if rerr.Status != http.StatusBadRequest || rerr.Code == "" || rerr.Message == "" {
+				t.Fatalf("refusal %+v", rerr)
+			}
+			if len(body) > 8 && strings.Contains(rerr.Message, string(body)) {
+				t.Fatalf("refusal quotes the body: %q", rerr.Message)
+			}
+			return
+		}
+		if !utf8.Valid(body) || !utf8.ValidString(req.Query) {
+			t.Fatalf("accepted non-UTF-8 %q", body)
+		}
+		if trimmed := bytes.TrimLeft(body, " \t\r\n"); trimmed[0] != '{' {
+			t.Fatalf("accepted something other than an object: %q", body)
+		}
+		var params graphql.RawParams
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.UseNumber()
+		if err := dec.Decode(&params); err != nil {
+			t.Fatalf("accepted %q, which gqlgen cannot decode: %v", body, err)
+		}
+		if params.Query != req.Query || params.OperationName != req.OperationName {
+			t.Fatalf("gqlgen reads %q/%q, we read %q/%q", params.Query, params.OperationName, req.Query, req.OperationName)
+		}
+	})
+}
+
+func TestCheckContentType(t *testing.T) {
+	for ct, ok := range map[string]bool{
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"Application/JSON; charset=UTF-8":   true,
+		"application/json; charset=latin1":  false,
+		"text/plain":                        false,
+		"application/x-www-form-urlencoded": false,
+		"multipart/form-data; boundary=abc": false,
+		"application/graphql":               false,
+		"application/graphql-response+json": false,
+		"":                                  false,
+		"application/json; charset=\"utf-8": false,
+	} {
+		if got := checkContentType(ct) == nil; got != ok {
+			t.Errorf("%q: accepted=%v, want %v", ct, got, ok)
+		}
+	}
+}
+
+// FuzzGraphQLRequestGuard drives the HTTP guard of /graphql (body limit,
+// method, content type, decoder) with arbitrary requests: every refusal
+// is a JSON GraphQL error with a code and one of the documented
+// statuses, and an accepted request reaches the handler with its body
+// unchanged.
+func FuzzGraphQLRequestGuard(f *testing.F) {
+	f.Add("POST", "application/json", []byte(`{"query":"{ me { id } }"}`))
+	f.Add("POST", "application/json; charset=utf-8", []byte(`[{"query":"{ me { id } }"}]`))
+	f.Add("POST", "text/plain", []byte(`{"query":"{ me { id } }"}`))
+	f.Add("POST", "application/json", bytes.Repeat([]byte("x"), 5000))
+	f.Add("GET", "", []byte(nil))
+	f.Add("PUT", "application/json", []byte(`{}`))
+	f.Add("POST", "multipart/form-data; boundary=x", []byte("--x--"))
+	f.Fuzz(func(t *testing.T, method, contentType string, body []byte) {
+		if method == "" || strings.ContainsAny(method, " \t\r\n()<>@,;:\\\"/[]?={}") || !utf8.ValidString(method) {
+			return // not an HTTP method token; net/http refuses these itself
+		}
+		var got []byte
+		reached := false
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			reached = true
+			got, _ = io.ReadAll(r.Body)
+		})
+		h := limitBody(4096, checkGraphQLRequest(next))
+		req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+		req.Method = method
+		req.Header.Set("Content-Type", contentType)
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, req)
+		if reached {
+			if method == http.MethodPost && !bytes.Equal(got, body) {
+				t.Fatalf("handler got %q, sent %q", got, body)
+			}
+			return
+		}
+		switch w.Code {
+		case 400, 405, 413, 415:
+		default:
+			t.Fatalf("refused with status %d", w.Code)
+		}
+		var resp struct {
+			Errors []struct {
+				Message    string
+				Extensions struct{ Code string }
+			}
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &resp); err != nil || len(resp.Errors) != 1 || resp.Errors[0].Extensions.Code == "" {
+			t.Fatalf("refusal is not a coded GraphQL error: %s", w.Body.Bytes())
+		}
+	})
+}

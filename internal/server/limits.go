@@ -1,0 +1,584 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"sort"
+	"strconv"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"entgo.io/contrib/entgql"
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/google/uuid"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+	"github.com/vektah/gqlparser/v2/validator/core"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/graph"
+	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/request"
+)
+
+// The extensions.code of each GraphQL limit. Together with gqlgen's
+// GRAPHQL_PARSE_FAILED (token limit) and COMPLEXITY_LIMIT_EXCEEDED they
+// are listed in README.md, "Security".
+const (
+	CodeQueryTooLarge           = "QUERY_TOO_LARGE"
+	CodeQueryTooDeep            = "QUERY_TOO_DEEP"
+	CodeTooManyAliases          = "TOO_MANY_ALIASES"
+	CodeTooManyDirectives       = "TOO_MANY_DIRECTIVES"
+	CodeTooManyCredentialFields = "TOO_MANY_CREDENTIAL_FIELDS"
+	CodeMutationOverGET         = "MUTATION_NOT_ALLOWED_OVER_GET"
+	// CodeComplexityLimitExceeded is set by gqlgen's complexity extension.
+	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
+)
+
+// credentialFieldNames lists CredentialFields for error messages.
+const credentialFieldNames = "signIn, signUp, refresh and changePassword"
+
+func init() {
+	// Refusals of the document itself are protocol errors: HTTP 422 like
+	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
+	// complexity refusal at 200; gqlauth answers it with 422 too).
+	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeTooManyAliases,
+		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
+		errcode.RegisterErrorType(code, errcode.KindProtocol)
+	}
+}
+
+// CredentialFields are the mutations that take a password or a refresh
+// token. A document may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
+// times (aliases could otherwise batch guesses into one request), and each
+// costs a token of the client's RATE_LIMIT_AUTH bucket. They are matched
+// by name, so a field added later (changePassword) is covered once it
+// exists.
+var CredentialFields = map[string]bool{
+	"signIn":         true,
+	"signUp":         true,
+	"refresh":        true,
+	"changePassword": true,
+}
+
+// Limits are the bounds a GraphQL request must keep; 0 turns one off.
+type Limits struct {
+	MaxQueryBytes       int
+	MaxTokens           int
+	MaxDepth            int
+	MaxAliases          int
+	MaxDirectives       int
+	MaxComplexity       int
+	MaxStringBytes      int
+	MaxCredentialFields int
+	FieldSuggestions    bool
+}
+
+// LimitsFrom takes the limits out of the configuration.
+func LimitsFrom(c *config.Config) Limits {
+	return Limits{
+		MaxQueryBytes:       c.GraphQLMaxQueryBytes,
+		MaxTokens:           c.GraphQLMaxTokens,
+		MaxDepth:            c.GraphQLMaxDepth,
+		MaxAliases:          c.GraphQLMaxAliases,
+		MaxDirectives:       c.GraphQLMaxDirectives,
+		MaxComplexity:       c.GraphQLMaxComplexity,
+		MaxStringBytes:      c.GraphQLMaxStringBytes,
+		MaxCredentialFields: c.GraphQLMaxCredentialFields,
+		FieldSuggestions:    c.FieldSuggestions(),
+	}
+}
+
+// ClientLimiter is a token bucket per client address
+// (internal/ratelimit.Buckets, in Redis or in process).
+type ClientLimiter interface {
+	// Allow takes a token of key's bucket; it returns 0 when the request
+	// may go ahead, else how long to wait.
+	Allow(ctx context.Context, key string) (time.Duration, error)
+}
+
+// applyLimits installs every GraphQL limit on gql: the parser's token
+// limit, validation without "Did you mean" hints unless enabled, the
+// document checks of limitsExtension, the complexity limit, and the
+// per-client rate limit on credential fields.
+func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
+	gql.SetParserTokenLimit(l.MaxTokens)
+	if !l.FieldSuggestions {
+		gql.SetValidationRulesFn(rulesWithoutSuggestions)
+		// Needed as well: without it the executor swaps the suggesting
+		// FieldsOnCorrectType rule back in.
+		gql.SetDisableSuggestion(true)
+	}
+	gql.Use(&limitsExtension{limits: l})
+	if l.MaxComplexity > 0 {
+		gql.Use(extension.FixedComplexityLimit(l.MaxComplexity))
+	}
+	if clients != nil {
+		gql.AroundFields(rateLimitCredentials(clients))
+	}
+}
+
+// rulesWithoutSuggestions is gqlparser's default rule set with every rule
+// that can suggest names ("Did you mean …?") swapped for its variant that
+// does not, so that a production server does not spell out its schema to
+// anyone who guesses near a field name.
+func rulesWithoutSuggestions() *rules.Rules {
+	r := rules.NewDefaultRules()
+	for _, swap := range []struct {
+		name string
+		rule core.Rule
+	}{
+		{rules.FieldsOnCorrectTypeRule.Name, rules.FieldsOnCorrectTypeRuleWithoutSuggestions},
+		{rules.KnownArgumentNamesRule.Name, rules.KnownArgumentNamesRuleWithoutSuggestions},
+		{rules.KnownTypeNamesRule.Name, rules.KnownTypeNamesRuleWithoutSuggestions},
+		{rules.ScalarLeafsRule.Name, rules.ScalarLeafsRuleWithoutSuggestions},
+		{rules.ValuesOfCorrectTypeRule.Name, rules.ValuesOfCorrectTypeRuleWithoutSuggestions},
+	} {
+		r.RemoveRule(swap.name)
+		r.AddRule(swap.rule.Name, swap.rule.RuleFunc)
+	}
+	return r
+}
+
+// limitsExtension refuses documents beyond the limits before any field
+// runs: text length before parsing; mutations over GET, introspection
+// when it is off, credential fields, depth, aliases, directives and
+// argument values after validation.
+type limitsExtension struct {
+	limits Limits
+	schema *ast.Schema // set by Validate
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationParameterMutator
+	graphql.OperationContextMutator
+} = &limitsExtension{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*limitsExtension) ExtensionName() string { return "GqlauthLimits" }
+
+// Validate implements graphql.HandlerExtension; it keeps the schema for
+// the types of arguments.
+func (e *limitsExtension) Validate(es graphql.ExecutableSchema) error {
+	e.schema = es.Schema()
+	return nil
+}
+
+// MutateOperationParameters refuses an oversized document before it is parsed.
+func (e *limitsExtension) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
+	if max := e.limits.MaxQueryBytes; max > 0 && len(p.Query) > max {
+		return limitError(CodeQueryTooLarge, "the query is %d bytes long, more than the limit of %d", len(p.Query), max)
+	}
+	return nil
+}
+
+// MutateOperationContext checks the parsed, validated document.
+func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	if op.Operation == nil || op.Doc == nil {
+		return nil
+	}
+	l := e.limits
+	if op.Operation.Operation != ast.Query {
+		if r := request.From(ctx).Request; r != nil && r.Method == http.MethodGet {
+			return limitError(CodeMutationOverGET, "a %s must be sent with POST", op.Operation.Operation)
+		}
+	}
+	if op.DisableIntrospection && selectsIntrospection(op.Doc, op.Operation) {
+		// gqlgen would run the operation and fail __schema with an
+		// untyped error (an "internal error" to clients); refuse it up
+		// front instead, like any other invalid document.
+		return limitError(errcode.ValidationFailed, "introspection is disabled")
+	}
+	if n := countCredentialFields(op.Doc); n > l.MaxCredentialFields {
+		return limitError(CodeTooManyCredentialFields,
+			"the document selects %d credential fields (%s); at most %d per request",
+			n, credentialFieldNames, l.MaxCredentialFields)
+	}
+	s := measure(op.Doc, op.Operation)
+	if l.MaxDepth > 0 && s.depth > l.MaxDepth {
+		return limitError(CodeQueryTooDeep, "the query is %d levels deep, more than the limit of %d", s.depth, l.MaxDepth)
+	}
+	if l.MaxAliases > 0 && s.aliases > l.MaxAliases {
+		return limitError(CodeTooManyAliases, "the query uses %d aliases, more than the limit of %d", s.aliases, l.MaxAliases)
+	}
+	if l.MaxDirectives > 0 && s.directives > l.MaxDirectives {
+		return limitError(CodeTooManyDirectives, "the query uses %d directives, more than the limit of %d", s.directives, l.MaxDirectives)
+	}
+	return checkArguments(op, e.schema, l.MaxStringBytes)
+}
+
+// limitError is a refusal of the document with the given code.
+func limitError(code, format string, args ...any) *gqlerror.Error {
+	err := gqlerror.Errorf(format, args...)
+	errcode.Set(err, code)
+	return err
+}
+
+// countCredentialFields counts the credential fields written anywhere in
+// the document: every operation and every fragment, each once, so that
+// two operations or two aliases of signIn count two.
+func countCredentialFields(doc *ast.QueryDocument) int {
+	n := 0
+	var walk func(ast.SelectionSet)
+	walk = func(set ast.SelectionSet) {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if CredentialFields[s.Name] && s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Mutation" {
+					n++
+				}
+				walk(s.SelectionSet)
+			case *ast.InlineFragment:
+				walk(s.SelectionSet)
+			}
+		}
+	}
+	for _, op := range doc.Operations {
+		walk(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		walk(f.SelectionSet)
+	}
+	return n
+}
+
+// selectsIntrospection reports whether op selects __schema or __type
+// anywhere, fragments included (__typename is not introspection).
+func selectsIntrospection(doc *ast.QueryDocument, op *ast.OperationDefinition) bool {
+	seen := map[string]bool{}
+	var walk func(ast.SelectionSet) bool
+	walk = func(set ast.SelectionSet) bool {
+		for _, sel := range set {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if s.Name == "__schema" || s.Name == "__type" || walk(s.SelectionSet) {
+					return true
+				}
+			case *ast.InlineFragment:
+				if walk(s.SelectionSet) {
+					return true
+				}
+			case *ast.FragmentSpread:
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					if def := doc.Fragments.ForName(s.Name); def != nil && walk(def.SelectionSet) {
+						return true
+					}
+				}
+			}
+		}
+		return false
+	}
+	return walk(op.SelectionSet)
+}
+
+// shape is what the limits measure of a selection set, fragments expanded.
+type shape struct{ depth, aliases, directives int }
+
+// saturate keeps sums of repeated fragment spreads from overflowing.
+const saturate = 1 << 30
+
+func add(a, b int) int {
+	if a+b > saturate {
+		return saturate
+	}
+	return a + b
+}
+
+// measure returns the depth, aliases and directives of op with fragments
+// expanded (each fragment measured once and reused, so a document of
+// fragments spreading fragments cannot make this exponential).
+func measure(doc *ast.QueryDocument, op *ast.OperationDefinition) shape {
+	memo := map[string]*shape{}
+	visiting := map[string]bool{}
+	var set func(ast.SelectionSet) shape
+	fragment := func(name string) shape {
+		if s, ok := memo[name]; ok {
+			return *s
+		}
+		def := doc.Fragments.ForName(name)
+		if def == nil || visiting[name] {
+			return shape{} // unknown or cyclic: validation refuses these
+		}
+		visiting[name] = true
+		s := set(def.SelectionSet)
+		s.directives = add(s.directives, len(def.Directives))
+		visiting[name] = false
+		memo[name] = &s
+		return s
+	}
+	set = func(sels ast.SelectionSet) shape {
+		var out shape
+		for _, sel := range sels {
+			var child shape
+			switch s := sel.(type) {
+			case *ast.Field:
+				child = set(s.SelectionSet)
+				child.depth++
+				if s.Alias != "" && s.Alias != s.Name && s.Name != "__typename" {
+					child.aliases = add(child.aliases, 1)
+				}
+				child.directives = add(child.directives, len(s.Directives))
+			case *ast.InlineFragment:
+				child = set(s.SelectionSet)
+				child.directives = add(child.directives, len(s.Directives))
+			case *ast.FragmentSpread:
+				child = fragment(s.Name)
+				child.directives = add(child.directives, len(s.Directives))
+			}
+			out.depth = max(out.depth, child.depth)
+			out.aliases = add(out.aliases, child.aliases)
+			out.directives = add(out.directives, child.directives)
+		}
+		return out
+	}
+	s := set(op.SelectionSet)
+	s.directives = add(s.directives, len(op.Directives))
+	for _, v := range op.VariableDefinitions {
+		s.directives = add(s.directives, len(v.Directives))
+	}
+	return s
+}
+
+// checkArguments refuses any string in the operation's arguments (literal
+// or variable, however deeply nested in input objects and lists) that is
+// not valid UTF-8, holds a control character or NUL, or is longer than
+// maxBytes, and any Time that gqlgen could not read (its own error would
+// reach the client as an internal error). The error is BAD_USER_INPUT and
+// names the input field, as the services' own validation does.
+func checkArguments(op *graphql.OperationContext, schema *ast.Schema, maxBytes int) *gqlerror.Error {
+	in := inputCheck{bad: map[string]string{}, schema: schema, maxBytes: maxBytes}
+	seen := map[string]bool{}
+	checkArgs := func(args ast.ArgumentList, defs ast.ArgumentDefinitionList) {
+		for _, a := range args {
+			v, err := a.Value.Value(op.Variables)
+			if err != nil {
+				continue // coercion reports it
+			}
+			var typ *ast.Type
+			if d := defs.ForName(a.Name); d != nil {
+				typ = d.Type
+			}
+			in.value(inputPath(a.Name), v, typ)
+		}
+	}
+	var walkSet func(ast.SelectionSet)
+	walkSet = func(sels ast.SelectionSet) {
+		for _, sel := range sels {
+			switch s := sel.(type) {
+			case *ast.Field:
+				var defs ast.ArgumentDefinitionList
+				if s.Definition != nil {
+					defs = s.Definition.Arguments
+				}
+				checkArgs(s.Arguments, defs)
+				for _, d := range s.Directives {
+					var ddefs ast.ArgumentDefinitionList
+					if d.Definition != nil {
+						ddefs = d.Definition.Arguments
+					}
+					checkArgs(d.Arguments, ddefs)
+				}
+				walkSet(s.SelectionSet)
+			case *ast.InlineFragment:
+				walkSet(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					if def := op.Doc.Fragments.ForName(s.Name); def != nil {
+						walkSet(def.SelectionSet)
+					}
+				}
+			}
+		}
+	}
+	walkSet(op.Operation.SelectionSet)
+	if len(in.bad) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(in.bad))
+	for k := range in.bad {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	err := gqlerror.Errorf("invalid input: %s %s", names[0], in.bad[names[0]])
+	err.Extensions = map[string]any{"code": string(apierr.BadUserInput), "fields": in.bad}
+	return err
+}
+
+// inputPath names an argument the way the services name fields: the
+// fields of an argument called input stand alone ("email", not
+// "input.email").
+func inputPath(arg string) string {
+	if arg == "input" {
+		return ""
+	}
+	return arg
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+// inputCheck collects what is wrong with argument values.
+type inputCheck struct {
+	bad      map[string]string
+	schema   *ast.Schema // nil: types unknown, strings checked only
+	maxBytes int
+}
+
+func (c inputCheck) add(path, why string) {
+	if path == "" {
+		path = "input"
+	}
+	if _, ok := c.bad[path]; !ok {
+		c.bad[path] = why
+	}
+}
+
+// value checks v, of GraphQL type typ (nil when unknown), at path.
+func (c inputCheck) value(path string, v any, typ *ast.Type) {
+	if typ != nil && typ.Elem == nil && typ.NamedType == "Time" && v != nil {
+		if _, err := graphql.UnmarshalTime(v); err != nil {
+			c.add(path, "must be an RFC 3339 date-time, like 2026-01-02T15:04:05Z")
+			return
+		}
+	}
+	switch x := v.(type) {
+	case string:
+		if why := badString(x, c.maxBytes); why != "" {
+			c.add(path, why)
+		}
+	case map[string]any:
+		var def *ast.Definition
+		if typ != nil && typ.Elem == nil && c.schema != nil {
+			def = c.schema.Types[typ.NamedType]
+		}
+		for k, e := range x {
+			var ft *ast.Type
+			if def != nil {
+				if f := def.Fields.ForName(k); f != nil {
+					ft = f.Type
+				}
+			}
+			c.value(join(path, k), e, ft)
+		}
+	case []any:
+		var et *ast.Type
+		if typ != nil {
+			et = typ.Elem
+		}
+		for i, e := range x {
+			c.value(path+"["+strconv.Itoa(i)+"]", e, et)
+		}
+	}
+}
+
+// badString explains what is wrong with an input string, or returns "".
+func badString(s string, maxBytes int) string {
+	switch {
+	case !utf8.ValidString(s):
+		return "is not valid UTF-8"
+	case maxBytes > 0 && len(s) > maxBytes:
+		return fmt.Sprintf("must be at most %d bytes", maxBytes)
+	}
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			return "is not valid UTF-8 (holds U+FFFD or a lone surrogate)"
+		case unicode.IsControl(r):
+			return "must not contain control characters"
+		}
+	}
+	return ""
+}
+
+// rateLimitCredentials takes a token of the client's bucket before each
+// credential field runs, so one address can try at most RATE_LIMIT_AUTH
+// passwords, sign-ups or refreshes a minute. IPv6 clients are counted by
+// their /64, the block one host usually has.
+func rateLimitCredentials(clients ClientLimiter) graphql.FieldMiddleware {
+	return func(ctx context.Context, next graphql.Resolver) (any, error) {
+		fc := graphql.GetFieldContext(ctx)
+		if fc == nil || fc.Object != "Mutation" || !CredentialFields[fc.Field.Name] {
+			return next(ctx)
+		}
+		wait, err := clients.Allow(ctx, "auth:"+clientKey(request.From(ctx).IP))
+		if err != nil {
+			return nil, apierr.Wrap(apierr.ServiceUnavailable, "rate limiting is unavailable; try again later", err)
+		}
+		if wait > 0 {
+			return nil, &apierr.Error{
+				Code:       apierr.TooManyRequests,
+				Message:    "too many requests from this address; try again later",
+				RetryAfter: wait,
+			}
+		}
+		return next(ctx)
+	}
+}
+
+// clientKey is the rate-limit key of a client address: the address
+// itself for IPv4, its /64 for IPv6.
+func clientKey(ip string) string {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	a = a.Unmap()
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}
+
+// listSize is the page a connection returns: first or last, else the
+// default; out-of-range values count as the largest page the service
+// would serve, since it refuses them anyway.
+func listSize(first, last *int, def int) int {
+	n := def
+	switch {
+	case first != nil:
+		n = *first
+	case last != nil:
+		n = *last
+	}
+	if n < 0 {
+		return 0
+	}
+	return min(n, auth.MaxPageSize*10)
+}
+
+// assumedSessions is the cost multiplier of refreshTokens, a list
+// without paging: a guess at a user's refresh tokens.
+const assumedSessions = 10
+
+// complexity makes list fields cost their length times their selection,
+// so that FixedComplexityLimit sees a page of 100 users as 100 users.
+func complexity() graph.ComplexityRoot {
+	var c graph.ComplexityRoot
+	c.Query.Users = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
+		return 1 + listSize(first, last, auth.DefaultPageSize)*child
+	}
+	c.Query.Nodes = func(child int, ids []uuid.UUID) int {
+		return 1 + len(ids)*child
+	}
+	c.Query.RefreshTokens = func(child int, _ uuid.UUID) int {
+		return 1 + assumedSessions*child
+	}
+	return c
+}

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+
+	"github.com/gqlauth/gqlauth/graph"
+)
+
+var testSchema = graph.NewExecutableSchema(graph.Config{}).Schema()
+
+// parseValid parses and validates a document against gqlauth's schema.
+func parseValid(t testing.TB, query string) (*ast.QueryDocument, bool) {
+	t.Helper()
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, 5000)
+	if err != nil {
+		return nil, false
+	}
+	if errs := validator.ValidateWithRules(testSchema, doc, nil); len(errs) > 0 {
+		return nil, false
+	}
+	return doc, true
+}
+
+func TestMeasure(t *testing.T) {
+	cases := []struct {
+		query string
+		want  shape
+		creds int
+	}{
+		{`{ me { id } }`, shape{depth: 2}, 0},
+		{`{ a: me { id } b: me { x: id } t: __typename }`, shape{depth: 2, aliases: 3}, 0},
+		{`{ me { ...F } x: me { ...F } } fragment F on User { a: id b: email }`, shape{depth: 2, aliases: 5}, 0},
+		{`{ me @include(if: true) { id @skip(if: false) ... on User @include(if: true) { email } } }`, shape{depth: 2, directives: 3}, 0},
+		{`mutation { signIn(input: {email: "a@b.co", password: "p"}) { user { id } } }`, shape{depth: 3}, 1},
+		{`mutation A { signIn(input: {email: "a@b.co", password: "p"}) { accessToken } } mutation B { refresh { accessToken } }`, shape{depth: 2}, 2},
+		{`mutation { ...M } fragment M on Mutation { a: signUp(input: {password: "p"}) { accessToken } b: signUp(input: {password: "q"}) { accessToken } }`, shape{depth: 2, aliases: 2}, 2},
+	}
+	for _, tc := range cases {
+		doc, ok := parseValid(t, tc.query)
+		if !ok {
+			t.Fatalf("invalid test document %s", tc.query)
+		}
+		if got := measure(doc, doc.Operations[0]); got != tc.want {
+			t.Errorf("%s: measured %+v, want %+v", tc.query, got, tc.want)
+		}
+		if got := countCredentialFields(doc); got != tc.creds {
+			t.Errorf("%s: %d credential fields, want %d", tc.query, got, tc.creds)
+		}
+	}
+}
+
+// TestMeasureFragmentFanOut checks that fragments spreading fragments
+// are measured in linear time with saturating sums: 30 levels of two
+// spreads each would be 2^30 fields expanded.
+func TestMeasureFragmentFanOut(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{ me { ...F" + itoa(0) + " } }\n")
+	for i := 0; i < 30; i++ {
+		b.WriteString("fragment F" + itoa(i) + " on User { a" + itoa(i) + ": id ...F" + itoa(i+1) + " ...F" + itoa(i+1) + " }\n")
+	}
+	b.WriteString("fragment F" + itoa(30) + " on User { id }\n")
+	doc, err := parser.ParseQuery(&ast.Source{Input: b.String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := measure(doc, doc.Operations[0])
+	if s.aliases < 1<<20 || s.depth != 2 {
+		t.Fatalf("measured %+v", s)
+	}
+}
+
+func itoa(i int) string { return string(rune('a'+i/26)) + string(rune('a'+i%26)) }
+
+func TestBadString(t *testing.T) {
+	for s, bad := range map[string]bool{
+		"plain":                   false,
+		"ünïcödé 名前 🙂":            false,
+		"tab\there":               true,
+		"nul\x00":                 true,
+		"bell\a":                  true,
+		"del\x7f":                 true,
+		"c1\u0085":                true,
+		"\xff\xfe":                true,
+		"replacement \ufffd":      true,
+		strings.Repeat("x", 1025): true,
+		strings.Repeat("x", 1024): false,
+	} {
+		if got := badString(s, 1024) != ""; got != bad {
+			t.Errorf("%.20q: bad=%v, want %v", s, got, bad)
+		}
+	}
+}
+
+// FuzzLimits runs the document checks on arbitrary valid documents:
+// they must not panic, and what they measure must fit the document.
+func FuzzLimits(f *testing.F) {
+	for _, seed := range []string{
+		`{ me { id } }`,
+		`{ a: me { id } b: me { ...F } } fragment F on User { x: email @include(if: true) }`,
+		`mutation { signIn(input: {email: "a@b.co", password: "p"}) { accessToken user { id } } }`,
+		`mutation A { refresh { accessToken } } mutation B { signUp(input: {password: "p"}) { accessToken } }`,
+		`query($w: UserWhereInput) { users(first: 5, where: $w) { edges { node { id } } } }`,
+		`{ __type(name: "User") { fields { type { ofType { ofType { name } } } } } }`,
+		`{ nodes(ids: ["00000000-0000-0000-0000-000000000000"]) { id ... on User { email } } }`,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, query string) {
+		doc, ok := parseValid(t, query)
+		if !ok {
+			return
+		}
+		tokens := strings.Count(query, "{") + 1
+		for _, op := range doc.Operations {
+			s := measure(doc, op)
+			if s.depth < 0 || s.aliases < 0 || s.directives < 0 || s.depth > tokens {
+				t.Fatalf("measured %+v for %q", s, query)
+			}
+			opCtx := &graphql.OperationContext{Doc: doc, Operation: op, Variables: map[string]any{}}
+			_ = checkArguments(opCtx, testSchema, 1024)
+		}
+		if n := countCredentialFields(doc); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
+			t.Fatalf("%d credential fields in %q", n, query)
+		}
+	})
+}

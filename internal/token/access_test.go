@@ -1,0 +1,204 @@
+package token
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const (
+	testSecret   = "test-secret-test-secret-test-secret!"
+	testIssuer   = "gqlauth"
+	testAudience = "gqlauth"
+)
+
+func testIssuerFor(t testing.TB) *Issuer {
+	t.Helper()
+	return NewIssuer(testSecret, testIssuer, testAudience, 15*time.Minute)
+}
+
+// craft builds a JWT from a header and claims, HS256-signed with secret
+// (whatever alg the header claims); an empty secret leaves the
+// signature empty, as alg "none" tokens have it.
+func craft(header, claims map[string]any, secret string) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	if secret == "" {
+		return signing + "."
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(signing))
+	return signing + "." + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// goodHeader and goodClaims make a token Verify accepts; each case of
+// TestVerifyRFC8725 changes one thing.
+func goodHeader() map[string]any { return map[string]any{"alg": "HS256", "typ": AccessTokenType} }
+
+func goodClaims() map[string]any {
+	now := time.Now()
+	return map[string]any{
+		"iss":  testIssuer,
+		"aud":  []string{testAudience},
+		"sub":  uuid.NewString(),
+		"sid":  uuid.NewString(),
+		"jti":  "jti-1",
+		"role": "USER",
+		"iat":  now.Unix(),
+		"exp":  now.Add(time.Minute).Unix(),
+	}
+}
+
+func with(m map[string]any, k string, v any) map[string]any {
+	if v == nil {
+		delete(m, k)
+	} else {
+		m[k] = v
+	}
+	return m
+}
+
+// TestVerifyRFC8725 checks the attacks of RFC 8725 (JWT best current
+// practices) against Verify: algorithm confusion, another key, an edited
+// payload, wrong iss, aud or typ, missing or passed exp, a future nbf,
+// and key-choosing headers.
+func TestVerifyRFC8725(t *testing.T) {
+	iss := testIssuerFor(t)
+	now := time.Now()
+	valid := craft(goodHeader(), goodClaims(), testSecret)
+	parts := strings.Split(valid, ".")
+	edited := func() string {
+		c := goodClaims()
+		c["role"] = "ADMIN"
+		b, _ := json.Marshal(c)
+		return parts[0] + "." + base64.RawURLEncoding.EncodeToString(b) + "." + parts[2]
+	}()
+
+	cases := []struct {
+		name  string
+		token string
+		ok    bool
+	}{
+		{"valid", valid, true},
+		{"issued by Issue", func() string {
+			s, _, _ := iss.Issue(Subject{UserID: uuid.New(), SessionID: uuid.New(), Role: "USER"})
+			return s
+		}(), true},
+		{"alg none", craft(with(goodHeader(), "alg", "none"), goodClaims(), ""), false},
+		{"alg None", craft(with(goodHeader(), "alg", "None"), goodClaims(), ""), false},
+		{"alg NONE", craft(with(goodHeader(), "alg", "NONE"), goodClaims(), ""), false},
+		{"alg nOnE", craft(with(goodHeader(), "alg", "nOnE"), goodClaims(), ""), false},
+		{"alg none with a signature", craft(with(goodHeader(), "alg", "none"), goodClaims(), testSecret), false},
+		{"alg missing", craft(with(goodHeader(), "alg", nil), goodClaims(), testSecret), false},
+		{"alg HS512 claimed", craft(with(goodHeader(), "alg", "HS512"), goodClaims(), testSecret), false},
+		{"alg RS256 claimed (key confusion)", craft(with(goodHeader(), "alg", "RS256"), goodClaims(), testSecret), false},
+		{"alg hs256 (case variant)", craft(with(goodHeader(), "alg", "hs256"), goodClaims(), testSecret), false},
+		{"signed with another secret", craft(goodHeader(), goodClaims(), "another-secret-another-secret-another!"), false},
+		{"payload edited after signing", edited, false},
+		{"signature removed", parts[0] + "." + parts[1] + ".", false},
+		{"signature truncated", parts[0] + "." + parts[1] + "." + parts[2][:len(parts[2])-4], false},
+		{"wrong iss", craft(goodHeader(), with(goodClaims(), "iss", "someone-else"), testSecret), false},
+		{"no iss", craft(goodHeader(), with(goodClaims(), "iss", nil), testSecret), false},
+		{"wrong aud", craft(goodHeader(), with(goodClaims(), "aud", []string{"other-api"}), testSecret), false},
+		{"no aud", craft(goodHeader(), with(goodClaims(), "aud", nil), testSecret), false},
+		{"typ JWT", craft(with(goodHeader(), "typ", "JWT"), goodClaims(), testSecret), false},
+		{"no typ", craft(with(goodHeader(), "typ", nil), goodClaims(), testSecret), false},
+		{"typ refresh+jwt", craft(with(goodHeader(), "typ", "refresh+jwt"), goodClaims(), testSecret), false},
+		{"no exp", craft(goodHeader(), with(goodClaims(), "exp", nil), testSecret), false},
+		{"exp as a string", craft(goodHeader(), with(goodClaims(), "exp", "tomorrow"), testSecret), false},
+		{"expired within the leeway", craft(goodHeader(), with(goodClaims(), "exp", now.Add(-2*time.Second).Unix()), testSecret), true},
+		{"expired past the leeway", craft(goodHeader(), with(goodClaims(), "exp", now.Add(-leeway-2*time.Second).Unix()), testSecret), false},
+		{"nbf in the future", craft(goodHeader(), with(goodClaims(), "nbf", now.Add(time.Minute).Unix()), testSecret), false},
+		{"nbf within the leeway", craft(goodHeader(), with(goodClaims(), "nbf", now.Add(2*time.Second).Unix()), testSecret), true},
+		{"iat in the future", craft(goodHeader(), with(goodClaims(), "iat", now.Add(time.Minute).Unix()), testSecret), false},
+		{"sub not a user id", craft(goodHeader(), with(goodClaims(), "sub", "admin"), testSecret), false},
+		{"no jti", craft(goodHeader(), with(goodClaims(), "jti", nil), testSecret), false},
+		{"kid, jku, x5u and jwk are ignored (right key)", craft(func() map[string]any {
+			h := goodHeader()
+			h["kid"] = "../../../../dev/null"
+			h["jku"] = "https://attacker.example/jwks.json"
+			h["x5u"] = "https://attacker.example/cert.pem"
+			h["jwk"] = map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString([]byte("attacker-key"))}
+			return h
+		}(), goodClaims(), testSecret), true},
+		{"jwk header naming the attacker's key", craft(with(goodHeader(), "jwk",
+			map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString([]byte("attacker-key-attacker-key-attacker"))}),
+			goodClaims(), "attacker-key-attacker-key-attacker"), false},
+		{"kid naming an empty key", craft(with(goodHeader(), "kid", "/dev/null"), goodClaims(), "\x00"), false},
+		{"two segments", parts[0] + "." + parts[1], false},
+		{"empty", "", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := iss.Verify(tc.token)
+			if tc.ok && err != nil {
+				t.Fatalf("want accepted, got %v", err)
+			}
+			if !tc.ok && (err == nil || c != nil) {
+				t.Fatalf("want refused, got claims %+v", c)
+			}
+		})
+	}
+}
+
+// TestVerifyRefusesEveryEdit flips each byte of a valid token: no edited
+// token may verify (this caught lenient base64 in the signature, whose
+// last character carries bits a decoder may ignore).
+func TestVerifyRefusesEveryEdit(t *testing.T) {
+	iss := testIssuerFor(t)
+	valid := craft(goodHeader(), goodClaims(), testSecret)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_."
+	for i := range valid {
+		for _, r := range alphabet {
+			if byte(r) == valid[i] {
+				continue
+			}
+			edited := valid[:i] + string(r) + valid[i+1:]
+			if _, err := iss.Verify(edited); err == nil {
+				t.Fatalf("token edited at byte %d (%q -> %q) verified", i, valid[i], r)
+			}
+		}
+	}
+}
+
+// FuzzVerify feeds arbitrary strings to Verify: it must not panic, and
+// whatever it accepts must carry a valid HS256 signature by our secret
+// and our iss, aud and typ.
+func FuzzVerify(f *testing.F) {
+	iss := testIssuerFor(f)
+	valid := craft(goodHeader(), goodClaims(), testSecret)
+	f.Add(valid)
+	f.Add(craft(with(goodHeader(), "alg", "none"), goodClaims(), ""))
+	f.Add(craft(with(goodHeader(), "alg", "HS512"), goodClaims(), testSecret))
+	f.Add(craft(goodHeader(), with(goodClaims(), "exp", nil), testSecret))
+	f.Add(craft(goodHeader(), goodClaims(), "another-secret-another-secret-another!"))
+	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.")
+	f.Add("...")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, raw string) {
+		c, err := iss.Verify(raw)
+		if err != nil {
+			return
+		}
+		parts := strings.Split(raw, ".")
+		if len(parts) != 3 {
+			t.Fatalf("accepted a token of %d segments", len(parts))
+		}
+		mac := hmac.New(sha256.New, []byte(testSecret))
+		mac.Write([]byte(parts[0] + "." + parts[1]))
+		sig, derr := base64.RawURLEncoding.Strict().DecodeString(parts[2])
+		if derr != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+			t.Fatalf("accepted a token without our signature: %q", raw)
+		}
+		if c.Issuer != testIssuer || len(c.Audience) == 0 || c.ExpiresAt == nil {
+			t.Fatalf("accepted claims %+v", c)
+		}
+	})
+}
