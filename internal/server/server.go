@@ -4,6 +4,7 @@ package server
 
 import (
 	"bytes"
+	"database/sql"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/formatter"
@@ -22,6 +24,7 @@ import (
 	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/request"
 )
 
@@ -34,6 +37,18 @@ type Deps struct {
 	Auth   *auth.Service
 	DB     *ent.Client
 	Log    *slog.Logger
+
+	// SQL is the pool under DB, pinged by /readyz.
+	SQL *sql.DB
+	// Redis is pinged by /readyz when not nil (REDIS_URL is set).
+	Redis redis.UniversalClient
+	// Metrics counts GraphQL requests; nil when METRICS_ENABLED=false.
+	Metrics *metrics.Metrics
+	// ServeMetrics mounts GET /metrics on this handler (METRICS_ADDR unset).
+	ServeMetrics bool
+	// Draining reports that the server is shutting down; /readyz then
+	// answers 503. May be nil.
+	Draining func() bool
 }
 
 // New returns gqlauth's HTTP handler.
@@ -55,6 +70,7 @@ func New(d Deps) http.Handler {
 	}
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
 	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
+	gql.Use(operationObserver{})
 
 	var sdl bytes.Buffer
 	formatter.NewFormatter(&sdl, formatter.WithComments()).FormatSchema(schema.Schema())
@@ -65,6 +81,11 @@ func New(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(sdl.Bytes())
 	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readiness{db: d.SQL, redis: d.Redis, draining: d.Draining, log: d.Log})
+	if d.Metrics != nil && d.ServeMetrics {
+		mux.Handle("GET /metrics", d.Metrics.Handler())
+	}
 	if d.Config.Playground() {
 		mux.Handle("GET /{$}", playground.Handler("gqlauth", "/graphql"))
 	}
@@ -73,6 +94,7 @@ func New(d Deps) http.Handler {
 	h = corsFor(d.Config.CORSAllowedOrigins, h)
 	h = securityHeaders(h)
 	h = limitBody(h)
+	h = observe(d.Log, d.Metrics, h)
 	return h
 }
 
