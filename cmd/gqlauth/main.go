@@ -57,7 +57,11 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 			return err
 		}
 		defer db.Close()
-		if err := db.Migrate(ctx); err != nil {
+		applied, err := db.Migrate(ctx)
+		for _, name := range applied {
+			fmt.Fprintln(stdout, "applied", name)
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "database schema is up to date")

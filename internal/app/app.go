@@ -52,9 +52,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error
 	}
 	a.DB = db
 	if cfg.AutoMigrate {
-		if err := db.Migrate(ctx); err != nil {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
 			db.Close()
 			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("applied database migrations", "files", applied)
 		}
 	}
 	if cfg.MetricsEnabled {
