@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/request"
@@ -123,8 +125,18 @@ func (operationObserver) InterceptResponse(ctx context.Context, next graphql.Res
 	if graphql.HasOperationContext(ctx) {
 		oc := graphql.GetOperationContext(ctx)
 		out.operation = oc.OperationName
-		if out.operation == "" && oc.Operation != nil {
+		switch {
+		case out.operation != "":
+		case oc.Operation != nil:
 			out.operation = oc.Operation.Name
+		case oc.RawQuery != "":
+			// The document failed validation, so gqlgen kept no parsed
+			// copy; parse it (syntax only) to name it all the same.
+			if doc, err := parser.ParseQuery(&ast.Source{Input: oc.RawQuery}); err == nil {
+				if op := doc.Operations.ForName(""); op != nil {
+					out.operation = op.Name
+				}
+			}
 		}
 	}
 	out.code = "OK"
