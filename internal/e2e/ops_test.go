@@ -95,7 +95,7 @@ func TestReadinessNamesWhatIsDown(t *testing.T) {
 		body.Checks["redis"] != "down" || body.Checks["database"] != "ok" {
 		t.Fatalf("/readyz with Redis down = %d %+v", status, body)
 	}
-	if strings.Contains(srv.Logs.String(), "readiness check failed") == false {
+	if !strings.Contains(srv.Logs.String(), "readiness check failed") {
 		t.Fatalf("the failed check was not logged:\n%s", srv.Logs.String())
 	}
 	if status, _, _ := get(t, srv.HTTP.URL+"/healthz", nil); status != http.StatusOK {
@@ -161,18 +161,24 @@ func TestMetrics(t *testing.T) {
 		c := srv.Client()
 		email := apptest.UniqueEmail("metrics")
 		creds := map[string]any{"email": email, "password": "correct horse"}
-		var up struct{ SignUp struct{ AccessToken, RefreshToken string } }
+		var up struct {
+			SignUp struct{ AccessToken, RefreshToken string }
+		}
 		c.Do(t, signUpDoc, map[string]any{"in": creds}).Decode(t, &up)
 
 		if res := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": email, "password": "wrong horse"}}); res.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("wrong password: %s", res.Body)
 		}
-		var in struct{ SignIn struct{ AccessToken, RefreshToken string } }
+		var in struct {
+			SignIn struct{ AccessToken, RefreshToken string }
+		}
 		c.Do(t, signInDoc, map[string]any{"in": creds}).Decode(t, &in)
 		c.Token = in.SignIn.AccessToken
 		c.Do(t, meDoc, nil).Decode(t, &struct{}{})
 
-		var rot struct{ Refresh struct{ AccessToken, RefreshToken string } }
+		var rot struct {
+			Refresh struct{ AccessToken, RefreshToken string }
+		}
 		c.Do(t, refreshDoc, map[string]any{"t": up.SignUp.RefreshToken}).Decode(t, &rot)
 		// The rotated token again, with no grace window: a replay.
 		if res := c.Do(t, refreshDoc, map[string]any{"t": up.SignUp.RefreshToken}); res.Code() != "UNAUTHENTICATED" {
