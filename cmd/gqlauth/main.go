@@ -3,6 +3,7 @@
 //
 //	gqlauth [serve]   run the server (the default)
 //	gqlauth migrate   bring the database schema up to date and exit
+//	gqlauth healthcheck   probe the local server's /healthz (for containers without curl)
 package main
 
 import (
@@ -68,6 +69,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return nil
 	case "user":
 		return userCommand(ctx, cfg, log, args, stdin, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -79,6 +82,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 const usage = `usage:
   gqlauth [serve]      run the server
   gqlauth migrate      bring the database schema up to date and exit
+  gqlauth healthcheck  exit 0 when the server on PORT answers /healthz (for container health checks)
   gqlauth user create --email E [--username U] [--role admin|user] --password-stdin
   gqlauth user set-role (--email E | --id ID) --role admin|user`
 
@@ -167,5 +171,27 @@ func shutdown(a *app.App, servers []*http.Server, timeout time.Duration, log *sl
 		return err
 	}
 	log.Info("stopped")
+	return nil
+}
+
+// healthcheck asks the server on this machine's PORT for /healthz, so that
+// a container image without a shell or curl can have a health check.
+func healthcheck(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", url, res.Status)
+	}
+	fmt.Fprintln(stdout, "ok")
 	return nil
 }

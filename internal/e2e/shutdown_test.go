@@ -136,6 +136,11 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 
 		base := "http://127.0.0.1:" + strconv.Itoa(port)
 		waitReady(t, base+"/readyz", exited, logs)
+		hc := exec.Command(bin, "healthcheck")
+		hc.Env, hc.Dir = env, dir
+		if out, err := hc.CombinedOutput(); err != nil {
+			t.Fatalf("gqlauth healthcheck on a running server: %v\n%s", err, out)
+		}
 		if status, _, _ := get(t, base+"/metrics", nil); status != http.StatusNotFound {
 			t.Fatalf("/metrics on the main port = %d with METRICS_ADDR set", status)
 		}
@@ -190,6 +195,12 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			}
 		case <-time.After(30 * time.Second):
 			t.Fatalf("gqlauth did not exit 30s after SIGTERM\n%s", logs())
+		}
+
+		hc = exec.Command(bin, "healthcheck")
+		hc.Env, hc.Dir = env, dir
+		if out, err := hc.CombinedOutput(); err == nil {
+			t.Fatalf("gqlauth healthcheck passed with the server stopped: %s", out)
 		}
 
 		answered := accessLogIDs(t, logs())
