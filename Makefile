@@ -16,10 +16,12 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## generate: regenerate ent, gqlgen code, then migration files if ent/schema changed (committed; CI checks it is up to date)
+## generate: regenerate ent, gqlgen code, the published SDL, the example client, then migration files if ent/schema changed (committed; CI checks it is up to date)
 generate:
 	cd ent && $(GO) run -mod=mod entc.go
 	$(GO) run github.com/99designs/gqlgen generate
+	$(GO) run ./cmd/gqlauth-sdl graph/schema.graphql
+	cd examples/codegen && $(GO) tool genqlient
 	$(GO) run ./ent/migrate/main.go
 
 ## migration: write a new migration file per dialect from ent/schema (make migration name=add_x)

@@ -6,6 +6,8 @@ package graph
 //go:generate go run github.com/99designs/gqlgen generate
 
 import (
+	"github.com/99designs/gqlgen/graphql"
+
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph/model"
 	"github.com/gqlauth/gqlauth/internal/auth"
@@ -37,4 +39,10 @@ func (r *Resolver) payload(s *auth.Session, err error) (*model.AuthPayload, erro
 		p.RefreshToken = &s.RefreshToken
 	}
 	return p, nil
+}
+
+// change turns an optional GraphQL input field into a partial-update
+// field: given at all (even as null) means Set.
+func change[T any](o graphql.Omittable[*T]) auth.Change[T] {
+	return auth.Change[T]{Set: o.IsSet(), Value: o.Value()}
 }

@@ -3,6 +3,7 @@
 package model
 
 import (
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/gqlauth/gqlauth/ent"
 )
 
@@ -19,4 +20,18 @@ type AuthPayload struct {
 	ExpiresIn int `json:"expiresIn"`
 	// The signed-in user.
 	User *ent.User `json:"user"`
+}
+
+// Changes to the signed-in user's profile. A field left out is unchanged; a
+// field given as null (or, for the text fields, as an empty string) is
+// cleared. Email and username are validated as in signUp, and at least one
+// of them must remain.
+type UpdateProfileInput struct {
+	Email graphql.Omittable[*string] `json:"email,omitempty"`
+	// 3 to 32 letters, digits, '_', '.' or '-'; unique regardless of case.
+	Username  graphql.Omittable[*string] `json:"username,omitempty"`
+	FirstName graphql.Omittable[*string] `json:"firstName,omitempty"`
+	LastName  graphql.Omittable[*string] `json:"lastName,omitempty"`
+	// 0 to 150.
+	Age graphql.Omittable[*int] `json:"age,omitempty"`
 }

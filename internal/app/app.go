@@ -13,6 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
@@ -42,11 +43,12 @@ type App struct {
 }
 
 // New opens the database (migrating it), connects the deny list and
-// builds the services and handler.
-func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (*App, error) {
+// builds the services and handler. dbOpts reach the ent client (tests use
+// them to count SQL queries).
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...ent.Option) (*App, error) {
 	log = slog.New(request.LogHandler(log.Handler()))
 	a := &App{Config: cfg, Log: log}
-	db, err := database.Open(ctx, cfg.DatabaseURL)
+	db, err := database.Open(ctx, cfg.DatabaseURL, dbOpts...)
 	if err != nil {
 		return nil, err
 	}

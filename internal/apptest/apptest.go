@@ -31,6 +31,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/app"
 	"github.com/gqlauth/gqlauth/internal/config"
 )
@@ -191,11 +192,13 @@ type Server struct {
 }
 
 // Start builds gqlauth from cfg and serves it until the test ends.
-func Start(t testing.TB, cfg *config.Config) *Server {
+// dbOpts reach the ent client, e.g. ent.Debug() and ent.Log to count the
+// SQL queries a request makes.
+func Start(t testing.TB, cfg *config.Config, dbOpts ...ent.Option) *Server {
 	t.Helper()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	a, err := app.New(context.Background(), cfg, log)
+	a, err := app.New(context.Background(), cfg, log, dbOpts...)
 	if err != nil {
 		t.Fatalf("start gqlauth: %v", err)
 	}

@@ -98,12 +98,16 @@ func (s *Service) authenticate(ctx context.Context, bearer string) (*Viewer, err
 	if user.RoleValidator(role) != nil {
 		return nil, errTokenInvalid
 	}
-	return &Viewer{
+	v := &Viewer{
 		UserID:    uuid.MustParse(c.Subject),
 		SessionID: uuid.MustParse(c.SessionID),
 		Role:      role,
 		Claims:    c,
-	}, nil
+	}
+	if err := s.confirmRole(ctx, v); err != nil {
+		return nil, err
+	}
+	return v, nil
 }
 
 // IsUnauthenticated reports whether err says the caller is not signed in.

@@ -76,6 +76,9 @@ type Config struct {
 
 	// PlaygroundEnabled serves GraphiQL at /; defaults to true outside production.
 	PlaygroundEnabled *bool `env:"PLAYGROUND_ENABLED"`
+	// ExamplesEnabled serves the example single-page app at /examples/spa/;
+	// defaults to true in development only.
+	ExamplesEnabled *bool `env:"EXAMPLES_ENABLED"`
 	// IntrospectionEnabled allows schema introspection; defaults to true outside production.
 	IntrospectionEnabled *bool `env:"INTROSPECTION_ENABLED"`
 
@@ -102,6 +105,11 @@ func (c *Config) Production() bool { return c.AppEnv == "production" }
 
 // Playground reports whether the GraphiQL playground is served.
 func (c *Config) Playground() bool { return orDefault(c.PlaygroundEnabled, !c.Production()) }
+
+// Examples reports whether the example apps under /examples/ are served:
+// by default in development, where a new user tries gqlauth, and never
+// unasked in production or tests.
+func (c *Config) Examples() bool { return orDefault(c.ExamplesEnabled, c.AppEnv == "development") }
 
 // Introspection reports whether schema introspection is allowed.
 func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled, !c.Production()) }
@@ -177,6 +185,11 @@ func describe(err error) error {
 	for _, e := range agg.Errors {
 		var pe env.ParseError
 		if errors.As(e, &pe) {
+			var ne *strconv.NumError
+			if errors.As(pe.Err, &ne) {
+				msgs = append(msgs, fmt.Sprintf("%s: %q is not a valid %s", envName(pe.Name), ne.Num, strings.TrimPrefix(pe.Type.String(), "*")))
+				continue
+			}
 			msgs = append(msgs, fmt.Sprintf("%s: %v", envName(pe.Name), pe.Err))
 			continue
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // accessLines returns the access-log lines of the request with this id.
-func accessLines(logs, id string) []string {
+func opsAccessLines(logs, id string) []string {
 	var out []string
 	for _, line := range strings.Split(logs, "\n") {
 		if strings.Contains(line, "msg=request ") && strings.Contains(line, "request_id="+id) {
@@ -26,11 +26,11 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	srv := apptest.New(t, apptest.Backend{Name: "sqlite"}, nil)
 	c := srv.Client()
 	c.Header.Set("X-Request-ID", "trace-abc.123")
-	res := c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("log"), "password": "correct horse"}})
+	res := c.Do(t, opsSignUpDoc, map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("log"), "password": "correct horse"}})
 	if got := res.Header.Get("X-Request-ID"); got != "trace-abc.123" {
 		t.Fatalf("X-Request-ID echoed as %q, want the client's", got)
 	}
-	lines := accessLines(srv.Logs.String(), "trace-abc.123")
+	lines := opsAccessLines(srv.Logs.String(), "trace-abc.123")
 	if len(lines) != 1 {
 		t.Fatalf("want one access line for the request, got %d:\n%s", len(lines), srv.Logs.String())
 	}
@@ -47,7 +47,7 @@ func TestAccessLogAndRequestID(t *testing.T) {
 	if !regexp.MustCompile(`^[A-Z2-7]{26}$`).MatchString(got) {
 		t.Fatalf("insane X-Request-ID replaced by %q, want a generated id", got)
 	}
-	if lines := accessLines(srv.Logs.String(), got); len(lines) != 1 || strings.Contains(srv.Logs.String(), "forged") {
+	if lines := opsAccessLines(srv.Logs.String(), got); len(lines) != 1 || strings.Contains(srv.Logs.String(), "forged") {
 		t.Fatalf("generated id %s: %d access lines; logs:\n%s", got, len(lines), srv.Logs.String())
 	}
 
@@ -72,7 +72,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 
 		up := c.SignUp(t, email, password)
 		secrets = append(secrets, up.AccessToken, *up.RefreshToken)
-		if res := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": email, "password": wrong}}); res.Code() != "UNAUTHENTICATED" {
+		if res := c.Do(t, opsSignInDoc, map[string]any{"in": map[string]any{"email": email, "password": wrong}}); res.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("wrong password: %s", res.Body)
 		}
 		in := c.SignIn(t, email, password)
@@ -81,7 +81,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		var byArg struct {
 			Refresh struct{ AccessToken, RefreshToken string }
 		}
-		c.Do(t, refreshDoc, map[string]any{"t": *up.RefreshToken}).Decode(t, &byArg)
+		c.Do(t, opsRefreshDoc, map[string]any{"t": *up.RefreshToken}).Decode(t, &byArg)
 		secrets = append(secrets, byArg.Refresh.AccessToken, byArg.Refresh.RefreshToken)
 
 		// By cookie, with the CSRF header; then once without it (refused).
@@ -89,18 +89,18 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		var byCookie struct {
 			Refresh struct{ AccessToken, RefreshToken string }
 		}
-		c.Do(t, refreshDoc, nil).Decode(t, &byCookie)
+		c.Do(t, opsRefreshDoc, nil).Decode(t, &byCookie)
 		secrets = append(secrets, byCookie.Refresh.AccessToken, byCookie.Refresh.RefreshToken, c.Cookie("gqlauth_refresh"), c.Cookie(auth.CSRFCookieName))
 		c.Header.Del(auth.CSRFHeader)
-		if res := c.Do(t, refreshDoc, nil); res.Code() != "FORBIDDEN" {
+		if res := c.Do(t, opsRefreshDoc, nil); res.Code() != "FORBIDDEN" {
 			t.Fatalf("cookie refresh without CSRF header: %s", res.Body)
 		}
 
 		c.Token = byCookie.Refresh.AccessToken
-		c.Do(t, meDoc, nil).Decode(t, &struct{}{})
+		c.Do(t, opsMeDoc, nil).Decode(t, &struct{}{})
 		c.Token = "not-a-jwt-but-a-secret-all-the-same"
 		secrets = append(secrets, c.Token)
-		c.Do(t, meDoc, nil)
+		c.Do(t, opsMeDoc, nil)
 
 		q := url.Values{"query": {`query Leak($p: String!) { __typename }`}, "variables": {`{"p":"` + password + `"}`}}
 		req, _ := http.NewRequest(http.MethodGet, srv.URL()+"?"+q.Encode(), nil)

@@ -18,7 +18,7 @@ import (
 )
 
 // get fetches a path of the server and returns the status and body.
-func get(t *testing.T, url string, header http.Header) (int, http.Header, []byte) {
+func opsGet(t *testing.T, url string, header http.Header) (int, http.Header, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
@@ -36,15 +36,15 @@ func get(t *testing.T, url string, header http.Header) (int, http.Header, []byte
 	return res.StatusCode, res.Header, body
 }
 
-type readyBody struct {
+type opsReadyBody struct {
 	Status string            `json:"status"`
 	Checks map[string]string `json:"checks"`
 }
 
-func readyz(t *testing.T, srv *apptest.Server) (int, readyBody) {
+func opsReadyz(t *testing.T, srv *apptest.Server) (int, opsReadyBody) {
 	t.Helper()
-	status, _, raw := get(t, srv.HTTP.URL+"/readyz", nil)
-	var body readyBody
+	status, _, raw := opsGet(t, srv.HTTP.URL+"/readyz", nil)
+	var body opsReadyBody
 	if err := json.Unmarshal(raw, &body); err != nil {
 		t.Fatalf("/readyz body %q: %v", raw, err)
 	}
@@ -54,11 +54,11 @@ func readyz(t *testing.T, srv *apptest.Server) (int, readyBody) {
 func TestHealthAndReadiness(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		srv := apptest.New(t, b, nil)
-		status, _, raw := get(t, srv.HTTP.URL+"/healthz", nil)
+		status, _, raw := opsGet(t, srv.HTTP.URL+"/healthz", nil)
 		if status != http.StatusOK || !strings.Contains(string(raw), `"ok"`) {
 			t.Fatalf("/healthz = %d %s", status, raw)
 		}
-		status, body := readyz(t, srv)
+		status, body := opsReadyz(t, srv)
 		if status != http.StatusOK || body.Status != "ok" || body.Checks["database"] != "ok" {
 			t.Fatalf("/readyz = %d %+v", status, body)
 		}
@@ -71,10 +71,10 @@ func TestHealthAndReadiness(t *testing.T) {
 
 		// Shutting down: not ready any more, still alive.
 		srv.App.BeginShutdown()
-		if status, body := readyz(t, srv); status != http.StatusServiceUnavailable || body.Status != "shutting_down" {
+		if status, body := opsReadyz(t, srv); status != http.StatusServiceUnavailable || body.Status != "shutting_down" {
 			t.Fatalf("/readyz while shutting down = %d %+v", status, body)
 		}
-		if status, _, _ := get(t, srv.HTTP.URL+"/healthz", nil); status != http.StatusOK {
+		if status, _, _ := opsGet(t, srv.HTTP.URL+"/healthz", nil); status != http.StatusOK {
 			t.Fatalf("/healthz while shutting down = %d", status)
 		}
 	})
@@ -90,7 +90,7 @@ func TestReadinessNamesWhatIsDown(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	srv := apptest.New(t, apptest.Backend{Name: "sqlite"}, map[string]string{"REDIS_URL": "redis://" + addr + "/0"})
-	status, body := readyz(t, srv)
+	status, body := opsReadyz(t, srv)
 	if status != http.StatusServiceUnavailable || body.Status != "unavailable" ||
 		body.Checks["redis"] != "down" || body.Checks["database"] != "ok" {
 		t.Fatalf("/readyz with Redis down = %d %+v", status, body)
@@ -98,15 +98,15 @@ func TestReadinessNamesWhatIsDown(t *testing.T) {
 	if !strings.Contains(srv.Logs.String(), "readiness check failed") {
 		t.Fatalf("the failed check was not logged:\n%s", srv.Logs.String())
 	}
-	if status, _, _ := get(t, srv.HTTP.URL+"/healthz", nil); status != http.StatusOK {
+	if status, _, _ := opsGet(t, srv.HTTP.URL+"/healthz", nil); status != http.StatusOK {
 		t.Fatalf("/healthz with Redis down = %d, want 200 (liveness has no dependencies)", status)
 	}
 }
 
 // scrape reads the metrics an http.Handler serves.
-func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+func opsScrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 	t.Helper()
-	status, _, raw := get(t, url, nil)
+	status, _, raw := opsGet(t, url, nil)
 	if status != http.StatusOK {
 		t.Fatalf("GET %s = %d %s", url, status, raw)
 	}
@@ -120,7 +120,7 @@ func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
 
 // value returns the value of the series of family name whose labels
 // include want, or -1 when there is none.
-func value(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
+func opsValue(fams map[string]*dto.MetricFamily, name string, want map[string]string) float64 {
 	f, ok := fams[name]
 	if !ok {
 		return -1
@@ -149,10 +149,10 @@ next:
 }
 
 const (
-	signUpDoc  = `mutation SignUp($in: SignUpInput!) { signUp(input: $in) { accessToken refreshToken } }`
-	signInDoc  = `mutation SignIn($in: SignInInput!) { signIn(input: $in) { accessToken refreshToken } }`
-	refreshDoc = `mutation Refresh($t: String) { refresh(refreshToken: $t) { accessToken refreshToken } }`
-	meDoc      = `query Me { me { id } }`
+	opsSignUpDoc  = `mutation SignUp($in: SignUpInput!) { signUp(input: $in) { accessToken refreshToken } }`
+	opsSignInDoc  = `mutation SignIn($in: SignInInput!) { signIn(input: $in) { accessToken refreshToken } }`
+	opsRefreshDoc = `mutation Refresh($t: String) { refresh(refreshToken: $t) { accessToken refreshToken } }`
+	opsMeDoc      = `query Me { me { id } }`
 )
 
 func TestMetrics(t *testing.T) {
@@ -164,31 +164,31 @@ func TestMetrics(t *testing.T) {
 		var up struct {
 			SignUp struct{ AccessToken, RefreshToken string }
 		}
-		c.Do(t, signUpDoc, map[string]any{"in": creds}).Decode(t, &up)
+		c.Do(t, opsSignUpDoc, map[string]any{"in": creds}).Decode(t, &up)
 
-		if res := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": email, "password": "wrong horse"}}); res.Code() != "UNAUTHENTICATED" {
+		if res := c.Do(t, opsSignInDoc, map[string]any{"in": map[string]any{"email": email, "password": "wrong horse"}}); res.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("wrong password: %s", res.Body)
 		}
 		var in struct {
 			SignIn struct{ AccessToken, RefreshToken string }
 		}
-		c.Do(t, signInDoc, map[string]any{"in": creds}).Decode(t, &in)
+		c.Do(t, opsSignInDoc, map[string]any{"in": creds}).Decode(t, &in)
 		c.Token = in.SignIn.AccessToken
-		c.Do(t, meDoc, nil).Decode(t, &struct{}{})
+		c.Do(t, opsMeDoc, nil).Decode(t, &struct{}{})
 
 		var rot struct {
 			Refresh struct{ AccessToken, RefreshToken string }
 		}
-		c.Do(t, refreshDoc, map[string]any{"t": up.SignUp.RefreshToken}).Decode(t, &rot)
+		c.Do(t, opsRefreshDoc, map[string]any{"t": up.SignUp.RefreshToken}).Decode(t, &rot)
 		// The rotated token again, with no grace window: a replay.
-		if res := c.Do(t, refreshDoc, map[string]any{"t": up.SignUp.RefreshToken}); res.Code() != "UNAUTHENTICATED" {
+		if res := c.Do(t, opsRefreshDoc, map[string]any{"t": up.SignUp.RefreshToken}); res.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("replay: %s", res.Body)
 		}
 		if res := c.Do(t, `query Broken { nope }`, nil); res.Code() == "" {
 			t.Fatalf("invalid query passed: %s", res.Body)
 		}
 
-		fams := scrape(t, srv.HTTP.URL+"/metrics")
+		fams := opsScrape(t, srv.HTTP.URL+"/metrics")
 		for _, tc := range []struct {
 			name   string
 			labels map[string]string
@@ -208,11 +208,11 @@ func TestMetrics(t *testing.T) {
 			{"gqlauth_deny_list_lookups_total", map[string]string{"result": "allowed"}, 1},
 			{"gqlauth_deny_list_lookups_total", map[string]string{"result": "error"}, 0},
 		} {
-			if got := value(fams, tc.name, tc.labels); got != tc.want {
+			if got := opsValue(fams, tc.name, tc.labels); got != tc.want {
 				t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 			}
 		}
-		if got := value(fams, "go_sql_max_open_connections", map[string]string{"db_name": "gqlauth"}); got <= 0 {
+		if got := opsValue(fams, "go_sql_max_open_connections", map[string]string{"db_name": "gqlauth"}); got <= 0 {
 			t.Errorf("database pool stats missing: go_sql_max_open_connections = %v", got)
 		}
 	})
@@ -220,11 +220,11 @@ func TestMetrics(t *testing.T) {
 
 func TestMetricsSettings(t *testing.T) {
 	off := apptest.New(t, apptest.Backend{Name: "sqlite"}, map[string]string{"METRICS_ENABLED": "false"})
-	if status, _, _ := get(t, off.HTTP.URL+"/metrics", nil); status != http.StatusNotFound {
+	if status, _, _ := opsGet(t, off.HTTP.URL+"/metrics", nil); status != http.StatusNotFound {
 		t.Fatalf("/metrics with METRICS_ENABLED=false = %d, want 404", status)
 	}
 	apart := apptest.New(t, apptest.Backend{Name: "sqlite"}, map[string]string{"METRICS_ADDR": "127.0.0.1:0"})
-	if status, _, _ := get(t, apart.HTTP.URL+"/metrics", nil); status != http.StatusNotFound {
+	if status, _, _ := opsGet(t, apart.HTTP.URL+"/metrics", nil); status != http.StatusNotFound {
 		t.Fatalf("/metrics on the main port with METRICS_ADDR set = %d, want 404", status)
 	}
 	if apart.App.MetricsHandler == nil {
@@ -232,7 +232,7 @@ func TestMetricsSettings(t *testing.T) {
 	}
 	ms := httptest.NewServer(apart.App.MetricsHandler)
 	defer ms.Close()
-	if fams := scrape(t, ms.URL); fams["gqlauth_sign_ins_total"] == nil {
+	if fams := opsScrape(t, ms.URL); fams["gqlauth_sign_ins_total"] == nil {
 		t.Fatal("the separate metrics handler lacks gqlauth_sign_ins_total")
 	}
 }

@@ -25,8 +25,8 @@ import (
 	"github.com/gqlauth/gqlauth/internal/apptest"
 )
 
-// freePort returns a TCP port nothing listens on right now.
-func freePort(t *testing.T) int {
+// opsFreePort returns a TCP port nothing listens on right now.
+func opsFreePort(t *testing.T) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -36,8 +36,8 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// buildBinary builds cmd/gqlauth as a static binary, as the Dockerfile does.
-func buildBinary(t *testing.T) string {
+// opsBuildBinary builds cmd/gqlauth as a static binary, as the Dockerfile does.
+func opsBuildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "gqlauth")
 	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "github.com/gqlauth/gqlauth/cmd/gqlauth")
@@ -77,9 +77,9 @@ func refusedBeforeAccept(r loadResult) bool {
 // in flight at the signal must complete; the server must log one access
 // line for each request it answered, exit 0, and say it stopped.
 func TestGracefulShutdownUnderLoad(t *testing.T) {
-	bin := buildBinary(t)
+	bin := opsBuildBinary(t)
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
-		port, metricsPort := freePort(t), freePort(t)
+		port, metricsPort := opsFreePort(t), opsFreePort(t)
 		env := []string{
 			"APP_ENV=production",
 			"PORT=" + strconv.Itoa(port),
@@ -112,7 +112,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		var stderrMu sync.Mutex
 		serve := exec.Command(bin, "serve")
 		serve.Env, serve.Dir = env, dir
-		serve.Stderr = writerFunc(func(p []byte) (int, error) {
+		serve.Stderr = opsWriterFunc(func(p []byte) (int, error) {
 			stderrMu.Lock()
 			defer stderrMu.Unlock()
 			return stderr.Write(p)
@@ -135,27 +135,27 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		}
 
 		base := "http://127.0.0.1:" + strconv.Itoa(port)
-		waitReady(t, base+"/readyz", exited, logs)
+		opsWaitReady(t, base+"/readyz", exited, logs)
 		hc := exec.Command(bin, "healthcheck")
 		hc.Env, hc.Dir = env, dir
 		if out, err := hc.CombinedOutput(); err != nil {
 			t.Fatalf("gqlauth healthcheck on a running server: %v\n%s", err, out)
 		}
-		if status, _, _ := get(t, base+"/metrics", nil); status != http.StatusNotFound {
+		if status, _, _ := opsGet(t, base+"/metrics", nil); status != http.StatusNotFound {
 			t.Fatalf("/metrics on the main port = %d with METRICS_ADDR set", status)
 		}
-		if status, _, body := get(t, "http://127.0.0.1:"+strconv.Itoa(metricsPort)+"/metrics", nil); status != http.StatusOK || !bytes.Contains(body, []byte("gqlauth_sign_ins_total")) {
+		if status, _, body := opsGet(t, "http://127.0.0.1:"+strconv.Itoa(metricsPort)+"/metrics", nil); status != http.StatusOK || !bytes.Contains(body, []byte("gqlauth_sign_ins_total")) {
 			t.Fatalf("metrics port: %d", status)
 		}
 
 		email := apptest.UniqueEmail("shutdown")
-		signUp := fmt.Sprintf(`{"query":%q,"variables":{"in":{"email":%q,"password":"correct horse"}}}`, signUpDoc, email)
-		if r := post(base, "signup", signUp); !r.ok {
+		signUp := fmt.Sprintf(`{"query":%q,"variables":{"in":{"email":%q,"password":"correct horse"}}}`, opsSignUpDoc, email)
+		if r := opsPost(base, "signup", signUp); !r.ok {
 			t.Fatalf("sign up: status %d, err %v\n%s", r.status, r.err, logs())
 		}
 
 		const total, concurrency, signalAfter = 200, 10, 50
-		signIn := fmt.Sprintf(`{"query":%q,"variables":{"in":{"email":%q,"password":"correct horse"}}}`, signInDoc, email)
+		signIn := fmt.Sprintf(`{"query":%q,"variables":{"in":{"email":%q,"password":"correct horse"}}}`, opsSignInDoc, email)
 		results := make([]loadResult, total)
 		var (
 			completed atomic.Int32
@@ -170,7 +170,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				defer func() { <-slots }()
-				results[i] = post(base, fmt.Sprintf("load-%03d", i), signIn)
+				results[i] = opsPost(base, fmt.Sprintf("load-%03d", i), signIn)
 				if results[i].ok && completed.Add(1) == signalAfter {
 					once.Do(func() {
 						signalled <- time.Now()
@@ -203,7 +203,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			t.Fatalf("gqlauth healthcheck passed with the server stopped: %s", out)
 		}
 
-		answered := accessLogIDs(t, logs())
+		answered := opsAccessLogIDs(t, logs())
 		var ok, refused, okAfterSignal int
 		for _, r := range results {
 			switch {
@@ -239,12 +239,12 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 	})
 }
 
-type writerFunc func([]byte) (int, error)
+type opsWriterFunc func([]byte) (int, error)
 
-func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+func (f opsWriterFunc) Write(p []byte) (int, error) { return f(p) }
 
-// waitReady polls /readyz until it answers 200, failing if the process exits.
-func waitReady(t *testing.T, url string, exited <-chan error, logs func() string) {
+// opsWaitReady polls /readyz until it answers 200, failing if the process exits.
+func opsWaitReady(t *testing.T, url string, exited <-chan error, logs func() string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
@@ -264,16 +264,16 @@ func waitReady(t *testing.T, url string, exited <-chan error, logs func() string
 	t.Fatalf("gqlauth not ready after 20s\n%s", logs())
 }
 
-// noKeepAlive opens a new connection per request, so that each request
+// opsNoKeepAlive opens a new connection per request, so that each request
 // is either accepted on its own connection or refused.
-var noKeepAlive = &http.Client{
+var opsNoKeepAlive = &http.Client{
 	Transport: &http.Transport{DisableKeepAlives: true},
 	Timeout:   60 * time.Second,
 }
 
 // post sends one GraphQL request with the request id and reports what
 // came back.
-func post(base, id, body string) loadResult {
+func opsPost(base, id, body string) loadResult {
 	r := loadResult{id: id}
 	defer func() { r.done = time.Now() }()
 	ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
@@ -286,7 +286,7 @@ func post(base, id, body string) loadResult {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Request-ID", id)
-	res, err := noKeepAlive.Do(req)
+	res, err := opsNoKeepAlive.Do(req)
 	if err != nil {
 		r.err = err
 		r.done = time.Now()
@@ -311,7 +311,7 @@ func post(base, id, body string) loadResult {
 
 // accessLogIDs parses the JSON log lines and returns the request ids of
 // the access lines; every line must be JSON (APP_ENV=production).
-func accessLogIDs(t *testing.T, logs string) map[string]bool {
+func opsAccessLogIDs(t *testing.T, logs string) map[string]bool {
 	t.Helper()
 	ids := map[string]bool{}
 	sc := bufio.NewScanner(strings.NewReader(logs))

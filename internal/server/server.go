@@ -3,7 +3,6 @@
 package server
 
 import (
-	"bytes"
 	"database/sql"
 	"log/slog"
 	"net"
@@ -14,14 +13,13 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/formatter"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph"
+	"github.com/gqlauth/gqlauth/graph/sdl"
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/metrics"
@@ -72,14 +70,14 @@ func New(d Deps) http.Handler {
 	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
 	gql.Use(operationObserver{})
 
-	var sdl bytes.Buffer
-	formatter.NewFormatter(&sdl, formatter.WithComments()).FormatSchema(schema.Schema())
+	// The same bytes as the committed graph/schema.graphql (a test checks).
+	published := sdl.Format(schema.Schema())
 
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", noStore(withRequestInfo(d.Auth, gql)))
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write(sdl.Bytes())
+		_, _ = w.Write(published)
 	})
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readiness{db: d.SQL, redis: d.Redis, draining: d.Draining, log: d.Log})
@@ -87,7 +85,10 @@ func New(d Deps) http.Handler {
 		mux.Handle("GET /metrics", d.Metrics.Handler())
 	}
 	if d.Config.Playground() {
-		mux.Handle("GET /{$}", playground.Handler("gqlauth", "/graphql"))
+		mux.Handle("GET /{$}", playgroundHandler("gqlauth playground", "/graphql"))
+	}
+	if d.Config.Examples() {
+		mountExamples(mux)
 	}
 
 	var h http.Handler = mux

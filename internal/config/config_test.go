@@ -1,0 +1,88 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := FromEnv(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 8080 || c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 7*24*time.Hour || c.BcryptCost != 12 {
+		t.Fatalf("defaults = %+v", c)
+	}
+	if !c.GeneratedSecret || len(c.JWTAccessSecret) < 32 {
+		t.Fatal("development without JWT_ACCESS_SECRET must generate a strong random one")
+	}
+	if !c.Playground() || !c.Introspection() || c.Secure() {
+		t.Fatal("development defaults: playground and introspection on, cookies not Secure")
+	}
+	if c.DatabaseURL != "sqlite://gqlauth.db" {
+		t.Fatalf("DATABASE_URL default = %q", c.DatabaseURL)
+	}
+}
+
+func TestProduction(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	c, err := FromEnv(map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Playground() || c.Introspection() || !c.Secure() {
+		t.Fatal("production defaults: playground and introspection off, cookies Secure")
+	}
+	c, err = FromEnv(map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret, "PLAYGROUND_ENABLED": "true"})
+	if err != nil || !c.Playground() {
+		t.Fatal("PLAYGROUND_ENABLED=true must win in production")
+	}
+}
+
+func TestInvalidValuesNameTheVariable(t *testing.T) {
+	secret := strings.Repeat("s", 32)
+	cases := []struct {
+		vars map[string]string
+		want string
+	}{
+		{map[string]string{"PORT": "abc"}, "PORT"},
+		{map[string]string{"PORT": "70000"}, "PORT"},
+		{map[string]string{"JWT_ACCESS_EXPIRES_IN": "soon"}, "JWT_ACCESS_EXPIRES_IN"},
+		{map[string]string{"JWT_REFRESH_EXPIRES_IN": "xd"}, "JWT_REFRESH_EXPIRES_IN"},
+		{map[string]string{"BCRYPT_COST": "3"}, "BCRYPT_COST"},
+		{map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
+		{map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret, "BCRYPT_COST": "9"}, "BCRYPT_COST"},
+		{map[string]string{"APP_ENV": "production"}, "JWT_ACCESS_SECRET"},
+		{map[string]string{"JWT_ACCESS_SECRET": "short"}, "JWT_ACCESS_SECRET"},
+		{map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
+		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
+		{map[string]string{"COOKIE_SAMESITE": "sometimes"}, "COOKIE_SAMESITE"},
+		{map[string]string{"PLAYGROUND_ENABLED": "maybe"}, "PLAYGROUND_ENABLED"},
+	}
+	for _, tc := range cases {
+		_, err := FromEnv(tc.vars)
+		if err == nil {
+			t.Errorf("%v: accepted", tc.vars)
+			continue
+		}
+		msg := err.Error()
+		if !strings.HasPrefix(msg, tc.want+":") || strings.Contains(msg, "\n") {
+			t.Errorf("%v: error %q should be one line starting with %s:", tc.vars, msg, tc.want)
+		}
+	}
+}
+
+func TestParseDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"15m": 15 * time.Minute, "7d": 7 * 24 * time.Hour, "1h30m": 90 * time.Minute, "0d": 0} {
+		got, err := ParseDuration(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "d", "-1d", "1.5d", "-5m", "ten"} {
+		if _, err := ParseDuration(in); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", in)
+		}
+	}
+}
