@@ -19,10 +19,11 @@ type Recorder interface {
 
 // Results passed to Recorder.
 const (
-	SignInSuccess = "success" // credentials matched; a session started
-	SignInFailure = "failure" // unknown account or wrong password
-	SignInInvalid = "invalid" // the input was rejected before any check
-	SignInError   = "error"   // the server failed (database, …)
+	SignInSuccess   = "success"   // credentials matched; a session started
+	SignInFailure   = "failure"   // unknown account or wrong password
+	SignInInvalid   = "invalid"   // the input was rejected before any check
+	SignInThrottled = "throttled" // too many attempts; refused before any check
+	SignInError     = "error"     // the server failed (database, …)
 
 	RefreshRotated       = "rotated"        // a new token was handed out (also within the grace window)
 	RefreshReuseDetected = "reuse_detected" // a rotated token was replayed; the session was revoked
@@ -56,6 +57,8 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (*Session, error) 
 		s.metrics.SignIn(SignInFailure)
 	case code == apierr.BadUserInput:
 		s.metrics.SignIn(SignInInvalid)
+	case code == apierr.TooManyRequests:
+		s.metrics.SignIn(SignInThrottled)
 	default:
 		s.metrics.SignIn(SignInError)
 	}

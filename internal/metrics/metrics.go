@@ -59,7 +59,7 @@ func New(db *sql.DB) *Metrics {
 		signIns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "sign_ins_total",
-			Help:      "Sign-in attempts by result: success, failure (wrong credentials), invalid (bad input) or error.",
+			Help:      "Sign-in attempts by result: success, failure (wrong credentials), invalid (bad input), throttled or error.",
 		}, []string{"result"}),
 		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
@@ -87,7 +87,7 @@ func New(db *sql.DB) *Metrics {
 	}
 	// Results known in advance start at zero, so that rate() and alerts
 	// see them before the first event.
-	for _, r := range []string{"success", "failure", "invalid", "error"} {
+	for _, r := range []string{"success", "failure", "invalid", "throttled", "error"} {
 		m.signIns.WithLabelValues(r)
 	}
 	for _, r := range []string{"rotated", "reuse_detected", "rejected", "error"} {
