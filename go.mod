@@ -23,6 +23,8 @@ require (
 	modernc.org/sqlite v1.61.1
 )
 
+require github.com/kylelemons/godebug v1.1.0 // indirect
+
 require (
 	ariga.io/atlas v0.32.1-0.20250325101103-175b25e1c1b9
 	github.com/agext/levenshtein v1.2.3 // indirect

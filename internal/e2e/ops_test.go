@@ -101,6 +101,20 @@ func TestReadinessNamesWhatIsDown(t *testing.T) {
 	if status, _, _ := opsGet(t, srv.HTTP.URL+"/healthz", nil); status != http.StatusOK {
 		t.Fatalf("/healthz with Redis down = %d, want 200 (liveness has no dependencies)", status)
 	}
+
+	// Authenticated requests fail closed, and the failed lookup is counted.
+	c := srv.Client()
+	c.SignUp(t, apptest.UniqueEmail("redisdown"), "correct horse")
+	if res := c.Do(t, opsMeDoc, nil); res.Code() != "SERVICE_UNAVAILABLE" {
+		t.Fatalf("me with Redis down: %s", res.Body)
+	}
+	fams := opsScrape(t, srv.HTTP.URL+"/metrics")
+	if got := opsValue(fams, "gqlauth_deny_list_lookups_total", map[string]string{"result": "error"}); got != 1 {
+		t.Fatalf("deny-list lookup errors = %v, want 1", got)
+	}
+	if got := opsValue(fams, "gqlauth_graphql_requests_total", map[string]string{"operation": "Me", "code": "SERVICE_UNAVAILABLE"}); got != 1 {
+		t.Fatalf("Me SERVICE_UNAVAILABLE = %v, want 1", got)
+	}
 }
 
 // scrape reads the metrics an http.Handler serves.
