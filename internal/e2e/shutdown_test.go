@@ -204,7 +204,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		}
 
 		answered := opsAccessLogIDs(t, logs())
-		var ok, refused, okAfterSignal int
+		var ok, refused, okAfterSignal, resets int
 		for _, r := range results {
 			switch {
 			case r.ok:
@@ -217,6 +217,9 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 				}
 			case refusedBeforeAccept(r):
 				refused++
+				if !errors.Is(r.err, syscall.ECONNREFUSED) {
+					resets++
+				}
 				if answered[r.id] {
 					t.Errorf("%s: the server answered it (access log) but the client got %v", r.id, r.err)
 				}
@@ -224,7 +227,8 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 				t.Errorf("%s lost: status %d, response started %v, err %v", r.id, r.status, r.gotBytes, r.err)
 			}
 		}
-		t.Logf("%d requests: %d completed (%d of them after SIGTERM), %d refused before being accepted", total, ok, okAfterSignal, refused)
+		t.Logf("%d requests: %d completed (%d of them after SIGTERM), %d refused before being accepted (%d of them reset in the listen queue)",
+			total, ok, okAfterSignal, refused, resets)
 		if ok < signalAfter || ok+refused != total {
 			t.Fatalf("completed %d, refused %d of %d", ok, refused, total)
 		}
