@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test generate lint fuzz bench
+.PHONY: run build test generate migration lint fuzz bench
 
 ## run: serve on :8080 (SQLite file gqlauth.db, in-process deny list)
 run:
@@ -16,12 +16,17 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
-## generate: regenerate ent, gqlgen code, the published SDL and the example client (committed; CI checks it is up to date)
+## generate: regenerate ent, gqlgen code, the published SDL, the example client, then migration files if ent/schema changed (committed; CI checks it is up to date)
 generate:
 	cd ent && $(GO) run -mod=mod entc.go
 	$(GO) run github.com/99designs/gqlgen generate
 	$(GO) run ./cmd/gqlauth-sdl graph/schema.graphql
 	cd examples/codegen && $(GO) tool genqlient
+	$(GO) run ./ent/migrate/main.go
+
+## migration: write a new migration file per dialect from ent/schema (make migration name=add_x)
+migration:
+	$(GO) run ./ent/migrate/main.go -name $(or $(name),changes)
 
 ## lint: gofmt and go vet
 lint:

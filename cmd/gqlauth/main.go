@@ -3,6 +3,7 @@
 //
 //	gqlauth [serve]   run the server (the default)
 //	gqlauth migrate   bring the database schema up to date and exit
+//	gqlauth healthcheck   probe the local server's /healthz (for containers without curl)
 package main
 
 import (
@@ -43,6 +44,11 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	log := newLogger(cfg)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// After the first signal, a second one kills the process at once.
+		<-ctx.Done()
+		stop()
+	}()
 	switch cmd {
 	case "serve":
 		return serve(ctx, cfg, log)
@@ -52,13 +58,19 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 			return err
 		}
 		defer db.Close()
-		if err := db.Migrate(ctx); err != nil {
+		applied, err := db.Migrate(ctx)
+		for _, name := range applied {
+			fmt.Fprintln(stdout, "applied", name)
+		}
+		if err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, "database schema is up to date")
 		return nil
 	case "user":
 		return userCommand(ctx, cfg, log, args, stdin, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
@@ -70,6 +82,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 const usage = `usage:
   gqlauth [serve]      run the server
   gqlauth migrate      bring the database schema up to date and exit
+  gqlauth healthcheck  exit 0 when the server on PORT answers /healthz (for container health checks)
   gqlauth user create --email E [--username U] [--role admin|user] --password-stdin
   gqlauth user set-role (--email E | --id ID) --role admin|user`
 
@@ -89,7 +102,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() {
+		if err := a.Close(); err != nil {
+			log.Error("closing connections", "error", err)
+		}
+	}()
 	go a.RunHousekeeping(ctx, time.Hour)
 
 	srv := &http.Server{
@@ -101,19 +118,80 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	log.Info("gqlauth listening", "addr", srv.Addr, "env", cfg.AppEnv, "playground", cfg.Playground())
+	servers := []*http.Server{srv}
+	if a.MetricsHandler != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.MetricsHandler)
+		servers = append(servers, &http.Server{
+			Addr:              cfg.MetricsAddr,
+			Handler:           mux,
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       120 * time.Second,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		})
+	}
+	// Listen before announcing, so that a port in use fails the start.
+	errc := make(chan error, len(servers))
+	for _, s := range servers {
+		ln, err := net.Listen("tcp", s.Addr)
+		if err != nil {
+			return err
+		}
+		go func() { errc <- s.Serve(ln) }()
+	}
+	log.Info("gqlauth listening", "addr", srv.Addr, "metrics_addr", cfg.MetricsAddr,
+		"env", cfg.AppEnv, "playground", cfg.Playground())
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	return shutdown(a, servers, cfg.ShutdownTimeout, log)
+}
+
+// shutdown stops the servers gracefully: /readyz turns 503, the listeners
+// close (new connections are refused), idle connections are closed, and
+// requests in flight get up to timeout to finish. Past it, the remaining
+// connections are cut. The caller then closes the database and Redis.
+func shutdown(a *app.App, servers []*http.Server, timeout time.Duration, log *slog.Logger) error {
+	log.Info("shutting down", "timeout", timeout.String())
+	a.BeginShutdown()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	var errs []error
+	for _, s := range servers {
+		if err := s.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("requests still in flight at the shutdown timeout; closing their connections", "addr", s.Addr, "error", err)
+			errs = append(errs, s.Close())
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
+	log.Info("stopped")
+	return nil
+}
+
+// healthcheck asks the server on this machine's PORT for /healthz, so that
+// a container image without a shell or curl can have a health check.
+func healthcheck(ctx context.Context, cfg *config.Config, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)) + "/healthz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: %s answered %s", url, res.Status)
+	}
+	fmt.Fprintln(stdout, "ok")
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,7 +17,9 @@ import (
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
+	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
@@ -30,21 +33,39 @@ type App struct {
 	Auth    *auth.Service
 	Handler http.Handler
 	Log     *slog.Logger
+
+	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
+	Metrics *metrics.Metrics
+	// MetricsHandler serves /metrics on the separate METRICS_ADDR
+	// listener; nil when metrics are off or on the main handler.
+	MetricsHandler http.Handler
+	// draining is set by BeginShutdown; /readyz then answers 503.
+	draining atomic.Bool
 }
 
 // New opens the database (migrating it), connects the deny list and
 // builds the services and handler. dbOpts reach the ent client (tests use
 // them to count SQL queries).
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...ent.Option) (*App, error) {
+	log = slog.New(request.LogHandler(log.Handler()))
 	a := &App{Config: cfg, Log: log}
 	db, err := database.Open(ctx, cfg.DatabaseURL, dbOpts...)
 	if err != nil {
 		return nil, err
 	}
 	a.DB = db
-	if err := db.Migrate(ctx); err != nil {
-		db.Close()
-		return nil, err
+	if cfg.AutoMigrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("applied database migrations", "files", applied)
+		}
+	}
+	if cfg.MetricsEnabled {
+		a.Metrics = metrics.New(db.SQL)
 	}
 	if cfg.RedisURL != "" {
 		opts, err := redis.ParseURL(cfg.RedisURL)
@@ -61,6 +82,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		a.Deny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL)
 	} else {
 		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL)
+	}
+	if a.Metrics != nil {
+		a.Deny = token.Observe(a.Deny, a.Metrics)
 	}
 	lockout, authRate := throttles(cfg, a.Redis)
 	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
@@ -81,7 +105,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		a.Close()
 		return nil, err
 	}
-	a.Handler = server.New(server.Deps{Config: cfg, Auth: a.Auth, DB: db.Client, Log: log, AuthRate: authRate})
+	if a.Metrics != nil {
+		a.Auth.SetRecorder(a.Metrics)
+		if cfg.MetricsAddr != "" {
+			a.MetricsHandler = a.Metrics.Handler()
+		}
+	}
+	deps := server.Deps{Config: cfg, Auth: a.Auth, DB: db.Client, Log: log, AuthRate: authRate,
+		SQL: db.SQL, Metrics: a.Metrics, ServeMetrics: cfg.MetricsAddr == "", Draining: a.draining.Load}
+	if a.Redis != nil {
+		deps.Redis = a.Redis
+	}
+	a.Handler = server.New(deps)
 	return a, nil
 }
 
@@ -126,6 +161,10 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 		}
 	}
 }
+
+// BeginShutdown marks the app as stopping: /readyz answers 503 from now
+// on, while requests are still served until the listener closes.
+func (a *App) BeginShutdown() { a.draining.Store(true) }
 
 // Close releases the database and Redis connections.
 func (a *App) Close() error {

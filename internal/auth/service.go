@@ -40,6 +40,8 @@ type Service struct {
 	set    Settings
 	log    *slog.Logger
 	now    func() time.Time
+	// metrics counts sign-ins and refreshes (see recorder.go).
+	metrics Recorder
 	// dummyHash is compared against when an account does not exist, so
 	// that a sign-in takes as long for an unknown account as for a known one.
 	dummyHash []byte
@@ -52,7 +54,7 @@ func NewService(db *ent.Client, tokens *token.Issuer, deny token.DenyList, set S
 	if err != nil {
 		return nil, fmt.Errorf("make dummy hash: %w", err)
 	}
-	return &Service{db: db, tokens: tokens, deny: deny, set: set, log: log, now: time.Now, dummyHash: dummy}, nil
+	return &Service{db: db, tokens: tokens, deny: deny, set: set, log: log, now: time.Now, metrics: nopRecorder{}, dummyHash: dummy}, nil
 }
 
 // Session is what a successful sign-up, sign-in or refresh hands out.
@@ -141,9 +143,9 @@ func conflictOr(err error) error {
 	return apierr.Wrap(apierr.Conflict, "email or username is already taken", err)
 }
 
-// SignIn checks a password and starts a new session. A wrong password and
+// signIn checks a password and starts a new session. A wrong password and
 // an unknown account get the same answer after the same work.
-func (s *Service) SignIn(ctx context.Context, in SignInInput) (*Session, error) {
+func (s *Service) signIn(ctx context.Context, in SignInInput) (*Session, error) {
 	hasEmail := in.Email != nil && strings.TrimSpace(*in.Email) != ""
 	hasUsername := in.Username != nil && strings.TrimSpace(*in.Username) != ""
 	errs := fieldErrors{}

@@ -106,7 +106,7 @@ func (s *Service) handOut(ctx context.Context, is issued) (*Session, error) {
 	}, nil
 }
 
-// Refresh rotates a refresh token: the presented token is revoked and
+// refresh rotates a refresh token: the presented token is revoked and
 // replaced by a new one of the same session, and a new access token is
 // issued.
 //
@@ -122,7 +122,7 @@ func (s *Service) handOut(ctx context.Context, is issued) (*Session, error) {
 // neither forks nor ends. Presented later, it is a replay: someone holds a
 // copy of an old token, so the whole session is revoked and its access
 // tokens denied. The revocation is committed although the request fails.
-func (s *Service) Refresh(ctx context.Context, arg *string) (*Session, error) {
+func (s *Service) refresh(ctx context.Context, arg *string) (*Session, error) {
 	raw, _, err := s.set.Cookies.refreshTokenFrom(request.From(ctx), arg)
 	if err != nil {
 		return nil, err

@@ -124,6 +124,17 @@ type Config struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
+	// MetricsEnabled serves Prometheus metrics at /metrics.
+	MetricsEnabled bool `env:"METRICS_ENABLED" envDefault:"true"`
+	// MetricsAddr, when set (e.g. ":9090"), serves /metrics on its own
+	// listener instead of the main port, so it can stay off the internet.
+	MetricsAddr string `env:"METRICS_ADDR"`
+	// ShutdownTimeout is how long a stopping server waits for requests in flight.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// AutoMigrate applies pending database migrations when the server starts;
+	// turn it off to run `gqlauth migrate` as a separate deployment step.
+	AutoMigrate bool `env:"AUTO_MIGRATE" envDefault:"true"`
+
 	// GeneratedSecret is true when JWTAccessSecret was made up at start.
 	GeneratedSecret bool `env:"-"`
 }
@@ -361,6 +372,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return bad("TRUSTED_PROXIES", "%v", err)
+	}
+	if c.ShutdownTimeout < time.Second {
+		return bad("SHUTDOWN_TIMEOUT", "must be at least 1s")
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

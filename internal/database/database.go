@@ -91,13 +91,5 @@ func sqliteDSN(dsn string) string {
 	return dsn + sep + q.Encode()
 }
 
-// Migrate brings the database schema up to date with ent/schema.
-func (db *DB) Migrate(ctx context.Context) error {
-	if err := db.Schema.Create(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	return nil
-}
-
 // Close closes the ent client and its pool.
 func (db *DB) Close() error { return db.Client.Close() }

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"database/sql"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/gqlauth/gqlauth/graph/sdl"
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/request"
 )
 
@@ -31,6 +34,18 @@ type Deps struct {
 	// AuthRate is the per-client bucket of credential fields
 	// (RATE_LIMIT_AUTH); nil means no limit.
 	AuthRate ClientLimiter
+
+	// SQL is the pool under DB, pinged by /readyz.
+	SQL *sql.DB
+	// Redis is pinged by /readyz when not nil (REDIS_URL is set).
+	Redis redis.UniversalClient
+	// Metrics counts GraphQL requests; nil when METRICS_ENABLED=false.
+	Metrics *metrics.Metrics
+	// ServeMetrics mounts GET /metrics on this handler (METRICS_ADDR unset).
+	ServeMetrics bool
+	// Draining reports that the server is shutting down; /readyz then
+	// answers 503. May be nil.
+	Draining func() bool
 }
 
 // New returns gqlauth's HTTP handler.
@@ -53,6 +68,7 @@ func New(d Deps) http.Handler {
 	applyLimits(gql, LimitsFrom(d.Config), d.AuthRate)
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
 	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
+	gql.Use(operationObserver{})
 
 	// The same bytes as the committed graph/schema.graphql (a test checks).
 	published := sdl.Format(schema.Schema())
@@ -64,6 +80,11 @@ func New(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write(published)
 	})
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readiness{db: d.SQL, redis: d.Redis, draining: d.Draining, log: d.Log})
+	if d.Metrics != nil && d.ServeMetrics {
+		mux.Handle("GET /metrics", d.Metrics.Handler())
+	}
 	if d.Config.Playground() {
 		mux.Handle("GET /{$}", playgroundHandler("gqlauth playground", "/graphql"))
 	}
@@ -75,6 +96,7 @@ func New(d Deps) http.Handler {
 	h = corsFor(d.Config.CORSAllowedOrigins, h)
 	h = limitBody(d.Config.MaxBodyBytes, h)
 	h = securityHeaders(h)
+	h = observe(d.Log, d.Metrics, ips, h)
 	return h
 }
 

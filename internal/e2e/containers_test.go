@@ -1,0 +1,117 @@
+package e2e
+
+import (
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/gqlauth/gqlauth/internal/config"
+)
+
+// The container files are linted in CI (.ci/run: dockerfile-utils and
+// docker-compose config); these tests check what a linter cannot know:
+// the rules this project set for them.
+
+func TestDockerfile(t *testing.T) {
+	raw, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(raw)
+	froms := regexp.MustCompile(`(?m)^FROM\s+(\S+)`).FindAllStringSubmatch(df, -1)
+	if len(froms) < 2 {
+		t.Fatalf("want a multi-stage build, found %d FROM lines", len(froms))
+	}
+	final := froms[len(froms)-1][1]
+	if !strings.HasPrefix(final, "gcr.io/distroless/static") && final != "scratch" {
+		t.Errorf("final stage is %s, want distroless static or scratch", final)
+	}
+	finalStage := df[strings.LastIndex(df, "\nFROM "):]
+	user := regexp.MustCompile(`(?m)^USER\s+(\S+)`).FindStringSubmatch(finalStage)
+	if user == nil || strings.HasPrefix(user[1], "root") || strings.HasPrefix(user[1], "0") {
+		t.Errorf("final stage runs as %v, want a non-root USER", user)
+	}
+	for _, want := range []string{"CGO_ENABLED=0", "HEALTHCHECK", `"healthcheck"`, "ENTRYPOINT"} {
+		if !strings.Contains(df, want) {
+			t.Errorf("Dockerfile lacks %s", want)
+		}
+	}
+}
+
+// composeFile is the part of docker-compose.yml the test reads.
+type composeFile struct {
+	Services map[string]struct {
+		Image       string            `yaml:"image"`
+		Build       any               `yaml:"build"`
+		Environment map[string]string `yaml:"environment"`
+		DependsOn   map[string]struct {
+			Condition string `yaml:"condition"`
+		} `yaml:"depends_on"`
+		Healthcheck struct {
+			Test []string `yaml:"test"`
+		} `yaml:"healthcheck"`
+		StopGracePeriod string `yaml:"stop_grace_period"`
+	} `yaml:"services"`
+}
+
+func TestDockerCompose(t *testing.T) {
+	raw, err := os.ReadFile("../../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf composeFile
+	if err := yaml.Unmarshal(raw, &cf); err != nil {
+		t.Fatalf("docker-compose.yml: %v", err)
+	}
+	for name, image := range map[string]string{"postgres": "postgres:16", "redis": "redis:7"} {
+		s, ok := cf.Services[name]
+		if !ok || s.Image != image {
+			t.Errorf("service %s: image %q, want %s", name, s.Image, image)
+		}
+		if len(s.Healthcheck.Test) == 0 {
+			t.Errorf("service %s has no healthcheck", name)
+		}
+	}
+	g, ok := cf.Services["gqlauth"]
+	if !ok || g.Build == nil {
+		t.Fatal("no gqlauth service built from the Dockerfile")
+	}
+	if len(g.Healthcheck.Test) == 0 {
+		t.Error("gqlauth has no healthcheck")
+	}
+	for _, dep := range []string{"postgres", "redis"} {
+		if g.DependsOn[dep].Condition != "service_healthy" {
+			t.Errorf("gqlauth depends_on %s: condition %q, want service_healthy", dep, g.DependsOn[dep].Condition)
+		}
+	}
+	// Every variable given to gqlauth is one it reads: a typo would be
+	// silently ignored at run time.
+	known := map[string]bool{}
+	ct := reflect.TypeOf(config.Config{})
+	for i := range ct.NumField() {
+		if name, _, _ := strings.Cut(ct.Field(i).Tag.Get("env"), ","); name != "" && name != "-" {
+			known[name] = true
+		}
+	}
+	for name := range g.Environment {
+		if !known[name] {
+			t.Errorf("gqlauth's environment sets %s, which gqlauth does not read", name)
+		}
+	}
+	for _, need := range []string{"DATABASE_URL", "REDIS_URL", "JWT_ACCESS_SECRET", "APP_ENV"} {
+		if g.Environment[need] == "" {
+			t.Errorf("gqlauth's environment lacks %s", need)
+		}
+	}
+	grace, err := time.ParseDuration(g.StopGracePeriod)
+	shutdown, err2 := config.ParseDuration(g.Environment["SHUTDOWN_TIMEOUT"])
+	if err != nil || err2 != nil || grace <= shutdown {
+		t.Errorf("stop_grace_period %q must exceed SHUTDOWN_TIMEOUT %q, or Docker kills requests in flight",
+			g.StopGracePeriod, g.Environment["SHUTDOWN_TIMEOUT"])
+	}
+}
