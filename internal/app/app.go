@@ -73,6 +73,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			db.Close()
 			return nil, fmt.Errorf("REDIS_URL: %v", err)
 		}
+		// Every authenticated request waits on Redis: when it is down,
+		// answer SERVICE_UNAVAILABLE within about a second instead of
+		// go-redis's default several seconds of retries. REDIS_URL query
+		// parameters (dial_timeout, read_timeout, …) still win.
+		if opts.DialTimeout == 0 {
+			opts.DialTimeout = time.Second
+		}
+		if opts.ReadTimeout == 0 {
+			opts.ReadTimeout = time.Second
+		}
+		if opts.WriteTimeout == 0 {
+			opts.WriteTimeout = time.Second
+		}
+		if opts.MaxRetries == 0 {
+			opts.MaxRetries = 1
+		}
 		a.Redis = redis.NewClient(opts)
 		if err := a.Redis.Ping(ctx).Err(); err != nil {
 			// Start anyway: authenticated requests fail closed until

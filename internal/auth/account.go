@@ -9,7 +9,6 @@ import (
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
-	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/predicate"
@@ -144,8 +143,16 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*Se
 	if err != nil {
 		return nil, err
 	}
-	if len(current) > MaxPasswordBytes || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(current)) != nil {
+	// The check shares sign-in's lockout, so that a stolen access token
+	// cannot be used to guess the password here instead.
+	if len(current) > MaxPasswordBytes {
 		return nil, errWrongPassword
+	}
+	if err := s.checkCredentials(ctx, u, "", current); err != nil {
+		if apierr.CodeOf(err) == apierr.Unauthenticated {
+			return nil, errWrongPassword
+		}
+		return nil, err
 	}
 	if why := checkPassword(next); why != "" {
 		return nil, apierr.Invalid(map[string]string{"newPassword": why})
