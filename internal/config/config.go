@@ -82,6 +82,11 @@ type Config struct {
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
+	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves net/http/pprof on
+	// that address, apart from the API, for profiling (make bench PROFILE=1).
+	// Never expose it beyond loopback: profiles reveal memory contents.
+	PprofAddr string `env:"PPROF_ADDR"`
+
 	// GeneratedSecret is true when JWTAccessSecret was made up at start.
 	GeneratedSecret bool `env:"-"`
 }
