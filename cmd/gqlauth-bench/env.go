@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -108,8 +107,10 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
-// child is gqlauth running as a child process, so that its memory is its
-// own and can be read from /proc.
+// child is gqlauth (or the floor server) running as a child process, so
+// that its memory is its own and can be read from /proc, and so that both
+// run under the same conditions: a process of their own beside the load
+// generator's.
 type child struct {
 	cmd *exec.Cmd
 	// Addr is where it serves the API; PprofAddr its profiles ("" if off).
@@ -122,6 +123,12 @@ type child struct {
 // startChild runs `binary serve` with env (plus PORT) and waits until it
 // answers.
 func startChild(ctx context.Context, binary string, env map[string]string, pprof bool) (*child, error) {
+	return startProcess(ctx, binary, []string{"serve"}, env, pprof, "/schema.graphql")
+}
+
+// startProcess runs binary with args and env (plus PORT, the address it
+// must serve on) and waits until GET readyPath answers 200.
+func startProcess(ctx context.Context, binary string, args []string, env map[string]string, pprof bool, readyPath string) (*child, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, err
@@ -141,7 +148,7 @@ func startChild(ctx context.Context, binary string, env map[string]string, pprof
 	if binary, err = filepath.Abs(binary); err != nil {
 		return nil, err
 	}
-	c.cmd = exec.Command(binary, "serve")
+	c.cmd = exec.Command(binary, args...)
 	c.cmd.Env = vars
 	c.cmd.Dir = os.TempDir() // no .env file is picked up
 	c.cmd.Stdout, c.cmd.Stderr = c.log, c.log
@@ -151,7 +158,7 @@ func startChild(ctx context.Context, binary string, env map[string]string, pprof
 	go func() { c.done <- c.cmd.Wait() }()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		res, err := http.Get("http://" + addr + "/schema.graphql")
+		res, err := http.Get("http://" + addr + readyPath)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == http.StatusOK {
@@ -160,7 +167,7 @@ func startChild(ctx context.Context, binary string, env map[string]string, pprof
 		}
 		select {
 		case err := <-c.done:
-			return nil, fmt.Errorf("gqlauth exited (%v):\n%s", err, c.log.String())
+			return nil, fmt.Errorf("%s exited (%v):\n%s", filepath.Base(binary), err, c.log.String())
 		case <-ctx.Done():
 			c.Stop()
 			return nil, ctx.Err()
@@ -168,7 +175,7 @@ func startChild(ctx context.Context, binary string, env map[string]string, pprof
 		}
 		if time.Now().After(deadline) {
 			c.Stop()
-			return nil, fmt.Errorf("gqlauth did not answer within 30s:\n%s", c.log.String())
+			return nil, fmt.Errorf("%s did not answer within 30s:\n%s", filepath.Base(binary), c.log.String())
 		}
 	}
 }
@@ -239,5 +246,3 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
-
-var errStopped = errors.New("stopped")

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"net/http"
+	"os"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,7 +34,6 @@ type floorServer struct {
 
 	// hashes holds each bench user's password hash by email: the sign-in
 	// floor has no database read, only the bcrypt compare and the JWT.
-	mu     sync.RWMutex
 	hashes map[string]floorUser
 }
 
@@ -116,9 +116,7 @@ func (f *floorServer) signIn(w http.ResponseWriter, r *http.Request) {
 		floorError(w, "bad body")
 		return
 	}
-	f.mu.RLock()
 	u, ok := f.hashes[b.Variables.In.Email]
-	f.mu.RUnlock()
 	if !ok || bcrypt.CompareHashAndPassword(u.hash, []byte(b.Variables.In.Password)) != nil {
 		floorError(w, "wrong password")
 		return
@@ -195,10 +193,67 @@ func (f *floorServer) refresh(w http.ResponseWriter, r *http.Request) {
 
 // startFloorSession stores the first refresh token of a floor session
 // for userID and returns the token.
-func (f *floorServer) startFloorSession(ctx context.Context, userID uuid.UUID) (string, error) {
+func startFloorSession(ctx context.Context, pool *pgxpool.Pool, userID uuid.UUID) (string, error) {
 	raw, hash := token.NewRefreshToken()
 	now := time.Now()
-	_, err := f.pool.Exec(ctx, `INSERT INTO refresh_tokens (id, user_id, token_hash, session_id, created_at, expires_at, session_started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $5)`, uuid.Must(uuid.NewV7()), userID, hash, uuid.Must(uuid.NewV7()), now, now.Add(f.refreshTTL))
+	_, err := pool.Exec(ctx, `INSERT INTO refresh_tokens (id, user_id, token_hash, session_id, created_at, expires_at, session_started_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $5)`, uuid.Must(uuid.NewV7()), userID, hash, uuid.Must(uuid.NewV7()), now, now.Add(7*24*time.Hour))
 	return raw, err
+}
+
+// floorCommand serves the floors in a process of their own (started by
+// the run command, like gqlauth), on PORT, against the bench's database
+// and Redis prefix. The sign-in floor learns the users' password hashes
+// at start.
+func floorCommand(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("floor", flag.ExitOnError)
+	dbURL := fs.String("database-url", "", "the bench database")
+	redisURL := fs.String("redis-url", "", "Redis")
+	prefix := fs.String("redis-prefix", "", "the bench's Redis key prefix")
+	conns := fs.Int("conns", 32, "size of the PostgreSQL and Redis pools")
+	_ = fs.Parse(args)
+	pool, err := newPool(ctx, *dbURL, int32(*conns))
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	opts, err := redis.ParseURL(*redisURL)
+	if err != nil {
+		return err
+	}
+	opts.PoolSize = *conns
+	rdb := redis.NewClient(opts)
+	defer rdb.Close()
+	f := &floorServer{pool: pool, rdb: rdb, redisPrefix: *prefix, refreshTTL: 7 * 24 * time.Hour,
+		issuer: token.NewIssuer(benchSecret, "gqlauth", "gqlauth", accessTTL), hashes: map[string]floorUser{}}
+	rows, err := pool.Query(ctx, `SELECT id, email, password_hash FROM users WHERE email IS NOT NULL`)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var (
+			u    floorUser
+			id   pgtype.UUID
+			hash string
+		)
+		if err := rows.Scan(&id, &u.email, &hash); err != nil {
+			return err
+		}
+		u.id, u.hash = id.Bytes, []byte(hash)
+		f.hashes[u.email] = u
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	mux := f.handler().(*http.ServeMux)
+	mux.HandleFunc("GET /ready", func(w http.ResponseWriter, _ *http.Request) {})
+	srv := &http.Server{Addr: "127.0.0.1:" + os.Getenv("PORT"), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

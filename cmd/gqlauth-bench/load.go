@@ -99,24 +99,30 @@ type loadResult struct {
 	FirstError string        `json:"first_error,omitempty"`
 }
 
+// sample is what one measured stretch of one target saw.
+type sample struct {
+	lat      []time.Duration
+	errs     int
+	firstErr string
+	elapsed  time.Duration
+}
+
 // drive runs one step function per worker, all at once, for warmup and
-// then for duration, and returns what the measured part saw. onMeasure,
-// if set, is called when measuring starts (to start a CPU profile).
-func drive(ctx context.Context, workers []step, warmup, duration time.Duration, onMeasure func()) loadResult {
+// then for duration, and returns what the measured part saw. Workers keep
+// their state between calls, so a scenario can be driven in rounds.
+func drive(ctx context.Context, workers []step, warmup, duration time.Duration) sample {
 	var (
 		measuring atomic.Bool
 		stop      atomic.Bool
 		wg        sync.WaitGroup
 		mu        sync.Mutex
-		all       []time.Duration
-		errs      int
-		firstErr  string
+		out       sample
 	)
 	for _, w := range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lat := make([]time.Duration, 0, 1<<14)
+			lat := make([]time.Duration, 0, 1<<12)
 			nerr := 0
 			first := ""
 			for !stop.Load() && ctx.Err() == nil {
@@ -137,27 +143,43 @@ func drive(ctx context.Context, workers []step, warmup, duration time.Duration, 
 				lat = append(lat, d)
 			}
 			mu.Lock()
-			all = append(all, lat...)
-			errs += nerr
-			if firstErr == "" {
-				firstErr = first
+			out.lat = append(out.lat, lat...)
+			out.errs += nerr
+			if out.firstErr == "" {
+				out.firstErr = first
 			}
 			mu.Unlock()
 		}()
 	}
 	sleep(ctx, warmup)
-	if onMeasure != nil {
-		onMeasure()
-	}
 	start := time.Now()
 	measuring.Store(true)
 	sleep(ctx, duration)
 	stop.Store(true)
 	wg.Wait()
-	elapsed := time.Since(start)
+	out.elapsed = time.Since(start)
+	return out
+}
+
+// summarize merges the samples of one target into its result.
+func summarize(samples []sample) loadResult {
+	var (
+		all []time.Duration
+		r   loadResult
+	)
+	for _, s := range samples {
+		all = append(all, s.lat...)
+		r.Errors += s.errs
+		r.Elapsed += s.elapsed
+		if r.FirstError == "" {
+			r.FirstError = s.firstErr
+		}
+	}
 	slices.Sort(all)
-	r := loadResult{Requests: len(all) + errs, Errors: errs, Elapsed: elapsed, FirstError: firstErr}
-	r.RPS = float64(len(all)) / elapsed.Seconds()
+	r.Requests = len(all) + r.Errors
+	if r.Elapsed > 0 {
+		r.RPS = float64(len(all)) / r.Elapsed.Seconds()
+	}
 	if n := len(all); n > 0 {
 		r.P50 = all[n/2]
 		r.P99 = all[min(n-1, n*99/100)]

@@ -34,6 +34,8 @@ func main() {
 		err = scaleCommand(ctx, args)
 	case "seed":
 		err = seedCommand(ctx, args)
+	case "floor":
+		err = floorCommand(ctx, args)
 	default:
 		err = fmt.Errorf("unknown command %q (run, scale or seed)", cmd)
 	}

@@ -22,7 +22,7 @@ func printTable(w io.Writer, r *runReport) {
 	fmt.Fprintf(w, "\n%d connections, %s per scenario after warm-up, bcrypt cost %d, %d CPUs, %s\n\n",
 		r.Conns, r.Duration, r.BcryptCost, r.CPUs, r.GoVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t gqlauth peak RSS\t")
+	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t")
 	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t")
 	for _, s := range r.Scenarios {
 		target := "-"
@@ -36,8 +36,8 @@ func printTable(w io.Writer, r *runReport) {
 		fmt.Fprintf(tw, "| %s (gqlauth)\t %s\t %.0f\t %s\t %s\t %d\t %.1f%%\t %s\t\n",
 			s.Scenario, target, s.Gqlauth.RPS, ms(s.Gqlauth.P50), ms(s.Gqlauth.P99), s.Gqlauth.Errors, 100*s.Ratio, mib(s.PeakRSS))
 		if s.Floor != nil {
-			fmt.Fprintf(tw, "| %s (floor)\t \t %.0f\t %s\t %s\t %d\t \t \t\n",
-				s.Scenario, s.Floor.RPS, ms(s.Floor.P50), ms(s.Floor.P99), s.Floor.Errors)
+			fmt.Fprintf(tw, "| %s (floor)\t \t %.0f\t %s\t %s\t %d\t \t %s\t\n",
+				s.Scenario, s.Floor.RPS, ms(s.Floor.P50), ms(s.Floor.P99), s.Floor.Errors, mib(s.FloorPeakRSS))
 		} else {
 			fmt.Fprintf(tw, "| %s (floor, from its parts)\t \t %.0f\t \t \t \t \t \t\n", s.Scenario, s.FloorRPS)
 		}

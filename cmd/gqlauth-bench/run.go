@@ -8,15 +8,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
@@ -68,6 +69,8 @@ type runFlags struct {
 	warmup     time.Duration
 	out        string
 	profileDir string
+	scenarios  string
+	rounds     int
 }
 
 // scenarioResult is one line of the table: gqlauth and its floor in one
@@ -83,6 +86,8 @@ type scenarioResult struct {
 	// Target is the ratio gqlauth must reach (0: none).
 	Target  float64 `json:"target,omitempty"`
 	PeakRSS int64   `json:"gqlauth_peak_rss_bytes"`
+	// FloorPeakRSS is the floor server's, for comparison.
+	FloorPeakRSS int64 `json:"floor_peak_rss_bytes,omitempty"`
 }
 
 // runReport is bench/results.json.
@@ -92,6 +97,7 @@ type runReport struct {
 	CPUs         int              `json:"cpus"`
 	Conns        int              `json:"connections"`
 	Duration     string           `json:"duration_per_scenario"`
+	Rounds       int              `json:"rounds"`
 	BcryptCost   int              `json:"bcrypt_cost"`
 	Scenarios    []scenarioResult `json:"scenarios"`
 	MaxPeakRSS   int64            `json:"gqlauth_max_peak_rss_bytes"`
@@ -132,6 +138,8 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measurement")
 	fs.StringVar(&f.out, "out", "bench/results.json", "where to write the results as JSON")
 	fs.StringVar(&f.profileDir, "profile", "", "save gqlauth's CPU and alloc profiles of each scenario in this directory")
+	fs.IntVar(&f.rounds, "rounds", 2, "alternate floor and gqlauth this many times per scenario")
+	fs.StringVar(&f.scenarios, "scenarios", "me,refresh,signIn,spa", "the scenarios to run, comma-separated")
 	_ = fs.Parse(args)
 
 	b, err := newRunBench(ctx, f)
@@ -164,7 +172,8 @@ type runBench struct {
 	cleanups []func()
 	db       *benchDB
 	child    *child
-	floor    *floorServer
+	floor    *child
+	pool     *pgxpool.Pool
 	gql      *gqlClient
 	floorURL string
 	http     *http.Client
@@ -234,18 +243,18 @@ func newRunBench(ctx context.Context, f runFlags) (_ *runBench, err error) {
 	if _, err := pool.Exec(ctx, "ANALYZE"); err != nil {
 		return nil, err
 	}
-	b.floor = &floorServer{pool: pool, rdb: rdb, redisPrefix: prefix, issuer: b.issuer, refreshTTL: 7 * 24 * time.Hour, hashes: map[string]floorUser{}}
-	for i, id := range b.users {
-		b.floor.hashes[benchEmail(i)] = floorUser{id: id, email: benchEmail(i), hash: hash}
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	b.pool = pool
+	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: b.floor.handler(), ReadHeaderTimeout: 5 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	b.cleanups = append(b.cleanups, func() { srv.Close() })
-	b.floorURL = "http://" + ln.Addr().String()
+	b.floor, err = startProcess(ctx, self, []string{"floor", "-database-url", b.db.URL, "-redis-url", f.redisURL,
+		"-redis-prefix", prefix, "-conns", fmt.Sprint(f.conns)}, nil, false, "/ready")
+	if err != nil {
+		return nil, err
+	}
+	b.cleanups = append(b.cleanups, b.floor.Stop)
+	b.floorURL = "http://" + b.floor.Addr
 
 	b.http = newHTTPClient(f.conns)
 	b.gql = &gqlClient{http: b.http, url: "http://" + b.child.Addr + "/graphql"}
@@ -278,11 +287,15 @@ func (b *runBench) signInAll(ctx context.Context, set int) ([]authPayload, error
 func (b *runBench) run(ctx context.Context) (*runReport, error) {
 	rep := &runReport{
 		Time: time.Now().UTC(), GoVersion: goVersion(), CPUs: numCPU(), Conns: b.f.conns,
-		Duration: b.f.duration.String(), BcryptCost: b.f.bcryptCost, IdleRSS: b.child.RSS(),
+		Duration: b.f.duration.String(), Rounds: b.f.rounds, BcryptCost: b.f.bcryptCost, IdleRSS: b.child.RSS(),
 	}
-	steps := []func(context.Context) (scenarioResult, error){b.me, b.refresh, b.signIn,
-		func(ctx context.Context) (scenarioResult, error) { return b.spa(ctx, rep.Scenarios) }}
-	for _, s := range steps {
+	steps := map[string]func(context.Context) (scenarioResult, error){"me": b.me, "refresh": b.refresh, "signIn": b.signIn,
+		"spa": func(ctx context.Context) (scenarioResult, error) { return b.spa(ctx, rep.Scenarios) }}
+	for _, name := range strings.Split(b.f.scenarios, ",") {
+		s, ok := steps[strings.TrimSpace(name)]
+		if !ok {
+			return nil, fmt.Errorf("unknown scenario %q (me, refresh, signIn, spa)", name)
+		}
 		r, err := s(ctx)
 		if err != nil {
 			return nil, err
@@ -306,26 +319,50 @@ func (b *runBench) run(ctx context.Context) (*runReport, error) {
 	return rep, nil
 }
 
-// measureGqlauth drives gqlauth's workers, recording its peak RSS and,
-// when asked, its CPU and alloc profiles.
-func (b *runBench) measureGqlauth(ctx context.Context, name string, workers []step) (loadResult, int64) {
+// compare measures a scenario's floor and gqlauth in alternating rounds
+// (floor, gqlauth, floor, gqlauth, ...), so that a change in the
+// machine's load during the run weighs on both alike. Each target is
+// measured for the scenario's duration in all. It records gqlauth's peak
+// RSS and, when asked, its CPU and alloc profiles over the scenario.
+func (b *runBench) compare(ctx context.Context, name string, floorWorkers, workers []step) (floor *loadResult, g loadResult, rss, floorRSS int64) {
+	rounds := max(1, b.f.rounds)
+	round := b.f.duration / time.Duration(rounds)
 	var profile sync.WaitGroup
-	onMeasure := func() {}
 	if b.f.profileDir != "" {
-		onMeasure = func() {
-			profile.Go(func() {
-				b.saveProfile(fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(b.f.duration.Seconds())), name+".cpu.pprof")
-			})
+		total := b.f.warmup + time.Duration(rounds)*(round+b.f.warmup/4)
+		if floorWorkers != nil {
+			total *= 2
 		}
+		profile.Go(func() {
+			b.saveProfile(fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(total.Seconds())), name+".cpu.pprof")
+		})
 	}
+	var floorSamples, samples []sample
 	b.child.ResetPeakRSS()
-	r := drive(ctx, workers, b.f.warmup, b.f.duration, onMeasure)
-	rss := b.child.PeakRSS()
+	b.floor.ResetPeakRSS()
+	for i := range rounds {
+		warmup := b.f.warmup
+		if i > 0 {
+			warmup /= 4
+		}
+		if floorWorkers != nil {
+			floorSamples = append(floorSamples, drive(ctx, floorWorkers, warmup, round))
+		}
+		samples = append(samples, drive(ctx, workers, warmup, round))
+	}
+	rss = b.child.PeakRSS()
+	if floorWorkers != nil {
+		floorRSS = b.floor.PeakRSS()
+	}
 	profile.Wait()
 	if b.f.profileDir != "" {
 		b.saveProfile("/debug/pprof/allocs", name+".allocs.pprof")
 	}
-	return r, rss
+	if floorWorkers != nil {
+		f := summarize(floorSamples)
+		floor = &f
+	}
+	return floor, summarize(samples), rss, floorRSS
 }
 
 func (b *runBench) saveProfile(path, file string) {
@@ -383,7 +420,6 @@ func (b *runBench) me(ctx context.Context) (scenarioResult, error) {
 		}
 		floorWorkers[i] = meStep(floorC, tok, id)
 	}
-	floor := drive(ctx, floorWorkers, b.f.warmup, b.f.duration, nil)
 
 	sess, err := b.signInAll(ctx, set)
 	if err != nil {
@@ -393,8 +429,8 @@ func (b *runBench) me(ctx context.Context) (scenarioResult, error) {
 	for i := range workers {
 		workers[i] = meStep(b.gql, sess[i].AccessToken, b.users[b.user(set, i)])
 	}
-	g, rss := b.measureGqlauth(ctx, "me", workers)
-	return scenarioResult{Scenario: "me", Gqlauth: g, Floor: &floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.70, PeakRSS: rss}, nil
+	floor, g, rss, floorRSS := b.compare(ctx, "me", floorWorkers, workers)
+	return scenarioResult{Scenario: "me", Gqlauth: g, Floor: floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.70, PeakRSS: rss, FloorPeakRSS: floorRSS}, nil
 }
 
 // rotatingWorker refreshes one session over and over, each request
@@ -428,13 +464,12 @@ func (b *runBench) refresh(ctx context.Context) (scenarioResult, error) {
 	floorC := b.floorClient("/refresh")
 	floorWorkers := make([]step, b.f.conns)
 	for i := range floorWorkers {
-		raw, err := b.floor.startFloorSession(ctx, b.users[b.user(set, i)])
+		raw, err := startFloorSession(ctx, b.pool, b.users[b.user(set, i)])
 		if err != nil {
 			return scenarioResult{}, fmt.Errorf("floor session: %w", err)
 		}
 		floorWorkers[i] = (&rotatingWorker{c: floorC, refresh: raw, successes: &floorOK}).step
 	}
-	floor := drive(ctx, floorWorkers, b.f.warmup, b.f.duration, nil)
 
 	sess, err := b.signInAll(ctx, set)
 	if err != nil {
@@ -450,20 +485,20 @@ func (b *runBench) refresh(ctx context.Context) (scenarioResult, error) {
 		b.refreshSessions = append(b.refreshSessions, uuid.MustParse(c.SessionID))
 		workers[i] = (&rotatingWorker{c: b.gql, refresh: sess[i].RefreshToken, successes: &b.refreshSuccesses}).step
 	}
-	g, rss := b.measureGqlauth(ctx, "refresh", workers)
-	return scenarioResult{Scenario: "refresh", Gqlauth: g, Floor: &floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.70, PeakRSS: rss}, nil
+	floor, g, rss, floorRSS := b.compare(ctx, "refresh", floorWorkers, workers)
+	return scenarioResult{Scenario: "refresh", Gqlauth: g, Floor: floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.70, PeakRSS: rss, FloorPeakRSS: floorRSS}, nil
 }
 
 // checkRotation counts the refresh scenario's tokens in the database.
 func (b *runBench) checkRotation(ctx context.Context) (rotationCheck, error) {
 	c := rotationCheck{Sessions: len(b.refreshSessions), Successes: int(b.refreshSuccesses.Load())}
-	err := b.floor.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE revoked_at IS NULL), count(*) FILTER (WHERE revoked_reason = 'rotated')
+	err := b.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE revoked_at IS NULL), count(*) FILTER (WHERE revoked_reason = 'rotated')
 		FROM refresh_tokens WHERE session_id = ANY($1)`, b.refreshSessions).Scan(&c.LiveTokens, &c.RotatedTokens)
 	if err != nil {
 		return c, fmt.Errorf("rotation check: %w", err)
 	}
 	var forked int
-	err = b.floor.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT session_id FROM refresh_tokens
+	err = b.pool.QueryRow(ctx, `SELECT count(*) FROM (SELECT session_id FROM refresh_tokens
 		WHERE session_id = ANY($1) AND revoked_at IS NULL GROUP BY session_id HAVING count(*) <> 1) s`, b.refreshSessions).Scan(&forked)
 	if err != nil {
 		return c, fmt.Errorf("rotation check: %w", err)
@@ -478,7 +513,7 @@ func (b *runBench) housekeeping(ctx context.Context) (housekeeping, error) {
 	const retention = 2 * time.Second
 	h := housekeeping{Retention: retention.String()}
 	sleep(ctx, retention+time.Second)
-	pool := b.floor.pool
+	pool := b.pool
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM refresh_tokens`).Scan(&h.RowsBefore); err != nil {
 		return h, err
 	}
@@ -525,9 +560,8 @@ func (b *runBench) signIn(ctx context.Context) (scenarioResult, error) {
 		floorWorkers[i] = signInStep(floorC, i)
 		workers[i] = signInStep(b.gql, i)
 	}
-	floor := drive(ctx, floorWorkers, b.f.warmup, b.f.duration, nil)
-	g, rss := b.measureGqlauth(ctx, "signIn", workers)
-	return scenarioResult{Scenario: "signIn", Gqlauth: g, Floor: &floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.95, PeakRSS: rss}, nil
+	floor, g, rss, floorRSS := b.compare(ctx, "signIn", floorWorkers, workers)
+	return scenarioResult{Scenario: "signIn", Gqlauth: g, Floor: floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.95, PeakRSS: rss, FloorPeakRSS: floorRSS}, nil
 }
 
 // spaWorker plays a single-page app: sign in, 50 reads with a refresh
@@ -605,7 +639,7 @@ func (b *runBench) spa(ctx context.Context, prev []scenarioResult) (scenarioResu
 	for i := range workers {
 		workers[i] = (&spaWorker{c: b.gql, email: benchEmail(b.user(set, i))}).step
 	}
-	g, rss := b.measureGqlauth(ctx, "spa", workers)
+	_, g, rss, _ := b.compare(ctx, "spa", nil, workers)
 	floors := map[string]float64{}
 	for _, r := range prev {
 		floors[r.Scenario] = r.FloorRPS
