@@ -246,3 +246,32 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// CPUTime is the CPU time the child has used so far (user + system).
+func (c *child) CPUTime() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.Pid()))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; count fields after it.
+	_, rest, ok := strings.Cut(string(b), ") ")
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / clockTicks
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on Linux).
+const clockTicks = 100
+
+// RSSParts is the child's current resident memory split into anonymous
+// memory (heap, stacks) and file-backed pages (mostly its own binary).
+func (c *child) RSSParts() (anon, file int64) {
+	return procStatus(c.Pid(), "RssAnon:"), procStatus(c.Pid(), "RssFile:")
+}

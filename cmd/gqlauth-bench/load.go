@@ -97,10 +97,14 @@ type loadResult struct {
 	P50        time.Duration `json:"p50_ns"`
 	P99        time.Duration `json:"p99_ns"`
 	FirstError string        `json:"first_error,omitempty"`
+	// CPUPerRequest is the server process's CPU time (user + system)
+	// over the measured stretches, per successful request.
+	CPUPerRequest time.Duration `json:"cpu_per_request_ns"`
 }
 
 // sample is what one measured stretch of one target saw.
 type sample struct {
+	cpu      time.Duration // the server's CPU time while measuring
 	lat      []time.Duration
 	errs     int
 	firstErr string
@@ -110,7 +114,7 @@ type sample struct {
 // drive runs one step function per worker, all at once, for warmup and
 // then for duration, and returns what the measured part saw. Workers keep
 // their state between calls, so a scenario can be driven in rounds.
-func drive(ctx context.Context, workers []step, warmup, duration time.Duration) sample {
+func drive(ctx context.Context, workers []step, warmup, duration time.Duration, cpu func() time.Duration) sample {
 	var (
 		measuring atomic.Bool
 		stop      atomic.Bool
@@ -153,11 +157,14 @@ func drive(ctx context.Context, workers []step, warmup, duration time.Duration) 
 	}
 	sleep(ctx, warmup)
 	start := time.Now()
+	cpu0 := cpu()
 	measuring.Store(true)
 	sleep(ctx, duration)
 	stop.Store(true)
+	cpu1 := cpu()
 	wg.Wait()
 	out.elapsed = time.Since(start)
+	out.cpu = cpu1 - cpu0
 	return out
 }
 
@@ -167,7 +174,9 @@ func summarize(samples []sample) loadResult {
 		all []time.Duration
 		r   loadResult
 	)
+	var cpu time.Duration
 	for _, s := range samples {
+		cpu += s.cpu
 		all = append(all, s.lat...)
 		r.Errors += s.errs
 		r.Elapsed += s.elapsed
@@ -183,6 +192,7 @@ func summarize(samples []sample) loadResult {
 	if n := len(all); n > 0 {
 		r.P50 = all[n/2]
 		r.P99 = all[min(n-1, n*99/100)]
+		r.CPUPerRequest = cpu / time.Duration(n)
 	}
 	return r
 }

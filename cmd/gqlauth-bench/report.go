@@ -14,6 +14,8 @@ func numCPU() int       { return runtime.NumCPU() }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 
+func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanoseconds())/1000) }
+
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // printTable writes the run as one table (Markdown, so that it can be
@@ -22,8 +24,8 @@ func printTable(w io.Writer, r *runReport) {
 	fmt.Fprintf(w, "\n%d connections, %s per scenario after warm-up, bcrypt cost %d, %d CPUs, %s\n\n",
 		r.Conns, r.Duration, r.BcryptCost, r.CPUs, r.GoVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t")
-	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t")
+	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t CPU/request\t")
+	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
 	for _, s := range r.Scenarios {
 		target := "-"
 		if s.Target > 0 {
@@ -33,13 +35,13 @@ func printTable(w io.Writer, r *runReport) {
 			}
 			target = fmt.Sprintf("≥ %.0f%% (%s)", 100*s.Target, verdict)
 		}
-		fmt.Fprintf(tw, "| %s (gqlauth)\t %s\t %.0f\t %s\t %s\t %d\t %.1f%%\t %s\t\n",
-			s.Scenario, target, s.Gqlauth.RPS, ms(s.Gqlauth.P50), ms(s.Gqlauth.P99), s.Gqlauth.Errors, 100*s.Ratio, mib(s.PeakRSS))
+		fmt.Fprintf(tw, "| %s (gqlauth)\t %s\t %.0f\t %s\t %s\t %d\t %.1f%%\t %s\t %s\t\n",
+			s.Scenario, target, s.Gqlauth.RPS, ms(s.Gqlauth.P50), ms(s.Gqlauth.P99), s.Gqlauth.Errors, 100*s.Ratio, mib(s.PeakRSS), us(s.Gqlauth.CPUPerRequest))
 		if s.Floor != nil {
-			fmt.Fprintf(tw, "| %s (floor)\t \t %.0f\t %s\t %s\t %d\t \t %s\t\n",
-				s.Scenario, s.Floor.RPS, ms(s.Floor.P50), ms(s.Floor.P99), s.Floor.Errors, mib(s.FloorPeakRSS))
+			fmt.Fprintf(tw, "| %s (floor)\t \t %.0f\t %s\t %s\t %d\t \t %s\t %s\t\n",
+				s.Scenario, s.Floor.RPS, ms(s.Floor.P50), ms(s.Floor.P99), s.Floor.Errors, mib(s.FloorPeakRSS), us(s.Floor.CPUPerRequest))
 		} else {
-			fmt.Fprintf(tw, "| %s (floor, from its parts)\t \t %.0f\t \t \t \t \t \t\n", s.Scenario, s.FloorRPS)
+			fmt.Fprintf(tw, "| %s (floor, from its parts)\t \t %.0f\t \t \t \t \t \t \t\n", s.Scenario, s.FloorRPS)
 		}
 	}
 	tw.Flush()
@@ -47,7 +49,8 @@ func printTable(w io.Writer, r *runReport) {
 	if r.MaxPeakRSS > 50<<20 {
 		rssVerdict = "MISSED"
 	}
-	fmt.Fprintf(w, "\npeak RSS of gqlauth: %s (target ≤ 50 MiB: %s); idle after start: %s\n", mib(r.MaxPeakRSS), rssVerdict, mib(r.IdleRSS))
+	fmt.Fprintf(w, "\npeak RSS of gqlauth: %s (target ≤ 50 MiB: %s); idle after start: %s; under load at most %s anonymous + %s file-backed (its binary)\n",
+		mib(r.MaxPeakRSS), rssVerdict, mib(r.IdleRSS), mib(r.RSSAnon), mib(r.RSSFile))
 	rc := r.Rotation
 	fmt.Fprintf(w, "rotation check: %d sessions, %d live tokens, %d successful refreshes, %d rotated tokens: %s\n",
 		rc.Sessions, rc.LiveTokens, rc.Successes, rc.RotatedTokens, okText(rc.OK, "no lost or doubled rotation", "LOST OR DOUBLED ROTATIONS"))

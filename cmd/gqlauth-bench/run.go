@@ -102,6 +102,8 @@ type runReport struct {
 	Scenarios    []scenarioResult `json:"scenarios"`
 	MaxPeakRSS   int64            `json:"gqlauth_max_peak_rss_bytes"`
 	IdleRSS      int64            `json:"gqlauth_idle_rss_bytes"`
+	RSSAnon      int64            `json:"gqlauth_rss_anon_bytes"`
+	RSSFile      int64            `json:"gqlauth_rss_file_bytes"`
 	Rotation     rotationCheck    `json:"rotation_check"`
 	Housekeeping housekeeping     `json:"housekeeping"`
 }
@@ -185,6 +187,9 @@ type runBench struct {
 	// rotation check.
 	refreshSessions  []uuid.UUID
 	refreshSuccesses atomic.Int64
+	// rssAnon and rssFile are the largest anonymous and file-backed parts
+	// of gqlauth's resident memory seen at the end of a round.
+	rssAnon, rssFile int64
 }
 
 func (b *runBench) Close() {
@@ -316,6 +321,7 @@ func (b *runBench) run(ctx context.Context) (*runReport, error) {
 			}
 		}
 	}
+	rep.RSSAnon, rep.RSSFile = b.rssAnon, b.rssFile
 	return rep, nil
 }
 
@@ -346,9 +352,11 @@ func (b *runBench) compare(ctx context.Context, name string, floorWorkers, worke
 			warmup /= 4
 		}
 		if floorWorkers != nil {
-			floorSamples = append(floorSamples, drive(ctx, floorWorkers, warmup, round))
+			floorSamples = append(floorSamples, drive(ctx, floorWorkers, warmup, round, b.floor.CPUTime))
 		}
-		samples = append(samples, drive(ctx, workers, warmup, round))
+		samples = append(samples, drive(ctx, workers, warmup, round, b.child.CPUTime))
+		anon, file := b.child.RSSParts()
+		b.rssAnon, b.rssFile = max(b.rssAnon, anon), max(b.rssFile, file)
 	}
 	rss = b.child.PeakRSS()
 	if floorWorkers != nil {

@@ -71,7 +71,12 @@ type pageTimes struct {
 	Requests int           `json:"requests"`
 	P50      time.Duration `json:"p50_ns"`
 	P99      time.Duration `json:"p99_ns"`
-	SeedTime time.Duration `json:"seed_time_ns,omitempty"`
+	// WithPageInfo are the same pages with pageInfo selected too, which
+	// makes entgql's Paginate count the whole table (SELECT COUNT(*)).
+	WithPageInfoRequests int           `json:"with_page_info_requests"`
+	WithPageInfoP50      time.Duration `json:"with_page_info_p50_ns"`
+	WithPageInfoP99      time.Duration `json:"with_page_info_p99_ns"`
+	SeedTime             time.Duration `json:"seed_time_ns,omitempty"`
 }
 
 // denyMemory is what the Redis deny list costs.
@@ -90,7 +95,12 @@ type denyMemory struct {
 	ExpiredAfter   string `json:"expired_after"`
 }
 
-const usersPageDoc = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } pageInfo { hasNextPage endCursor } } }`
+// The users pages timed: edges only (the keyset query alone), and with
+// pageInfo as a paging client asks.
+const (
+	usersPageDoc         = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } } }`
+	usersPageWithInfoDoc = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } pageInfo { hasNextPage endCursor } } }`
+)
 
 func scaleCommand(ctx context.Context, args []string) error {
 	var c commonFlags
@@ -111,9 +121,9 @@ func scaleCommand(ctx context.Context, args []string) error {
 	if rep.Deny, err = measureDenyMemory(ctx, c.redisURL, *logouts, *denyTTL); err != nil {
 		return err
 	}
-	fmt.Println("\n| users | page | p50 | p99 |\n|---:|---|---:|---:|")
+	fmt.Println("\n| users | page | p50 | p99 | p50 with pageInfo | p99 with pageInfo |\n|---:|---|---:|---:|---:|---:|")
 	for _, p := range rep.Pages {
-		fmt.Printf("| %d | %s | %s | %s |\n", p.Users, p.Position, ms(p.P50), ms(p.P99))
+		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", p.Users, p.Position, ms(p.P50), ms(p.P99), ms(p.WithPageInfoP50), ms(p.WithPageInfoP99))
 	}
 	d := rep.Deny
 	fmt.Printf("\nRedis deny list (%s): MEMORY USAGE of a denied access token's key: %d bytes (a session's: %d bytes)\n", d.Redis, d.TokenKeyBytes, d.SessionKeyByte)
@@ -209,15 +219,21 @@ func measurePages(ctx context.Context, c commonFlags, sizes string, requests int
 					return nil, err
 				}
 			}
-			pt, err := timePage(ctx, client, admin.SignIn.AccessToken, after, requests)
+			pt, err := timePage(ctx, client, usersPageDoc, admin.SignIn.AccessToken, after, requests)
 			if err != nil {
 				return nil, fmt.Errorf("users page at %s of %d: %w", pos.name, n, err)
 			}
+			withInfo, err := timePage(ctx, client, usersPageWithInfoDoc, admin.SignIn.AccessToken, after, max(20, requests/10))
+			if err != nil {
+				return nil, fmt.Errorf("users page with pageInfo at %s of %d: %w", pos.name, n, err)
+			}
 			pt.Users, pt.Position = n, pos.name
+			pt.WithPageInfoRequests, pt.WithPageInfoP50, pt.WithPageInfoP99 = withInfo.Requests, withInfo.P50, withInfo.P99
 			if i == 0 {
 				pt.SeedTime = seeded
 			}
-			fmt.Printf("  %7d users, %-6s page: p50 %s, p99 %s\n", n, pos.name, ms(pt.P50), ms(pt.P99))
+			fmt.Printf("  %7d users, %-6s page: p50 %s, p99 %s; with pageInfo: p50 %s, p99 %s\n",
+				n, pos.name, ms(pt.P50), ms(pt.P99), ms(pt.WithPageInfoP50), ms(pt.WithPageInfoP99))
 			out = append(out, pt)
 		}
 	}
@@ -238,8 +254,8 @@ func cursorAt(ctx context.Context, pool *pgxpool.Pool, offset int) (string, erro
 
 // timePage requests one users page n times, 4 at a time, checking each
 // answer holds 20 users.
-func timePage(ctx context.Context, c *gqlClient, bearer string, after any, n int) (pageTimes, error) {
-	body := gqlBody(usersPageDoc, map[string]any{"after": after})
+func timePage(ctx context.Context, c *gqlClient, doc, bearer string, after any, n int) (pageTimes, error) {
+	body := gqlBody(doc, map[string]any{"after": after})
 	check := func() error {
 		var r struct {
 			Users struct {
@@ -254,7 +270,7 @@ func timePage(ctx context.Context, c *gqlClient, bearer string, after any, n int
 		}
 		return nil
 	}
-	for range 20 { // warm up
+	for range 5 { // warm up
 		if err := check(); err != nil {
 			return pageTimes{}, err
 		}
