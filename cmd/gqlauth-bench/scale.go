@@ -109,7 +109,7 @@ func scaleCommand(ctx context.Context, args []string) error {
 	sizes := fs.String("users", "1000,1000000", "table sizes to measure pages at, ascending, comma-separated")
 	requests := fs.Int("requests", 400, "requests per page position (4 at a time)")
 	logouts := fs.Int("logouts", 100_000, "logouts written to the deny list for the Redis memory measurement")
-	denyTTL := fs.Duration("deny-ttl", 15*time.Second, "lifetime of the deny entries in the Redis measurement (the access-token TTL)")
+	denyTTL := fs.Duration("deny-ttl", 30*time.Second, "lifetime of the deny entries in the Redis measurement (the access-token TTL)")
 	out := fs.String("out", "bench/scale.json", "where to write the results as JSON")
 	_ = fs.Parse(args)
 
