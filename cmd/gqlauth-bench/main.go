@@ -51,6 +51,7 @@ type commonFlags struct {
 	adminURL   string
 	redisURL   string
 	bcryptCost int
+	gomemlimit string
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
@@ -58,6 +59,7 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.adminURL, "database-url", envOr("BENCH_DATABASE_URL", envOr("TEST_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")),
 		"PostgreSQL to create the bench database on (BENCH_DATABASE_URL)")
 	fs.StringVar(&c.redisURL, "redis-url", envOr("BENCH_REDIS_URL", envOr("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")), "Redis for the deny list (BENCH_REDIS_URL)")
+	fs.StringVar(&c.gomemlimit, "gomemlimit", "", "GOMEMLIMIT for gqlauth (the Go runtime's soft memory limit, e.g. 24MiB); empty: none")
 	fs.IntVar(&c.bcryptCost, "bcrypt-cost", 10, "bcrypt cost of the bench users' passwords, for gqlauth and the sign-in floor alike")
 }
 

@@ -99,6 +99,7 @@ type runReport struct {
 	Duration     string           `json:"duration_per_scenario"`
 	Rounds       int              `json:"rounds"`
 	BcryptCost   int              `json:"bcrypt_cost"`
+	GOMEMLIMIT   string           `json:"gqlauth_gomemlimit,omitempty"`
 	Scenarios    []scenarioResult `json:"scenarios"`
 	MaxPeakRSS   int64            `json:"gqlauth_max_peak_rss_bytes"`
 	IdleRSS      int64            `json:"gqlauth_idle_rss_bytes"`
@@ -227,7 +228,11 @@ func newRunBench(ctx context.Context, f runFlags) (_ *runBench, err error) {
 	b.cleanups = append(b.cleanups, cleanRedis)
 
 	fmt.Printf("starting %s on database %s, Redis prefix %s\n", f.binary, b.db.name, prefix)
-	if b.child, err = startChild(ctx, f.binary, childEnv(b.db.URL, f.redisURL, prefix, f.bcryptCost), f.profileDir != ""); err != nil {
+	env := childEnv(b.db.URL, f.redisURL, prefix, f.bcryptCost)
+	if f.gomemlimit != "" {
+		env["GOMEMLIMIT"] = f.gomemlimit
+	}
+	if b.child, err = startChild(ctx, f.binary, env, f.profileDir != ""); err != nil {
 		return nil, err
 	}
 	b.cleanups = append(b.cleanups, b.child.Stop)
@@ -292,7 +297,7 @@ func (b *runBench) signInAll(ctx context.Context, set int) ([]authPayload, error
 func (b *runBench) run(ctx context.Context) (*runReport, error) {
 	rep := &runReport{
 		Time: time.Now().UTC(), GoVersion: goVersion(), CPUs: numCPU(), Conns: b.f.conns,
-		Duration: b.f.duration.String(), Rounds: b.f.rounds, BcryptCost: b.f.bcryptCost, IdleRSS: b.child.RSS(),
+		Duration: b.f.duration.String(), Rounds: b.f.rounds, BcryptCost: b.f.bcryptCost, GOMEMLIMIT: b.f.gomemlimit, IdleRSS: b.child.RSS(),
 	}
 	steps := map[string]func(context.Context) (scenarioResult, error){"me": b.me, "refresh": b.refresh, "signIn": b.signIn,
 		"spa": func(ctx context.Context) (scenarioResult, error) { return b.spa(ctx, rep.Scenarios) }}
@@ -365,6 +370,7 @@ func (b *runBench) compare(ctx context.Context, name string, floorWorkers, worke
 	profile.Wait()
 	if b.f.profileDir != "" {
 		b.saveProfile("/debug/pprof/allocs", name+".allocs.pprof")
+		b.saveProfile("/debug/pprof/heap?debug=1", name+".memstats.txt")
 	}
 	if floorWorkers != nil {
 		f := summarize(floorSamples)
