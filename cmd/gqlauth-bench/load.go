@@ -112,15 +112,23 @@ type sample struct {
 }
 
 // drive runs one step function per worker, all at once, for warmup and
-// then for duration, and returns what the measured part saw. Workers keep
-// their state between calls, so a scenario can be driven in rounds.
+// then for duration, and returns what the measured part saw: the requests
+// that completed within it (so that slow requests in flight when it
+// starts count, and those still in flight when it ends do not: the rate
+// is the steady-state throughput). Workers keep their state between
+// calls, so a scenario can be driven in rounds. cpu reads the server's
+// CPU time at the window's edges.
 func drive(ctx context.Context, workers []step, warmup, duration time.Duration, cpu func() time.Duration) sample {
+	const (
+		warming = iota
+		measuring
+		stopped
+	)
 	var (
-		measuring atomic.Bool
-		stop      atomic.Bool
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		out       sample
+		phase atomic.Int32
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		out   sample
 	)
 	for _, w := range workers {
 		wg.Add(1)
@@ -129,12 +137,11 @@ func drive(ctx context.Context, workers []step, warmup, duration time.Duration, 
 			lat := make([]time.Duration, 0, 1<<12)
 			nerr := 0
 			first := ""
-			for !stop.Load() && ctx.Err() == nil {
-				counted := measuring.Load()
+			for phase.Load() != stopped && ctx.Err() == nil {
 				t0 := time.Now()
 				err := w(ctx)
 				d := time.Since(t0)
-				if !counted {
+				if phase.Load() != measuring {
 					continue
 				}
 				if err != nil {
@@ -156,15 +163,14 @@ func drive(ctx context.Context, workers []step, warmup, duration time.Duration, 
 		}()
 	}
 	sleep(ctx, warmup)
-	start := time.Now()
 	cpu0 := cpu()
-	measuring.Store(true)
+	start := time.Now()
+	phase.Store(measuring)
 	sleep(ctx, duration)
-	stop.Store(true)
-	cpu1 := cpu()
-	wg.Wait()
+	phase.Store(stopped)
 	out.elapsed = time.Since(start)
-	out.cpu = cpu1 - cpu0
+	out.cpu = cpu() - cpu0
+	wg.Wait()
 	return out
 }
 

@@ -21,8 +21,12 @@ func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 // printTable writes the run as one table (Markdown, so that it can be
 // pasted into README.md as is) and the checks under it.
 func printTable(w io.Writer, r *runReport) {
-	fmt.Fprintf(w, "\n%d connections, %s per scenario after warm-up, bcrypt cost %d, %d CPUs, %s\n\n",
-		r.Conns, r.Duration, r.BcryptCost, r.CPUs, r.GoVersion)
+	limit := "unset"
+	if r.GOMEMLIMIT != "" {
+		limit = r.GOMEMLIMIT
+	}
+	fmt.Fprintf(w, "\n%d connections; each target measured %s per scenario (signIn %s) after warm-up, in %d alternating rounds; bcrypt cost %d; %d CPUs; %s; gqlauth GOMEMLIMIT %s\n\n",
+		r.Conns, r.Duration, r.SignInDuration, r.Rounds, r.BcryptCost, r.CPUs, r.GoVersion, limit)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t CPU/request\t")
 	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
