@@ -28,8 +28,8 @@ func printTable(w io.Writer, r *runReport) {
 	fmt.Fprintf(w, "\n%d connections; each target measured %s per scenario (signIn %s) after warm-up, in %d alternating rounds; bcrypt cost %d; %d CPUs; %s; gqlauth GOMEMLIMIT %s\n\n",
 		r.Conns, r.Duration, r.SignInDuration, r.Rounds, r.BcryptCost, r.CPUs, r.GoVersion, limit)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
-	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t CPU/request\t")
-	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
+	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t CPU/request\t CPU ratio\t")
+	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
 	for _, s := range r.Scenarios {
 		target := "-"
 		if s.Target > 0 {
@@ -39,13 +39,17 @@ func printTable(w io.Writer, r *runReport) {
 			}
 			target = fmt.Sprintf("≥ %.0f%% (%s)", 100*s.Target, verdict)
 		}
-		fmt.Fprintf(tw, "| %s (gqlauth)\t %s\t %.0f\t %s\t %s\t %d\t %.1f%%\t %s\t %s\t\n",
-			s.Scenario, target, s.Gqlauth.RPS, ms(s.Gqlauth.P50), ms(s.Gqlauth.P99), s.Gqlauth.Errors, 100*s.Ratio, mib(s.PeakRSS), us(s.Gqlauth.CPUPerRequest))
+		cpuRatio := ""
+		if s.CPURatio > 0 {
+			cpuRatio = fmt.Sprintf("%.1f%%", 100*s.CPURatio)
+		}
+		fmt.Fprintf(tw, "| %s (gqlauth)\t %s\t %.0f\t %s\t %s\t %d\t %.1f%%\t %s\t %s\t %s\t\n",
+			s.Scenario, target, s.Gqlauth.RPS, ms(s.Gqlauth.P50), ms(s.Gqlauth.P99), s.Gqlauth.Errors, 100*s.Ratio, mib(s.PeakRSS), us(s.Gqlauth.CPUPerRequest), cpuRatio)
 		if s.Floor != nil {
-			fmt.Fprintf(tw, "| %s (floor)\t \t %.0f\t %s\t %s\t %d\t \t %s\t %s\t\n",
+			fmt.Fprintf(tw, "| %s (floor)\t \t %.0f\t %s\t %s\t %d\t \t %s\t %s\t \t\n",
 				s.Scenario, s.Floor.RPS, ms(s.Floor.P50), ms(s.Floor.P99), s.Floor.Errors, mib(s.FloorPeakRSS), us(s.Floor.CPUPerRequest))
 		} else {
-			fmt.Fprintf(tw, "| %s (floor, from its parts)\t \t %.0f\t \t \t \t \t \t \t\n", s.Scenario, s.FloorRPS)
+			fmt.Fprintf(tw, "| %s (floor, from its parts)\t \t %.0f\t \t \t \t \t \t \t \t\n", s.Scenario, s.FloorRPS)
 		}
 	}
 	tw.Flush()

@@ -86,6 +86,9 @@ type scenarioResult struct {
 	// the floors of its parts.
 	FloorRPS float64 `json:"floor_rps"`
 	Ratio    float64 `json:"ratio"`
+	// CPURatio is the floor's CPU time per request over gqlauth's: the
+	// same comparison by work done, which a busy machine disturbs less.
+	CPURatio float64 `json:"cpu_ratio,omitempty"`
 	// Target is the ratio gqlauth must reach (0: none).
 	Target  float64 `json:"target,omitempty"`
 	PeakRSS int64   `json:"gqlauth_peak_rss_bytes"`
@@ -321,6 +324,9 @@ func (b *runBench) run(ctx context.Context) (*runReport, error) {
 		}
 		fmt.Printf("  %-8s gqlauth %8.0f req/s, floor %8.0f req/s, ratio %5.1f%%, errors %d\n",
 			r.Scenario, r.Gqlauth.RPS, r.FloorRPS, 100*r.Ratio, r.Gqlauth.Errors)
+		if r.Floor != nil && r.Gqlauth.CPUPerRequest > 0 {
+			r.CPURatio = float64(r.Floor.CPUPerRequest) / float64(r.Gqlauth.CPUPerRequest)
+		}
 		rep.Scenarios = append(rep.Scenarios, r)
 		rep.MaxPeakRSS = max(rep.MaxPeakRSS, r.PeakRSS)
 		if r.Scenario == "refresh" {
