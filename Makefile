@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test generate migration lint fuzz bench
+.PHONY: run build test generate migration lint fuzz bench bench-scale
 
 ## run: serve on :8080 (SQLite file gqlauth.db, in-process deny list)
 run:
@@ -44,3 +44,16 @@ fuzz:
 		echo "== $$name ($$pkg, $(FUZZTIME))"; \
 		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
 	done
+
+## bench: micro-benchmarks, then the load benchmark against the floors (needs PostgreSQL and Redis;
+## PROFILE=1 saves gqlauth's pprof CPU and alloc profiles in bench/profiles; BENCH_FLAGS passes flags)
+BENCHTIME ?= 200ms
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
+	$(GO) build -o bin/gqlauth-bench ./cmd/gqlauth-bench
+	bin/gqlauth-bench run $(if $(PROFILE),-profile bench/profiles) $(BENCH_FLAGS)
+
+## bench-scale: users pages at 1k and 1M users, Redis memory of 100k logouts (several minutes)
+bench-scale: build
+	$(GO) build -o bin/gqlauth-bench ./cmd/gqlauth-bench
+	bin/gqlauth-bench scale $(BENCH_FLAGS)

@@ -135,6 +135,11 @@ type Config struct {
 	// turn it off to run `gqlauth migrate` as a separate deployment step.
 	AutoMigrate bool `env:"AUTO_MIGRATE" envDefault:"true"`
 
+	// PprofAddr, when set (e.g. 127.0.0.1:6060), serves net/http/pprof on
+	// that address, apart from the API, for profiling (make bench PROFILE=1).
+	// Never expose it beyond loopback: profiles reveal memory contents.
+	PprofAddr string `env:"PPROF_ADDR"`
+
 	// GeneratedSecret is true when JWTAccessSecret was made up at start.
 	GeneratedSecret bool `env:"-"`
 }

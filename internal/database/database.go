@@ -7,6 +7,7 @@ import (
 	"database/sql"
 	"fmt"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
@@ -40,8 +41,13 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if dia == dialect.Postgres {
-		db.SetMaxOpenConns(32)
-		db.SetMaxIdleConns(32)
+		// Eight connections per CPU, at most 32: more than the CPUs can
+		// keep busy only queue inside PostgreSQL and hold memory (each
+		// keeps its buffers and statement cache). On 2 CPUs, 16 served
+		// as many requests as 32 with 2 MiB less resident memory (make bench).
+		conns := min(32, 8*runtime.GOMAXPROCS(0))
+		db.SetMaxOpenConns(conns)
+		db.SetMaxIdleConns(conns)
 		db.SetConnMaxIdleTime(5 * time.Minute)
 	} else {
 		// SQLite has one writer at a time; a few connections let reads

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"testing"
+	"time"
+)
+
+// TestServePprof checks that PPROF_ADDR serves the profiles on their own
+// listener and stops with the server's context.
+func TestServePprof(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		servePprof(ctx, addr, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		close(done)
+	}()
+	var res *http.Response
+	for i := 0; ; i++ {
+		res, err = http.Get("http://" + addr + "/debug/pprof/cmdline")
+		if err == nil {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("pprof did not answer: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /debug/pprof/cmdline: %d", res.StatusCode)
+	}
+	if res, err := http.Get("http://" + addr + "/graphql"); err == nil {
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotFound {
+			t.Errorf("the pprof listener serves /graphql: %d", res.StatusCode)
+		}
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("pprof server did not stop with its context")
+	}
+}
