@@ -321,13 +321,20 @@ func TestUpdateProfile(t *testing.T) {
 			return out.UpdateProfile, res
 		}
 
-		_, res := do(alice, map[string]any{"email": "not-an-email", "username": "x", "age": 200, "firstName": "bad\x00name", "lastName": strings.Repeat("l", 101)})
+		_, res := do(alice, map[string]any{"email": "not-an-email", "username": "x", "age": 200, "firstName": strings.Repeat("f", 101), "lastName": strings.Repeat("l", 101)})
 		wantCode(t, res, "BAD_USER_INPUT")
 		fields, _ := res.Errors[0].Extensions["fields"].(map[string]any)
 		for _, f := range []string{"email", "username", "age", "firstName", "lastName"} {
 			if fields[f] == nil {
 				t.Errorf("no error for %s in %s", f, res.Body)
 			}
+		}
+		// Control characters are refused before any resolver runs, by the
+		// input-hygiene check every string argument passes through.
+		_, res = do(alice, map[string]any{"firstName": "bad\x00name"})
+		wantCode(t, res, "BAD_USER_INPUT")
+		if fields, _ := res.Errors[0].Extensions["fields"].(map[string]any); fields["firstName"] == nil {
+			t.Errorf("control character: no error for firstName in %s", res.Body)
 		}
 
 		p, res := do(alice, map[string]any{"username": "Alice_1", "firstName": "  Alice ", "lastName": "Liddell", "age": 30})
