@@ -8,7 +8,6 @@ package graph
 import (
 	"github.com/99designs/gqlgen/graphql"
 
-	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph/model"
 	"github.com/gqlauth/gqlauth/internal/auth"
 )
@@ -16,9 +15,6 @@ import (
 // Resolver holds the services the resolvers call.
 type Resolver struct {
 	Auth *auth.Service
-	// DB serves the generated ent queries (node, users) that read through
-	// the services' authorization checks.
-	DB *ent.Client
 	// RefreshTokenInBody fills AuthPayload.refreshToken; off for
 	// deployments that keep the refresh token in its HttpOnly cookie only.
 	RefreshTokenInBody bool

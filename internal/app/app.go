@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			a.MetricsHandler = a.Metrics.Handler()
 		}
 	}
-	deps := server.Deps{Config: cfg, Auth: a.Auth, DB: db.Client, Log: log, AuthRate: authRate,
+	deps := server.Deps{Config: cfg, Auth: a.Auth, Log: log, AuthRate: authRate,
 		SQL: db.SQL, Metrics: a.Metrics, ServeMetrics: cfg.MetricsAddr == "", Draining: a.draining.Load}
 	if a.Redis != nil {
 		deps.Redis = a.Redis

@@ -16,7 +16,6 @@ import (
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
 
-	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/graph/sdl"
 	"github.com/gqlauth/gqlauth/internal/auth"
@@ -29,7 +28,6 @@ import (
 type Deps struct {
 	Config *config.Config
 	Auth   *auth.Service
-	DB     *ent.Client
 	Log    *slog.Logger
 	// AuthRate is the per-client bucket of credential fields
 	// (RATE_LIMIT_AUTH); nil means no limit.
@@ -52,7 +50,6 @@ type Deps struct {
 func New(d Deps) http.Handler {
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
 		Auth:               d.Auth,
-		DB:                 d.DB,
 		RefreshTokenInBody: d.Config.RefreshTokenInBody,
 	}, Complexity: complexity()})
 	gql := handler.New(schema)
