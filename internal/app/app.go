@@ -95,9 +95,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			// Redis answers, and recover without a restart.
 			log.Warn("redis is unreachable; authenticated requests will fail until it answers", "error", err)
 		}
-		a.Deny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL)
+		a.Deny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL+token.Leeway)
 	} else {
-		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL)
+		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL + token.Leeway)
 	}
 	if a.Metrics != nil {
 		a.Deny = token.Observe(a.Deny, a.Metrics)

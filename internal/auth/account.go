@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -184,27 +183,29 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*Se
 			refreshtoken.UserID(v.UserID), refreshtoken.SessionIDNEQ(v.SessionID)); err != nil {
 			return err
 		}
-		is, err = s.continueSession(ctx, tx, u, v.SessionID, now)
-		return err
+		if is, err = s.continueSession(ctx, tx, u, v.SessionID, now); err != nil {
+			return err
+		}
+		// Denied before the commit: if the deny list fails, the password
+		// and sessions stay as they were and the user can retry.
+		//
+		// Every access token the user holds was issued before now, so the
+		// user entry denies them all; tokens issued within this very
+		// second are caught by the session entries (other sessions) and
+		// the jti entry (the token of this request). The new access token
+		// is issued at or after now and passes.
+		if err := s.deny.DenyUserBefore(ctx, v.UserID.String(), now); err != nil {
+			return errDenyUnavailable(err)
+		}
+		if v.Claims != nil { // nil for a viewer set by WithViewer: no token to deny
+			if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
+				return errDenyUnavailable(err)
+			}
+		}
+		return s.denySessions(ctx, others)
 	})
 	if err != nil {
 		return nil, err
-	}
-	// Every access token the user holds was issued before now, so the
-	// user entry denies them all; tokens issued within this very second
-	// are caught by the session entries (other sessions) and the jti entry
-	// (the token of this request). The new access token below is issued
-	// at or after now and passes.
-	if err := s.deny.DenyUserBefore(ctx, v.UserID.String(), now); err != nil {
-		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-	}
-	if err := s.deny.DenySessions(ctx, others...); err != nil {
-		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-	}
-	if v.Claims != nil { // nil for a viewer set by WithViewer: no token to deny
-		if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
-			return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-		}
 	}
 	return s.handOut(ctx, is)
 }
@@ -284,19 +285,18 @@ func (s *Service) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
 		if err := tx.User.DeleteOneID(id).Exec(ctx); err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
-		return nil
+		// Denied before the commit, so that a deny-list failure keeps the
+		// account and a retry can delete it. The account is gone for good
+		// (ids are never reused), so the user entry may reach a second
+		// past now: tokens issued within this second die too. The session
+		// entries cover the rest.
+		if err := s.deny.DenyUserBefore(ctx, id.String(), now.Add(time.Second)); err != nil {
+			return errDenyUnavailable(err)
+		}
+		return s.denySessions(ctx, sids)
 	})
 	if err != nil {
 		return false, err
-	}
-	// The account is gone for good (ids are never reused), so the user
-	// entry may reach a second past now: tokens issued within this second
-	// die too. The session entries cover the rest.
-	if err := s.deny.DenyUserBefore(ctx, id.String(), now.Add(time.Second)); err != nil {
-		return false, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
-	}
-	if err := s.deny.DenySessions(ctx, sids...); err != nil {
-		return false, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
 	}
 	if id == v.UserID {
 		s.set.Cookies.clear(request.From(ctx))
@@ -363,7 +363,12 @@ func (s *Service) AssignRole(ctx context.Context, who UserRef, role user.Role) (
 	case who.ID != nil:
 		return s.assignRole(ctx, user.ID(*who.ID), role)
 	case who.Email != nil:
-		email := strings.ToLower(strings.TrimSpace(*who.Email))
+		// The same normalisation as sign-up, or an internationalised
+		// address would not be found.
+		email, why := normalizeEmail(*who.Email)
+		if why != "" {
+			return nil, apierr.Invalid(map[string]string{"email": why})
+		}
 		return s.assignRole(ctx, user.Email(email), role)
 	}
 	return nil, apierr.Invalid(map[string]string{"id": "give an id or an email"})

@@ -42,6 +42,9 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		userID, sessionID = v.UserID, v.SessionID
 	case raw != "":
 		rt, err := s.db.RefreshToken.Query().Where(refreshtoken.TokenHash(token.HashRefreshToken(raw))).Only(ctx)
+		if err != nil && !ent.IsNotFound(err) {
+			return false, err
+		}
 		if err != nil || rt.RevokedAt != nil {
 			return false, errRefreshInvalid
 		}
@@ -63,7 +66,7 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		if err := s.deny.DenySessions(ctx, sessionID.String()); err != nil {
 			return false, errDenyUnavailable(err)
 		}
-		if v != nil {
+		if v != nil && v.Claims != nil { // nil Claims: a WithViewer viewer, no token
 			if err := s.deny.DenyToken(ctx, v.Claims.ID); err != nil {
 				return false, errDenyUnavailable(err)
 			}
@@ -75,9 +78,11 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		}
 	}
 
-	var sids []string
 	err := withTx(ctx, s.db, func(tx *ent.Tx) error {
-		var err error
+		var (
+			sids []string
+			err  error
+		)
 		switch scope {
 		case LogoutOthers:
 			sids, err = s.revokeWhere(ctx, tx, ReasonLogout, refreshtoken.UserID(userID), refreshtoken.SessionIDNEQ(sessionID))
@@ -86,7 +91,14 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		default:
 			sids, err = s.revokeWhere(ctx, tx, ReasonLogout, refreshtoken.SessionID(sessionID))
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		// The other sessions ended here (OTHERS, and GLOBAL for tokens
+		// issued in the very second of the logout, which the not-before
+		// cannot catch). Denied before the commit: if the deny list fails,
+		// nothing is revoked and a retry finds the sessions again.
+		return s.denySessions(ctx, sids)
 	})
 	if err != nil {
 		return false, err
@@ -94,17 +106,24 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 	if scope != LogoutOthers {
 		s.set.Cookies.clear(info)
 	}
-	// The other sessions ended here (OTHERS, and GLOBAL for tokens issued
-	// in the very second of the logout, which the not-before cannot catch).
-	if err := s.deny.DenySessions(ctx, sids...); err != nil {
-		return false, errDenyUnavailable(err)
-	}
 	return true, nil
 }
 
 // errDenyUnavailable is the answer when the deny list cannot be written.
 func errDenyUnavailable(err error) error {
 	return apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+}
+
+// denySessions denies the access tokens of sessions whose refresh tokens
+// are being revoked. Callers run it inside the revoking transaction, so
+// that a deny-list failure rolls the revocation back and a retry can find
+// the sessions again; the other order would leave their access tokens
+// working with nothing left to revoke.
+func (s *Service) denySessions(ctx context.Context, sids []string) error {
+	if err := s.deny.DenySessions(ctx, sids...); err != nil {
+		return errDenyUnavailable(err)
+	}
+	return nil
 }
 
 // Revoke ends the session of one refresh token, named by its value
@@ -142,19 +161,18 @@ func (s *Service) Revoke(ctx context.Context, arg *string, id *uuid.UUID) (bool,
 	if rt.RevokedAt != nil || !s.now().Before(rt.ExpiresAt) {
 		return false, apierr.New(apierr.BadUserInput, "the refresh token is already revoked or expired")
 	}
-	var sids []string
 	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
-		sids, err = s.revokeWhere(ctx, tx, ReasonRevoked, refreshtoken.SessionID(rt.SessionID))
-		return err
+		sids, err := s.revokeWhere(ctx, tx, ReasonRevoked, refreshtoken.SessionID(rt.SessionID))
+		if err != nil {
+			return err
+		}
+		return s.denySessions(ctx, sids)
 	})
 	if err != nil {
 		return false, err
 	}
 	if rt.SessionID == v.SessionID {
 		s.set.Cookies.clear(info)
-	}
-	if err := s.deny.DenySessions(ctx, sids...); err != nil {
-		return false, errDenyUnavailable(err)
 	}
 	return true, nil
 }

@@ -107,7 +107,7 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*Session, error) 
 	if err != nil {
 		return nil, err
 	}
-	var sess *Session
+	var is issued
 	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
 		u, err := tx.User.Create().
 			SetNillableEmail(p.email).
@@ -121,10 +121,13 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*Session, error) 
 		if err != nil {
 			return conflictOr(err)
 		}
-		sess, err = s.startSession(ctx, tx, u)
+		is, err = s.startSession(ctx, tx, u)
 		return err
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	return s.handOut(ctx, is)
 }
 
 // conflictOr maps a unique-index violation to CONFLICT, naming the field
@@ -186,12 +189,15 @@ func (s *Service) signIn(ctx context.Context, in SignInInput) (*Session, error) 
 	if err := s.checkCredentials(ctx, u, identifier, in.Password); err != nil {
 		return nil, err
 	}
-	var sess *Session
+	var is issued
 	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
-		sess, err = s.startSession(ctx, tx, u)
+		is, err = s.startSession(ctx, tx, u)
 		return err
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	return s.handOut(ctx, is)
 }
 
 // Me returns the signed-in user, read fresh from the database.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -50,15 +52,14 @@ type issued struct {
 // Like every later token of the session, it expires no later than the
 // session's absolute lifetime, so that neither the token nor its cookie
 // outlives a session that SESSION_MAX_LIFETIME has already ended.
-func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (*Session, error) {
+// The caller hands the tokens out (handOut) only after its transaction
+// commits, so no cookie names a token that was never stored.
+func (s *Service) startSession(ctx context.Context, tx *ent.Tx, u *ent.User) (issued, error) {
 	now := s.now()
 	raw, hash := token.NewRefreshToken()
 	expires := earliest(now.Add(s.set.RefreshTokenTTL), now.Add(s.set.SessionMaxLifetime))
 	is := issued{user: u, sessionID: schema.NewID(), refresh: raw, expires: expires}
-	if err := s.storeToken(ctx, tx, is, hash, now, now, schema.NewID()); err != nil {
-		return nil, err
-	}
-	return s.handOut(ctx, is)
+	return is, s.storeToken(ctx, tx, is, hash, now, now, schema.NewID())
 }
 
 // storeToken inserts one refresh token of a session.
@@ -237,8 +238,11 @@ func (s *Service) reissue(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken,
 			return errRefreshInvalid
 		}
 		succ, err := tx.RefreshToken.Query().Where(refreshtoken.TokenHash(token.HashRefreshToken(next))).Only(ctx)
-		if err != nil {
+		if ent.IsNotFound(err) {
 			return errRefreshInvalid
+		}
+		if err != nil {
+			return err // a database failure, not a bad token: the client keeps it
 		}
 		if succ.RevokedAt == nil {
 			if !now.Before(succ.ExpiresAt) {
@@ -306,9 +310,16 @@ func earliest(a, b time.Time) time.Time {
 	return b
 }
 
+// truncate makes a client-supplied header safe to store: valid UTF-8
+// (PostgreSQL refuses anything else in a text column, and a header may
+// hold any bytes) and at most n bytes, cut at a character boundary.
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }

@@ -89,7 +89,7 @@ func (s *Service) authenticate(ctx context.Context, bearer string) (*Viewer, err
 	}
 	denied, err := s.deny.Denied(ctx, c)
 	if err != nil {
-		return nil, apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+		return nil, errDenyUnavailable(err)
 	}
 	if denied {
 		return nil, errTokenInvalid

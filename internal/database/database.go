@@ -90,6 +90,12 @@ func sqliteDSN(dsn string) string {
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Set("_txlock", "immediate")
+	// Store times as "2006-01-02 15:04:05.999999999-07:00". The driver's
+	// default is time.Time.String(), which appends the monotonic clock
+	// reading ("m=+0.5") of times from time.Now(): stored values then
+	// compare wrongly as text against parameters, and keyset pagination
+	// by created_at returned a user twice.
+	q.Set("_time_format", "sqlite")
 	sep := "?"
 	if strings.Contains(dsn, "?") {
 		sep = "&"

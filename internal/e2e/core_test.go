@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
@@ -405,4 +406,25 @@ func TestPlaygroundFollowsConfig(t *testing.T) {
 	if r := off.Client().Do(t, `{ __schema { types { name } } }`, nil); len(r.Errors) == 0 {
 		t.Fatalf("introspection disabled but answered: %s", r.Body)
 	}
+}
+
+// TestHostileUserAgentIsStoredSafely: the User-Agent is stored with each
+// refresh token. Any bytes may arrive in it; PostgreSQL refuses invalid
+// UTF-8, so sign-in must store a cleaned, bounded copy instead of failing.
+func TestHostileUserAgentIsStoredSafely(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		c := srv.Client()
+		p := c.SignUp(t, apptest.UniqueEmail("ua"), "password123")
+		c.Header.Set("User-Agent", "bad \xff\xfe bytes "+strings.Repeat("é", 400))
+		c.SignIn(t, *p.User.Email, "password123")
+		var out struct {
+			RefreshTokens []struct{ UserAgent string }
+		}
+		c.Do(t, `query($u: ID!) { refreshTokens(userId: $u) { userAgent } }`, map[string]any{"u": p.User.ID}).Decode(t, &out)
+		ua := out.RefreshTokens[0].UserAgent
+		if !utf8.ValidString(ua) || len(ua) > 512 || !strings.HasPrefix(ua, "bad ") {
+			t.Fatalf("stored user agent %q (%d bytes): want valid UTF-8, at most 512 bytes", ua, len(ua))
+		}
+	})
 }

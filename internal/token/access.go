@@ -17,8 +17,10 @@ import (
 // that no other JWT signed with the same secret passes as one.
 const AccessTokenType = "at+jwt"
 
-// leeway tolerates clock skew between instances when checking exp, iat and nbf.
-const leeway = 5 * time.Second
+// Leeway tolerates clock skew between instances when checking exp, iat
+// and nbf. A token is accepted until exp + Leeway, so deny-list entries
+// must outlive the access-token lifetime by as much.
+const Leeway = 5 * time.Second
 
 // Claims are the claims of a gqlauth access token.
 type Claims struct {
@@ -67,7 +69,7 @@ func NewIssuer(secret, issuer, audience string, ttl time.Duration) *Issuer {
 			jwt.WithAudience(audience),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
-			jwt.WithLeeway(leeway),
+			jwt.WithLeeway(Leeway),
 			// Strict base64: the unused low bits of a segment's last
 			// character must be zero, so one signature has one spelling
 			// and an edited token never verifies.

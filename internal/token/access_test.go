@@ -114,7 +114,7 @@ func TestVerifyRFC8725(t *testing.T) {
 		{"no exp", craft(goodHeader(), with(goodClaims(), "exp", nil), testSecret), false},
 		{"exp as a string", craft(goodHeader(), with(goodClaims(), "exp", "tomorrow"), testSecret), false},
 		{"expired within the leeway", craft(goodHeader(), with(goodClaims(), "exp", now.Add(-2*time.Second).Unix()), testSecret), true},
-		{"expired past the leeway", craft(goodHeader(), with(goodClaims(), "exp", now.Add(-leeway-2*time.Second).Unix()), testSecret), false},
+		{"expired past the leeway", craft(goodHeader(), with(goodClaims(), "exp", now.Add(-Leeway-2*time.Second).Unix()), testSecret), false},
 		{"nbf in the future", craft(goodHeader(), with(goodClaims(), "nbf", now.Add(time.Minute).Unix()), testSecret), false},
 		{"nbf within the leeway", craft(goodHeader(), with(goodClaims(), "nbf", now.Add(2*time.Second).Unix()), testSecret), true},
 		{"iat in the future", craft(goodHeader(), with(goodClaims(), "iat", now.Add(time.Minute).Unix()), testSecret), false},
