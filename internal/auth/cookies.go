@@ -61,13 +61,13 @@ var errCSRF = apierr.New(apierr.Forbidden, "missing or wrong X-CSRF-Token header
 // refreshTokenFrom returns the refresh token an operation acts on: the
 // argument when given, else the refresh cookie, which is honoured only
 // with a matching CSRF header. It returns "" when there is neither.
-func (c CookieSettings) refreshTokenFrom(info *request.Info, arg *string) (string, bool, error) {
+func (c CookieSettings) refreshTokenFrom(info *request.Info, arg *string) (string, error) {
 	if arg != nil && *arg != "" {
-		return *arg, false, nil
+		return *arg, nil
 	}
 	cookie := info.Cookie(c.RefreshName)
 	if cookie == "" {
-		return "", false, nil
+		return "", nil
 	}
 	csrf := info.Cookie(CSRFCookieName)
 	header := ""
@@ -75,7 +75,7 @@ func (c CookieSettings) refreshTokenFrom(info *request.Info, arg *string) (strin
 		header = info.Request.Header.Get(CSRFHeader)
 	}
 	if csrf == "" || subtle.ConstantTimeCompare([]byte(csrf), []byte(header)) != 1 {
-		return "", true, errCSRF
+		return "", errCSRF
 	}
-	return cookie, true, nil
+	return cookie, nil
 }

@@ -34,7 +34,7 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 	if verr != nil && !IsUnauthenticated(verr) {
 		return false, verr // the deny list is down: fail closed
 	}
-	raw, _, cerr := s.set.Cookies.refreshTokenFrom(info, arg)
+	raw, cerr := s.set.Cookies.refreshTokenFrom(info, arg)
 
 	var userID, sessionID uuid.UUID
 	switch {
@@ -142,7 +142,7 @@ func (s *Service) Revoke(ctx context.Context, arg *string, id *uuid.UUID) (bool,
 	case id != nil:
 		q.Where(refreshtoken.ID(*id))
 	default:
-		raw, _, err := s.set.Cookies.refreshTokenFrom(info, nil)
+		raw, err := s.set.Cookies.refreshTokenFrom(info, nil)
 		if err != nil {
 			return false, err
 		}

@@ -124,7 +124,7 @@ func (s *Service) handOut(ctx context.Context, is issued) (*Session, error) {
 // copy of an old token, so the whole session is revoked and its access
 // tokens denied. The revocation is committed although the request fails.
 func (s *Service) refresh(ctx context.Context, arg *string) (*Session, error) {
-	raw, _, err := s.set.Cookies.refreshTokenFrom(request.From(ctx), arg)
+	raw, err := s.set.Cookies.refreshTokenFrom(request.From(ctx), arg)
 	if err != nil {
 		return nil, err
 	}

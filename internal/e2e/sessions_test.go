@@ -198,26 +198,10 @@ func TestConcurrentRefreshWithoutGrace(t *testing.T) {
 		p0 := c.SignUp(t, apptest.UniqueEmail("race"), password)
 		rt0 := *p0.RefreshToken
 
-		start := make(chan struct{})
-		var wg sync.WaitGroup
-		results := make([]*apptest.Response, n)
-		errs := make([]error, n)
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				<-start
-				results[i], errs[i] = post(srv.URL(), "", refreshDoc, map[string]any{"t": rt0})
-			}()
-		}
-		close(start)
-		wg.Wait()
+		results := refreshAtOnce(t, srv, rt0, n)
 
 		var winners []apptest.Payload
 		for i, res := range results {
-			if errs[i] != nil {
-				t.Fatalf("request %d: %v", i, errs[i])
-			}
 			if len(res.Errors) == 0 {
 				var out struct{ Refresh apptest.Payload }
 				res.Decode(t, &out)
@@ -258,27 +242,11 @@ func testConcurrentRefreshWithinGrace(t *testing.T, n int) {
 			p0 := c.SignUp(t, apptest.UniqueEmail("tabs"), password)
 			rt0 := *p0.RefreshToken
 
-			start := make(chan struct{})
-			var wg sync.WaitGroup
-			results := make([]*apptest.Response, n)
-			errs := make([]error, n)
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					results[i], errs[i] = post(srv.URL(), "", refreshDoc, map[string]any{"t": rt0})
-				}()
-			}
-			close(start)
-			wg.Wait()
+			results := refreshAtOnce(t, srv, rt0, n)
 
 			successor := ""
 			access := map[string]bool{}
 			for i, res := range results {
-				if errs[i] != nil {
-					t.Fatalf("request %d: %v", i, errs[i])
-				}
 				var out struct{ Refresh apptest.Payload }
 				res.Decode(t, &out)
 				got := *out.Refresh.RefreshToken
@@ -929,4 +897,28 @@ func TestCookiesSecureInProduction(t *testing.T) {
 			t.Fatalf("production cookie %s: %+v", name, c)
 		}
 	}
+}
+
+// refreshAtOnce presents one refresh token n times at the same moment,
+// each request on its own connection, and returns the n answers.
+func refreshAtOnce(t *testing.T, srv *apptest.Server, token string, n int) []*apptest.Response {
+	t.Helper()
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	results := make([]*apptest.Response, n)
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			results[i], errs[i] = post(srv.URL(), "", refreshDoc, map[string]any{"t": token})
+		})
+	}
+	close(start)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	return results
 }
