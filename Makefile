@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: run build test generate migration lint fuzz bench bench-scale
+.PHONY: run build test generate migration lint fuzz bench bench-scale node-tools
 
 ## run: serve on :8080 (SQLite file gqlauth.db, in-process deny list)
 run:
@@ -13,8 +13,13 @@ build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o bin/gqlauth ./cmd/gqlauth
 
 ## test: every test, with the race detector (PostgreSQL and Redis from TEST_DATABASE_URL / TEST_REDIS_URL)
-test:
+test: node-tools
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+## node-tools: install the pinned JavaScript tools the tests drive (examples/ts, npm ci)
+node-tools: examples/ts/node_modules/.package-lock.json
+examples/ts/node_modules/.package-lock.json: examples/ts/package-lock.json
+	npm ci --prefix examples/ts --no-audit --no-fund --loglevel=error
 
 ## generate: regenerate ent, gqlgen code, the published SDL, the example client, then migration files if ent/schema changed (committed; CI checks it is up to date)
 generate:
