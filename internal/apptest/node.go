@@ -1,7 +1,6 @@
 package apptest
 
 import (
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,7 +22,7 @@ func NodeTools(t testing.TB) (dir, node string) {
 		unavailable(t, "node (Debian's nodejs)", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil {
-		unavailable(t, "examples/ts/node_modules (run `make node-tools`)", errors.Join(err))
+		unavailable(t, "examples/ts/node_modules (run `make node-tools`)", err)
 	}
 	return dir, node
 }
