@@ -548,7 +548,7 @@ func (b *runBench) housekeeping(ctx context.Context) (housekeeping, error) {
 	if err := pool.QueryRow(ctx, `SELECT count(*) FROM refresh_tokens`).Scan(&h.RowsBefore); err != nil {
 		return h, err
 	}
-	db, err := database.Open(ctx, b.db.URL)
+	db, err := database.Open(ctx, b.db.URL, database.Settings{})
 	if err != nil {
 		return h, err
 	}

@@ -53,7 +53,7 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	case "serve":
 		return serve(ctx, cfg, log)
 	case "migrate":
-		db, err := database.Open(ctx, cfg.DatabaseURL)
+		db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{})
 		if err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ type App struct {
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...ent.Option) (*App, error) {
 	log = slog.New(request.LogHandler(log.Handler()))
 	a := &App{Config: cfg, Log: log}
-	db, err := database.Open(ctx, cfg.DatabaseURL, dbOpts...)
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout}, dbOpts...)
 	if err != nil {
 		return nil, err
 	}

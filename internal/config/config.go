@@ -31,6 +31,10 @@ type Config struct {
 	// DatabaseURL selects the database: postgres://… for PostgreSQL,
 	// sqlite://path or file:path for SQLite.
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://gqlauth.db"`
+	// DatabaseStatementTimeout is the deadline of every database statement
+	// (PostgreSQL's statement_timeout on each connection, and a context
+	// deadline on every statement, SQLite's too); 0 turns it off.
+	DatabaseStatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT" envDefault:"5s"`
 
 	// JWTAccessSecret signs access tokens (HS256). Empty in development
 	// means a random secret per start.
@@ -100,6 +104,18 @@ type Config struct {
 	GraphQLMaxComplexity int `env:"GRAPHQL_MAX_COMPLEXITY" envDefault:"5000"`
 	// GraphQLMaxStringBytes bounds every string in the arguments and variables.
 	GraphQLMaxStringBytes int `env:"GRAPHQL_MAX_STRING_BYTES" envDefault:"1024"`
+	// GraphQLMaxFragmentDepth bounds how deeply fragment spreads and inline
+	// fragments nest along any path of a document: each level used to
+	// double what the executor collected (a 1 KB document took the server's
+	// memory), and no real client nests fragments this deep.
+	GraphQLMaxFragmentDepth int `env:"GRAPHQL_MAX_FRAGMENT_DEPTH" envDefault:"8"`
+	// GraphQLMaxInputList bounds the items of every list in the arguments
+	// and variables (an OR of 20,000 filters held PostgreSQL for minutes).
+	GraphQLMaxInputList int `env:"GRAPHQL_MAX_INPUT_LIST" envDefault:"100"`
+	// GraphQLMaxInputDepth bounds how deeply input objects nest in the
+	// arguments and variables (5,000 nested NOTs exhausted PostgreSQL's
+	// parser memory).
+	GraphQLMaxInputDepth int `env:"GRAPHQL_MAX_INPUT_DEPTH" envDefault:"10"`
 	// GraphQLMaxCredentialFields bounds how many credential-bearing fields
 	// (signIn, signUp, refresh, changePassword) one document may select, so
 	// that aliases cannot batch password guesses.
@@ -352,15 +368,18 @@ func (c *Config) validate() error {
 		return bad("COOKIE_SAMESITE", "None requires COOKIE_SECURE=true (browsers drop the cookie otherwise)")
 	}
 	for name, v := range map[string]int{
-		"GRAPHQL_MAX_QUERY_BYTES":  c.GraphQLMaxQueryBytes,
-		"GRAPHQL_MAX_TOKENS":       c.GraphQLMaxTokens,
-		"GRAPHQL_MAX_DEPTH":        c.GraphQLMaxDepth,
-		"GRAPHQL_MAX_ALIASES":      c.GraphQLMaxAliases,
-		"GRAPHQL_MAX_DIRECTIVES":   c.GraphQLMaxDirectives,
-		"GRAPHQL_MAX_COMPLEXITY":   c.GraphQLMaxComplexity,
-		"GRAPHQL_MAX_STRING_BYTES": c.GraphQLMaxStringBytes,
-		"RATE_LIMIT_AUTH":          c.RateLimitAuth,
-		"LOGIN_MAX_FAILURES":       c.LoginMaxFailures,
+		"GRAPHQL_MAX_QUERY_BYTES":    c.GraphQLMaxQueryBytes,
+		"GRAPHQL_MAX_TOKENS":         c.GraphQLMaxTokens,
+		"GRAPHQL_MAX_DEPTH":          c.GraphQLMaxDepth,
+		"GRAPHQL_MAX_ALIASES":        c.GraphQLMaxAliases,
+		"GRAPHQL_MAX_DIRECTIVES":     c.GraphQLMaxDirectives,
+		"GRAPHQL_MAX_COMPLEXITY":     c.GraphQLMaxComplexity,
+		"GRAPHQL_MAX_STRING_BYTES":   c.GraphQLMaxStringBytes,
+		"GRAPHQL_MAX_FRAGMENT_DEPTH": c.GraphQLMaxFragmentDepth,
+		"GRAPHQL_MAX_INPUT_LIST":     c.GraphQLMaxInputList,
+		"GRAPHQL_MAX_INPUT_DEPTH":    c.GraphQLMaxInputDepth,
+		"RATE_LIMIT_AUTH":            c.RateLimitAuth,
+		"LOGIN_MAX_FAILURES":         c.LoginMaxFailures,
 	} {
 		if v < 0 {
 			return bad(name, "must not be negative (0 turns the limit off), got %d", v)
@@ -377,6 +396,9 @@ func (c *Config) validate() error {
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return bad("TRUSTED_PROXIES", "%v", err)
+	}
+	if c.DatabaseStatementTimeout != 0 && c.DatabaseStatementTimeout < 100*time.Millisecond {
+		return bad("DATABASE_STATEMENT_TIMEOUT", "must be 0 (off) or at least 100ms, got %s", c.DatabaseStatementTimeout)
 	}
 	if c.ShutdownTimeout < time.Second {
 		return bad("SHUTDOWN_TIMEOUT", "must be at least 1s")

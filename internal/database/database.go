@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,15 +27,29 @@ type DB struct {
 	SQL *sql.DB
 	// Dialect is dialect.SQLite or dialect.Postgres.
 	Dialect string
+	// Driver is what the ent client sends its statements through (with
+	// the statement deadline, when set).
+	Driver dialect.Driver
+}
+
+// Settings are how gqlauth uses the database beyond its URL.
+type Settings struct {
+	// StatementTimeout is the deadline of every statement
+	// (DATABASE_STATEMENT_TIMEOUT); 0 means none.
+	StatementTimeout time.Duration
 }
 
 // Open connects to the database that url names and checks that it answers:
 // postgres:// or postgresql:// for PostgreSQL (through pgx), sqlite://path
-// or file:path for SQLite.
-func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
+// or file:path for SQLite. Every statement gets set.StatementTimeout as
+// its deadline.
+func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) (*DB, error) {
 	driverName, dsn, dia, err := parse(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if dia == dialect.Postgres {
+		dsn = postgresDSN(dsn, set)
 	}
 	db, err := sql.Open(driverName, dsn)
 	if err != nil {
@@ -60,8 +75,36 @@ func Open(ctx context.Context, rawURL string, opts ...ent.Option) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
-	drv := entsql.OpenDB(dia, db)
-	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia}, nil
+	var drv dialect.Driver = entsql.OpenDB(dia, db)
+	if set.StatementTimeout > 0 {
+		drv = deadlineDriver{Driver: drv.(*entsql.Driver), timeout: set.StatementTimeout}
+	}
+	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv}, nil
+}
+
+// postgresDSN sets the run-time parameters of every PostgreSQL
+// connection (pgx passes unknown URL parameters on to the server):
+//   - statement_timeout, so that the server itself cancels a statement
+//     that runs past the deadline, even when the client is gone;
+//   - jit off: gqlauth's statements are short lookups, and JIT compilation
+//     is what kept backends busy for minutes, deaf to cancel and
+//     terminate, when a filter of 20,000 ORs was sent.
+//
+// Parameters the URL already names are kept.
+func postgresDSN(dsn string, set Settings) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return dsn // pgx reports the malformed URL
+	}
+	q := u.Query()
+	if set.StatementTimeout > 0 && !q.Has("statement_timeout") {
+		q.Set("statement_timeout", strconv.FormatInt(set.StatementTimeout.Milliseconds(), 10))
+	}
+	if !q.Has("jit") {
+		q.Set("jit", "off")
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 // parse maps DATABASE_URL to a database/sql driver, DSN and ent dialect.

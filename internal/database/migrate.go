@@ -79,6 +79,13 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	}
 	defer conn.Close()
 	if db.Dialect == dialect.Postgres {
+		// Migrations (and waiting for another instance's) may take longer
+		// than DATABASE_STATEMENT_TIMEOUT; RESET gives the connection its
+		// start-up value back before it returns to the pool.
+		if _, err := conn.ExecContext(ctx, "SET statement_timeout = 0"); err != nil {
+			return nil, fmt.Errorf("migrate database: %w", err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), "RESET statement_timeout") //nolint:errcheck // a broken connection is dropped by the pool
 		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock($1)", migrateLockID); err != nil {
 			return nil, fmt.Errorf("migrate database: lock: %w", err)
 		}

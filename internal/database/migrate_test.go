@@ -100,7 +100,7 @@ func TestMigrate(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					db, err := database.Open(ctx, url)
+					db, err := database.Open(ctx, url, database.Settings{})
 					if err != nil {
 						mu.Lock()
 						errs = append(errs, err)
@@ -125,7 +125,7 @@ func TestMigrate(t *testing.T) {
 				t.Fatalf("applied %v between two instances, want each of the %d files once", applied, len(files))
 			}
 
-			db, err := database.Open(ctx, url)
+			db, err := database.Open(ctx, url, database.Settings{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -156,7 +156,7 @@ func TestMigrateRefusesUnknownTables(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := database.Open(ctx, d.newDB(t))
+			db, err := database.Open(ctx, d.newDB(t), database.Settings{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -27,7 +27,7 @@ var ErrNoChanges = errors.New("migration files match ent/schema: nothing to writ
 // difference it writes nothing and returns ErrNoChanges, so regenerating
 // an unchanged schema leaves the directory as it is.
 func PlanMigration(ctx context.Context, devURL string, dir atlasmigrate.Dir, name string) error {
-	dev, err := Open(ctx, devURL)
+	dev, err := Open(ctx, devURL, Settings{})
 	if err != nil {
 		return fmt.Errorf("open dev database: %w", err)
 	}

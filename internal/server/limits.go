@@ -15,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -36,11 +35,14 @@ import (
 const (
 	CodeQueryTooLarge           = "QUERY_TOO_LARGE"
 	CodeQueryTooDeep            = "QUERY_TOO_DEEP"
+	CodeFragmentsTooDeep        = "FRAGMENTS_TOO_DEEP"
 	CodeTooManyAliases          = "TOO_MANY_ALIASES"
 	CodeTooManyDirectives       = "TOO_MANY_DIRECTIVES"
 	CodeTooManyCredentialFields = "TOO_MANY_CREDENTIAL_FIELDS"
 	CodeMutationOverGET         = "MUTATION_NOT_ALLOWED_OVER_GET"
-	// CodeComplexityLimitExceeded is set by gqlgen's complexity extension.
+	// CodeComplexityLimitExceeded refuses an operation over
+	// GRAPHQL_MAX_COMPLEXITY (complexity.go; the code gqlgen's own
+	// extension uses).
 	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 )
 
@@ -51,7 +53,7 @@ func init() {
 	// Refusals of the document itself are protocol errors: HTTP 422 like
 	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
 	// complexity refusal at 200; gqlauth answers it with 422 too).
-	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeTooManyAliases,
+	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeFragmentsTooDeep, CodeTooManyAliases,
 		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
@@ -80,6 +82,9 @@ type Limits struct {
 	MaxComplexity       int
 	MaxStringBytes      int
 	MaxCredentialFields int
+	MaxFragmentDepth    int
+	MaxInputList        int
+	MaxInputDepth       int
 	FieldSuggestions    bool
 }
 
@@ -94,6 +99,9 @@ func LimitsFrom(c *config.Config) Limits {
 		MaxComplexity:       c.GraphQLMaxComplexity,
 		MaxStringBytes:      c.GraphQLMaxStringBytes,
 		MaxCredentialFields: c.GraphQLMaxCredentialFields,
+		MaxFragmentDepth:    c.GraphQLMaxFragmentDepth,
+		MaxInputList:        c.GraphQLMaxInputList,
+		MaxInputDepth:       c.GraphQLMaxInputDepth,
 		FieldSuggestions:    c.FieldSuggestions(),
 	}
 }
@@ -120,7 +128,7 @@ func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
 	}
 	gql.Use(&limitsExtension{limits: l})
 	if l.MaxComplexity > 0 {
-		gql.Use(extension.FixedComplexityLimit(l.MaxComplexity))
+		gql.Use(&complexityLimit{limit: l.MaxComplexity})
 	}
 	if clients != nil {
 		gql.AroundFields(rateLimitCredentials(clients))
@@ -205,6 +213,9 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 			n, credentialFieldNames, l.MaxCredentialFields)
 	}
 	s := measure(op.Doc, op.Operation)
+	if l.MaxFragmentDepth > 0 && s.fragments > l.MaxFragmentDepth {
+		return limitError(CodeFragmentsTooDeep, "fragments nest %d levels deep, more than the limit of %d", s.fragments, l.MaxFragmentDepth)
+	}
 	if l.MaxDepth > 0 && s.depth > l.MaxDepth {
 		return limitError(CodeQueryTooDeep, "the query is %d levels deep, more than the limit of %d", s.depth, l.MaxDepth)
 	}
@@ -282,8 +293,11 @@ func selectsIntrospection(doc *ast.QueryDocument, op *ast.OperationDefinition) b
 	return walk(op.SelectionSet)
 }
 
-// shape is what the limits measure of a selection set, fragments expanded.
-type shape struct{ depth, aliases, directives int }
+// shape is what the limits measure of a selection set, fragments
+// expanded: field depth, aliases, directives, and how deeply fragment
+// spreads and inline fragments nest along any path (fields between them
+// included).
+type shape struct{ depth, aliases, directives, fragments int }
 
 // saturate keeps sums of repeated fragment spreads from overflowing.
 const saturate = 1 << 30
@@ -332,11 +346,14 @@ func measure(doc *ast.QueryDocument, op *ast.OperationDefinition) shape {
 			case *ast.InlineFragment:
 				child = set(s.SelectionSet)
 				child.directives = add(child.directives, len(s.Directives))
+				child.fragments++
 			case *ast.FragmentSpread:
 				child = fragment(s.Name)
 				child.directives = add(child.directives, len(s.Directives))
+				child.fragments++
 			}
 			out.depth = max(out.depth, child.depth)
+			out.fragments = max(out.fragments, child.fragments)
 			out.aliases = add(out.aliases, child.aliases)
 			out.directives = add(out.directives, child.directives)
 		}

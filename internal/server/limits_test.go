@@ -35,11 +35,13 @@ func TestMeasure(t *testing.T) {
 	}{
 		{`{ me { id } }`, shape{depth: 2}, 0},
 		{`{ a: me { id } b: me { x: id } t: __typename }`, shape{depth: 2, aliases: 3}, 0},
-		{`{ me { ...F } x: me { ...F } } fragment F on User { a: id b: email }`, shape{depth: 2, aliases: 5}, 0},
-		{`{ me @include(if: true) { id @skip(if: false) ... on User @include(if: true) { email } } }`, shape{depth: 2, directives: 3}, 0},
+		{`{ me { ...F } x: me { ...F } } fragment F on User { a: id b: email }`, shape{depth: 2, aliases: 5, fragments: 1}, 0},
+		{`{ me @include(if: true) { id @skip(if: false) ... on User @include(if: true) { email } } }`, shape{depth: 2, directives: 3, fragments: 1}, 0},
 		{`mutation { signIn(input: {email: "a@b.co", password: "p"}) { user { id } } }`, shape{depth: 3}, 1},
 		{`mutation A { signIn(input: {email: "a@b.co", password: "p"}) { accessToken } } mutation B { refresh { accessToken } }`, shape{depth: 2}, 2},
-		{`mutation { ...M } fragment M on Mutation { a: signUp(input: {password: "p"}) { accessToken } b: signUp(input: {password: "q"}) { accessToken } }`, shape{depth: 2, aliases: 2}, 2},
+		{`mutation { ...M } fragment M on Mutation { a: signUp(input: {password: "p"}) { accessToken } b: signUp(input: {password: "q"}) { accessToken } }`, shape{depth: 2, aliases: 2, fragments: 1}, 2},
+		{`{ ...A } fragment A on Query { me { ...B } } fragment B on User { ... on User { id } }`, shape{depth: 2, fragments: 3}, 0},
+		{`{ ... on Query { ... on Query { me { id } } } me { ... on User { email } } }`, shape{depth: 2, fragments: 2}, 0},
 	}
 	for _, tc := range cases {
 		doc, ok := parseValid(t, tc.query)

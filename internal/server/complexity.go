@@ -1,0 +1,101 @@
+package server
+
+import (
+	"context"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// complexityLimit refuses an operation that costs more than limit
+// (GRAPHQL_MAX_COMPLEXITY), counted the way the executor will run it.
+//
+// It replaces gqlgen's extension.FixedComplexityLimit, whose walk expands
+// every fragment spread as written: a 1.5 KB document of six fragments,
+// each spreading the next 40 times, made it visit 40^6 spreads and held a
+// CPU for hours, before any limit answered. The executor collects the
+// fields of a selection set with graphql.CollectFields, which takes each
+// fragment once and merges fields of one response name; this walk uses the
+// same function, so it costs what execution would collect, no more.
+type complexityLimit struct {
+	limit int
+	es    graphql.ExecutableSchema
+}
+
+var _ interface {
+	graphql.HandlerExtension
+	graphql.OperationContextMutator
+} = &complexityLimit{}
+
+// ExtensionName implements graphql.HandlerExtension.
+func (*complexityLimit) ExtensionName() string { return "GqlauthComplexityLimit" }
+
+// Validate implements graphql.HandlerExtension.
+func (c *complexityLimit) Validate(es graphql.ExecutableSchema) error {
+	c.es = es
+	return nil
+}
+
+// MutateOperationContext computes the operation's cost and refuses it
+// with COMPLEXITY_LIMIT_EXCEEDED when over the limit.
+func (c *complexityLimit) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	if op.Operation == nil {
+		return nil
+	}
+	schema := c.es.Schema()
+	var root *ast.Definition
+	switch op.Operation.Operation {
+	case ast.Mutation:
+		root = schema.Mutation
+	case ast.Subscription:
+		root = schema.Subscription
+	default:
+		root = schema.Query
+	}
+	if root == nil {
+		return nil
+	}
+	if cost := c.selectionCost(ctx, op, op.Operation.SelectionSet, root); cost > c.limit {
+		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", cost, c.limit)
+		errcode.Set(err, CodeComplexityLimitExceeded)
+		return err
+	}
+	return nil
+}
+
+// selectionCost is the cost of sels on an object of type on: the sum of
+// its collected fields' costs, each from the schema's complexity function
+// (graph.ComplexityRoot) or 1 plus its children. Introspection is not
+// counted: it touches no resolver of gqlauth's.
+func (c *complexityLimit) selectionCost(ctx context.Context, op *graphql.OperationContext, sels ast.SelectionSet, on *ast.Definition) int {
+	schema := c.es.Schema()
+	total := 0
+	for _, f := range graphql.CollectFields(op, sels, append([]string{on.Name}, on.Interfaces...)) {
+		if f.Name == "__schema" || f.Name == "__type" || f.Definition == nil {
+			continue
+		}
+		child := 0
+		if def := schema.Types[f.Definition.Type.Name()]; def != nil {
+			switch def.Kind {
+			case ast.Object:
+				child = c.selectionCost(ctx, op, f.Selections, def)
+			case ast.Interface, ast.Union:
+				for _, t := range schema.GetPossibleTypes(def) {
+					child = max(child, c.selectionCost(ctx, op, f.Selections, t))
+				}
+			}
+		}
+		objectName := on.Name
+		if f.ObjectDefinition != nil {
+			objectName = f.ObjectDefinition.Name
+		}
+		cost, ok := c.es.Complexity(ctx, objectName, f.Name, child, f.ArgumentMap(op.Variables))
+		if !ok {
+			cost = add(child, 1)
+		}
+		total = add(total, cost)
+	}
+	return total
+}
