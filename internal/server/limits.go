@@ -47,7 +47,7 @@ const (
 )
 
 // credentialFieldNames lists CredentialFields for error messages.
-const credentialFieldNames = "signIn, signUp, refresh and changePassword"
+const credentialFieldNames = "signIn, signUp, refresh, changePassword and updateProfile"
 
 func init() {
 	// Refusals of the document itself are protocol errors: HTTP 422 like
@@ -65,11 +65,30 @@ func init() {
 // costs a token of the client's RATE_LIMIT_AUTH bucket. They are matched
 // by name, so a field added later (changePassword) is covered once it
 // exists.
+//
+// updateProfile is one too: it answers CONFLICT when the email or username
+// it sets belongs to another account, which tells whether that account
+// exists. Until email changes go through verification, it is once per
+// document, and costs a token when it sets an email or username
+// (identifierChange).
 var CredentialFields = map[string]bool{
 	"signIn":         true,
 	"signUp":         true,
 	"refresh":        true,
 	"changePassword": true,
+	"updateProfile":  true,
+}
+
+// identifierChange reports whether an updateProfile call, with its
+// arguments as the client sent them, sets an email or username: the
+// changes that can probe for accounts, and so cost a token of the
+// client's auth bucket. Every other credential field always costs one.
+func identifierChange(field string, args map[string]any) bool {
+	if field != "updateProfile" {
+		return true
+	}
+	in, _ := args["input"].(map[string]any)
+	return in["email"] != nil || in["username"] != nil
 }
 
 // Limits are the bounds a GraphQL request must keep; 0 turns one off.
@@ -182,12 +201,19 @@ func (e *limitsExtension) Validate(es graphql.ExecutableSchema) error {
 	return nil
 }
 
-// MutateOperationParameters refuses an oversized document before it is parsed.
+// MutateOperationParameters refuses an oversized document before it is
+// parsed, and variables whose lists or input objects go past the input
+// bounds before gqlgen coerces them: coercing an OR of 20,000 filters
+// took most of a second of CPU, before any limit could answer.
 func (e *limitsExtension) MutateOperationParameters(_ context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if max := e.limits.MaxQueryBytes; max > 0 && len(p.Query) > max {
 		return limitError(CodeQueryTooLarge, "the query is %d bytes long, more than the limit of %d", len(p.Query), max)
 	}
-	return nil
+	in := inputCheck{bad: map[string]string{}, maxList: e.limits.MaxInputList, maxDepth: e.limits.MaxInputDepth, shapeOnly: true}
+	for name, v := range p.Variables {
+		in.value("$"+name, v, nil, 0)
+	}
+	return in.err()
 }
 
 // MutateOperationContext checks the parsed, validated document.
@@ -225,7 +251,7 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 	if l.MaxDirectives > 0 && s.directives > l.MaxDirectives {
 		return limitError(CodeTooManyDirectives, "the query uses %d directives, more than the limit of %d", s.directives, l.MaxDirectives)
 	}
-	return checkArguments(op, e.schema, l.MaxStringBytes)
+	return checkArguments(op, e.schema, l)
 }
 
 // limitError is a refusal of the document with the given code.
@@ -370,11 +396,15 @@ func measure(doc *ast.QueryDocument, op *ast.OperationDefinition) shape {
 // checkArguments refuses any string in the operation's arguments (literal
 // or variable, however deeply nested in input objects and lists) that is
 // not valid UTF-8, holds a control character or NUL, or is longer than
-// maxBytes, and any Time that gqlgen could not read (its own error would
-// reach the client as an internal error). The error is BAD_USER_INPUT and
-// names the input field, as the services' own validation does.
-func checkArguments(op *graphql.OperationContext, schema *ast.Schema, maxBytes int) *gqlerror.Error {
-	in := inputCheck{bad: map[string]string{}, schema: schema, maxBytes: maxBytes}
+// l.MaxStringBytes; any list longer than l.MaxInputList and any input
+// object nested deeper than l.MaxInputDepth (a filter of 20,000 ORs, or
+// 5,000 nested NOTs, held PostgreSQL for minutes); and any Time that
+// gqlgen could not read (its own error would reach the client as an
+// internal error). The error is BAD_USER_INPUT and names the input field,
+// as the services' own validation does.
+func checkArguments(op *graphql.OperationContext, schema *ast.Schema, l Limits) *gqlerror.Error {
+	in := inputCheck{bad: map[string]string{}, schema: schema, maxBytes: l.MaxStringBytes,
+		maxList: l.MaxInputList, maxDepth: l.MaxInputDepth}
 	seen := map[string]bool{}
 	checkArgs := func(args ast.ArgumentList, defs ast.ArgumentDefinitionList) {
 		for _, a := range args {
@@ -386,7 +416,7 @@ func checkArguments(op *graphql.OperationContext, schema *ast.Schema, maxBytes i
 			if d := defs.ForName(a.Name); d != nil {
 				typ = d.Type
 			}
-			in.value(inputPath(a.Name), v, typ)
+			in.value(inputPath(a.Name), v, typ, 0)
 		}
 	}
 	var walkSet func(ast.SelectionSet)
@@ -420,17 +450,7 @@ func checkArguments(op *graphql.OperationContext, schema *ast.Schema, maxBytes i
 		}
 	}
 	walkSet(op.Operation.SelectionSet)
-	if len(in.bad) == 0 {
-		return nil
-	}
-	names := make([]string, 0, len(in.bad))
-	for k := range in.bad {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	err := gqlerror.Errorf("invalid input: %s %s", names[0], in.bad[names[0]])
-	err.Extensions = map[string]any{"code": string(apierr.BadUserInput), "fields": in.bad}
-	return err
+	return in.err()
 }
 
 // inputPath names an argument the way the services name fields: the
@@ -450,11 +470,32 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-// inputCheck collects what is wrong with argument values.
+// inputCheck collects what is wrong with argument values; a bound of 0
+// is off.
 type inputCheck struct {
 	bad      map[string]string
 	schema   *ast.Schema // nil: types unknown, strings checked only
 	maxBytes int
+	maxList  int // items of a list
+	maxDepth int // input objects nested in one another
+	// shapeOnly checks lists and nesting alone: raw variables, before
+	// coercion (their strings are checked with the arguments).
+	shapeOnly bool
+}
+
+// err is the BAD_USER_INPUT error naming every bad field, or nil.
+func (c inputCheck) err() *gqlerror.Error {
+	if len(c.bad) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(c.bad))
+	for k := range c.bad {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	err := gqlerror.Errorf("invalid input: %s %s", names[0], c.bad[names[0]])
+	err.Extensions = map[string]any{"code": string(apierr.BadUserInput), "fields": c.bad}
+	return err
 }
 
 func (c inputCheck) add(path, why string) {
@@ -466,8 +507,9 @@ func (c inputCheck) add(path, why string) {
 	}
 }
 
-// value checks v, of GraphQL type typ (nil when unknown), at path.
-func (c inputCheck) value(path string, v any, typ *ast.Type) {
+// value checks v, of GraphQL type typ (nil when unknown), at path, inside
+// depth input objects.
+func (c inputCheck) value(path string, v any, typ *ast.Type, depth int) {
 	if typ != nil && typ.Elem == nil && typ.NamedType == "Time" && v != nil {
 		if _, err := graphql.UnmarshalTime(v); err != nil {
 			c.add(path, "must be an RFC 3339 date-time, like 2026-01-02T15:04:05Z")
@@ -476,10 +518,17 @@ func (c inputCheck) value(path string, v any, typ *ast.Type) {
 	}
 	switch x := v.(type) {
 	case string:
+		if c.shapeOnly {
+			return
+		}
 		if why := badString(x, c.maxBytes); why != "" {
 			c.add(path, why)
 		}
 	case map[string]any:
+		if c.maxDepth > 0 && depth >= c.maxDepth {
+			c.add(path, fmt.Sprintf("nests input objects more than %d deep", c.maxDepth))
+			return
+		}
 		var def *ast.Definition
 		if typ != nil && typ.Elem == nil && c.schema != nil {
 			def = c.schema.Types[typ.NamedType]
@@ -491,15 +540,19 @@ func (c inputCheck) value(path string, v any, typ *ast.Type) {
 					ft = f.Type
 				}
 			}
-			c.value(join(path, k), e, ft)
+			c.value(join(path, k), e, ft, depth+1)
 		}
 	case []any:
+		if c.maxList > 0 && len(x) > c.maxList {
+			c.add(path, fmt.Sprintf("must have at most %d items, not %d", c.maxList, len(x)))
+			return
+		}
 		var et *ast.Type
 		if typ != nil {
 			et = typ.Elem
 		}
 		for i, e := range x {
-			c.value(path+"["+strconv.Itoa(i)+"]", e, et)
+			c.value(path+"["+strconv.Itoa(i)+"]", e, et, depth)
 		}
 	}
 }
@@ -525,12 +578,15 @@ func badString(s string, maxBytes int) string {
 
 // rateLimitCredentials takes a token of the client's bucket before each
 // credential field runs, so one address can try at most RATE_LIMIT_AUTH
-// passwords, sign-ups or refreshes a minute. IPv6 clients are counted by
+// passwords, sign-ups, refreshes or identifier changes a minute. IPv6 clients are counted by
 // their /64, the block one host usually has.
 func rateLimitCredentials(clients ClientLimiter) graphql.FieldMiddleware {
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		fc := graphql.GetFieldContext(ctx)
 		if fc == nil || fc.Object != "Mutation" || !CredentialFields[fc.Field.Name] {
+			return next(ctx)
+		}
+		if op := graphql.GetOperationContext(ctx); !identifierChange(fc.Field.Name, fc.Field.ArgumentMap(op.Variables)) {
 			return next(ctx)
 		}
 		wait, err := clients.Allow(ctx, "auth:"+clientKey(request.From(ctx).IP))

@@ -125,7 +125,7 @@ func FuzzLimits(f *testing.F) {
 				t.Fatalf("measured %+v for %q", s, query)
 			}
 			opCtx := &graphql.OperationContext{Doc: doc, Operation: op, Variables: map[string]any{}}
-			_ = checkArguments(opCtx, testSchema, 1024)
+			_ = checkArguments(opCtx, testSchema, Limits{MaxStringBytes: 1024, MaxInputList: 100, MaxInputDepth: 10})
 		}
 		if n := countCredentialFields(doc); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
 			t.Fatalf("%d credential fields in %q", n, query)
