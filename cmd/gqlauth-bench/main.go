@@ -71,7 +71,7 @@ func envOr(name, def string) string {
 }
 
 // benchSecret signs the access tokens of gqlauth and of the floors.
-const benchSecret = "gqlauth-bench-secret-gqlauth-bench-secret"
+const benchSecret = "Vb3kR9qZ1xM7wT4pN6yH2sL8cJ0fG5dA-eU_iO3rK"
 
 // benchPassword is every seeded user's password.
 const benchPassword = "correct horse battery staple"

@@ -95,9 +95,7 @@ func newLogger(cfg *config.Config) *slog.Logger {
 }
 
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	if cfg.GeneratedSecret {
-		log.Warn("JWT_ACCESS_SECRET is not set: using a random secret; tokens will not survive a restart")
-	}
+	cfg.LogWarnings(log)
 	a, err := app.New(ctx, cfg, log)
 	if err != nil {
 		return err

@@ -15,6 +15,23 @@ import (
 // creates and edits users; the database enforces uniqueness.
 type User struct{ ent.Schema }
 
+// Bounds of the User's text fields, each in one unit. internal/auth checks
+// input against them (the check a client sees, as BAD_USER_INPUT naming
+// the field); the columns and ent's validators below use the same numbers
+// in the same unit, so that nothing validation accepts can fail in the
+// database.
+const (
+	// MaxEmailBytes bounds an email address in bytes (RFC 5321's path limit).
+	MaxEmailBytes = 254
+	// MaxUsernameChars bounds a username; usernames are ASCII, so this is
+	// also their size in bytes.
+	MaxUsernameChars = 32
+	// MaxNameChars bounds a first or last name in characters (Unicode code
+	// points), the unit people count in; PostgreSQL's varchar(n) counts
+	// characters too.
+	MaxNameChars = 100
+)
+
 // Mixin of the User.
 func (User) Mixin() []ent.Mixin {
 	return []ent.Mixin{IDMixin{}, TimeMixin{}}
@@ -25,17 +42,17 @@ func (User) Fields() []ent.Field {
 	return []ent.Field{
 		field.String("email").
 			Optional().Nillable().Unique().
-			MaxLen(254).
+			MaxLen(MaxEmailBytes).
 			Comment("Email address, trimmed and lower-cased.").
 			Annotations(entgql.OrderField("EMAIL")),
 		field.String("username").
 			Optional().Nillable().
-			MaxLen(32).
+			MaxLen(MaxUsernameChars).
 			Comment("Username as the user typed it.").
 			Annotations(entgql.OrderField("USERNAME")),
 		field.String("username_key").
 			Optional().Nillable().Unique().
-			MaxLen(32).
+			MaxLen(MaxUsernameChars).
 			Comment("Lower-cased username: makes usernames unique regardless of case.").
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("password_hash").
@@ -44,10 +61,10 @@ func (User) Fields() []ent.Field {
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("first_name").
 			Optional().Nillable().
-			MaxLen(100),
+			MaxRuneLen(MaxNameChars),
 		field.String("last_name").
 			Optional().Nillable().
-			MaxLen(100),
+			MaxRuneLen(MaxNameChars),
 		field.Int("age").
 			Optional().Nillable().
 			Range(0, 150),

@@ -114,6 +114,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			Secure:      cfg.Secure(),
 			SameSite:    cfg.SameSite(),
 			Domain:      cfg.CookieDomain,
+			CSRFKey:     cfg.CSRFKey(),
 		},
 		Lockout: lockout,
 	}, log)

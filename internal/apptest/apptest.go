@@ -154,6 +154,10 @@ func NewRedisPrefix(t testing.TB) string {
 	return prefix
 }
 
+// JWTSecret is every test server's JWT_ACCESS_SECRET: random-looking, so
+// that production mode (which refuses guessable secrets) accepts it too.
+const JWTSecret = "kQ7vZ2xN9pL4wR8tY1bE6mH3sJ5cF0gA-uD_iO2qW7eXnB4"
+
 // Config returns the configuration of a test server on backend b: bcrypt
 // at its minimum cost, a fixed secret, and the given overrides (variable
 // name to value, as in the environment).
@@ -162,7 +166,7 @@ func Config(t testing.TB, b Backend, overrides map[string]string) *config.Config
 	vars := map[string]string{
 		"APP_ENV":           "test",
 		"BCRYPT_COST":       "4",
-		"JWT_ACCESS_SECRET": "test-secret-test-secret-test-secret!",
+		"JWT_ACCESS_SECRET": JWTSecret,
 		// Every test client is 127.0.0.1: the per-address limit of
 		// credential requests is off unless a test turns it on.
 		"RATE_LIMIT_AUTH": "0",

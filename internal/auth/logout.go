@@ -34,7 +34,8 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 	if verr != nil && !IsUnauthenticated(verr) {
 		return false, verr // the deny list is down: fail closed
 	}
-	raw, cerr := s.set.Cookies.refreshTokenFrom(info, arg)
+	presented, cerr := s.set.Cookies.refreshTokenFrom(info, arg)
+	raw := presented.raw
 
 	var userID, sessionID uuid.UUID
 	switch {
@@ -45,7 +46,13 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, arg *string) (b
 		if err != nil && !ent.IsNotFound(err) {
 			return false, err
 		}
-		if err != nil || rt.RevokedAt != nil {
+		if err != nil {
+			return false, errRefreshInvalid
+		}
+		if err := s.set.Cookies.verifySession(presented, rt.SessionID); err != nil {
+			return false, err
+		}
+		if rt.RevokedAt != nil {
 			return false, errRefreshInvalid
 		}
 		userID, sessionID = rt.UserID, rt.SessionID
@@ -136,26 +143,30 @@ func (s *Service) Revoke(ctx context.Context, arg *string, id *uuid.UUID) (bool,
 	}
 	info := request.From(ctx)
 	q := s.db.RefreshToken.Query()
+	var presented presentedToken
 	switch {
 	case arg != nil && *arg != "":
 		q.Where(refreshtoken.TokenHash(token.HashRefreshToken(*arg)))
 	case id != nil:
 		q.Where(refreshtoken.ID(*id))
 	default:
-		raw, err := s.set.Cookies.refreshTokenFrom(info, nil)
+		presented, err = s.set.Cookies.refreshTokenFrom(info, nil)
 		if err != nil {
 			return false, err
 		}
-		if raw == "" {
+		if presented.raw == "" {
 			return false, apierr.Invalid(map[string]string{"refreshToken": "give a refresh token or the id of one"})
 		}
-		q.Where(refreshtoken.TokenHash(token.HashRefreshToken(raw)))
+		q.Where(refreshtoken.TokenHash(token.HashRefreshToken(presented.raw)))
 	}
 	rt, err := q.Only(ctx)
 	if ent.IsNotFound(err) || (err == nil && !v.CanAccessUser(rt.UserID)) {
 		return false, errRefreshNotFound
 	}
 	if err != nil {
+		return false, err
+	}
+	if err := s.set.Cookies.verifySession(presented, rt.SessionID); err != nil {
 		return false, err
 	}
 	if rt.RevokedAt != nil || !s.now().Before(rt.ExpiresAt) {

@@ -6,6 +6,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,6 +54,12 @@ func NewService(db *ent.Client, tokens *token.Issuer, deny token.DenyList, set S
 	dummy, err := bcrypt.GenerateFromPassword([]byte("gqlauth dummy password"), set.BcryptCost)
 	if err != nil {
 		return nil, fmt.Errorf("make dummy hash: %w", err)
+	}
+	if len(set.Cookies.CSRFKey) == 0 {
+		// A tool that hands out no cookies; the server passes a key
+		// derived from its configuration (config.CSRFKey).
+		set.Cookies.CSRFKey = make([]byte, 32)
+		_, _ = rand.Read(set.Cookies.CSRFKey)
 	}
 	return &Service{db: db, tokens: tokens, deny: deny, set: set, log: log, now: time.Now, metrics: nopRecorder{}, dummyHash: dummy}, nil
 }

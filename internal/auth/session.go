@@ -97,7 +97,7 @@ func (s *Service) handOut(ctx context.Context, is issued) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.set.Cookies.setSessionCookies(request.From(ctx), is.refresh, is.expires)
+	s.set.Cookies.setSessionCookies(request.From(ctx), is.refresh, is.sessionID, is.expires)
 	return &Session{
 		AccessToken:  access,
 		RefreshToken: is.refresh,
@@ -124,10 +124,11 @@ func (s *Service) handOut(ctx context.Context, is issued) (*Session, error) {
 // copy of an old token, so the whole session is revoked and its access
 // tokens denied. The revocation is committed although the request fails.
 func (s *Service) refresh(ctx context.Context, arg *string) (*Session, error) {
-	raw, err := s.set.Cookies.refreshTokenFrom(request.From(ctx), arg)
+	presented, err := s.set.Cookies.refreshTokenFrom(request.From(ctx), arg)
 	if err != nil {
 		return nil, err
 	}
+	raw := presented.raw
 	if raw == "" {
 		return nil, errRefreshMissing
 	}
@@ -145,6 +146,11 @@ func (s *Service) refresh(ctx context.Context, arg *string) (*Session, error) {
 				return errRefreshInvalid
 			}
 			if err != nil {
+				return err
+			}
+			// Before anything changes: a forged CSRF value must not be
+			// able to rotate, nor to trip reuse detection.
+			if err := s.set.Cookies.verifySession(presented, rt.SessionID); err != nil {
 				return err
 			}
 			now := s.now()

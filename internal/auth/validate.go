@@ -1,8 +1,10 @@
 package auth
 
 import (
+	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -10,23 +12,28 @@ import (
 	"golang.org/x/net/idna"
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 )
 
-// Limits of user input. Passwords are bounded by bcrypt, which reads
-// only the first 72 bytes: a longer password is refused, never truncated.
+// Limits of user input, each in one unit that its message names. The
+// bounds of stored fields come from the data model (ent/schema), whose
+// columns take whatever passes here. Passwords are bounded by bcrypt,
+// which reads only the first 72 bytes: a longer password is refused,
+// never truncated; both password bounds count bytes.
 const (
 	MinPasswordBytes = 8
 	MaxPasswordBytes = 72
-	MaxEmailBytes    = 254
-	MaxNameChars     = 100
+	MaxEmailBytes    = schema.MaxEmailBytes
+	MaxNameChars     = schema.MaxNameChars
+	MaxUsernameChars = schema.MaxUsernameChars
 	// MaxUsernameBytes bounds a username typed at sign-in (sign-up
 	// allows 32; anything longer cannot exist).
 	MaxUsernameBytes = 64
 	MinAge, MaxAge   = 0, 150
 )
 
-var usernamePattern = regexp.MustCompile(`^[A-Za-z0-9_.-]{3,32}$`)
+var usernamePattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9_.-]{3,%d}$`, MaxUsernameChars))
 
 // fieldErrors collects every problem of one input, so a form can show
 // them all at once.
@@ -76,9 +83,13 @@ func normalizeEmail(raw string) (string, string) {
 	case s == "":
 		return "", "must not be empty"
 	case len(s) > MaxEmailBytes:
-		return "", "must be at most 254 bytes"
+		return "", fmt.Sprintf("must be at most %d bytes", MaxEmailBytes)
 	case !cleanText(s):
 		return "", "contains invalid characters"
+	case hasFormatChar(s):
+		// IDNA would drop some of them (a soft hyphen) and keep others (a
+		// zero-width space in the local part): refused either way.
+		return "", whyInvisible
 	}
 	s = norm.NFC.String(s)
 	addr, err := mail.ParseAddress(s)
@@ -95,11 +106,20 @@ func normalizeEmail(raw string) (string, string) {
 	if err != nil {
 		return "", "is not a valid email address"
 	}
-	out := local + "@" + strings.ToLower(norm.NFC.String(unicodeDomain))
+	unicodeDomain = strings.ToLower(norm.NFC.String(unicodeDomain))
+	out := local + "@" + unicodeDomain
 	// The canonical form must itself be a valid address that maps to
 	// itself, or the same mailbox could be stored twice.
-	if len(out) > MaxEmailBytes || !cleanText(out) {
+	if len(out) > MaxEmailBytes {
+		return "", fmt.Sprintf("must be at most %d bytes", MaxEmailBytes)
+	}
+	if !cleanText(out) || hasFormatChar(out) {
 		return "", "is not a valid email address"
+	}
+	// Look-alikes: the local part and each label of the domain must each
+	// keep to one script (or a combination one writing system uses).
+	if mixesScripts(local) || slices.ContainsFunc(strings.Split(unicodeDomain, "."), mixesScripts) {
+		return "", whyMixed
 	}
 	if a, err := mail.ParseAddress(out); err != nil || a.Address != out {
 		return "", "is not a valid email address"
@@ -114,7 +134,7 @@ func normalizeEmail(raw string) (string, string) {
 func checkUsername(raw string) (string, string) {
 	s := strings.TrimSpace(raw)
 	if !usernamePattern.MatchString(s) {
-		return "", "must be 3 to 32 letters, digits, '_', '.' or '-'"
+		return "", fmt.Sprintf("must be 3 to %d letters, digits, '_', '.' or '-'", MaxUsernameChars)
 	}
 	return s, ""
 }
@@ -123,9 +143,9 @@ func checkUsername(raw string) (string, string) {
 func checkPassword(p string) string {
 	switch {
 	case len(p) < MinPasswordBytes:
-		return "must be at least 8 characters"
+		return fmt.Sprintf("must be at least %d bytes", MinPasswordBytes)
 	case len(p) > MaxPasswordBytes:
-		return "must be at most 72 bytes (bcrypt ignores the rest)"
+		return fmt.Sprintf("must be at most %d bytes (bcrypt ignores the rest)", MaxPasswordBytes)
 	case !cleanText(p):
 		return "must not contain control characters"
 	}
@@ -142,14 +162,15 @@ func checkSignInPassword(p string) string {
 	case len(p) > MaxPasswordBytes:
 		// bcrypt would compare only the first 72 bytes: a wrong long
 		// password sharing them would pass.
-		return "must be at most 72 bytes"
+		return fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)
 	case !cleanText(p):
 		return "must not contain control characters"
 	}
 	return ""
 }
 
-// checkName trims an optional name; an empty one becomes nil.
+// checkName trims an optional name; an empty one becomes nil. Its
+// length is counted in characters, the unit of its column.
 func checkName(raw *string) (*string, string) {
 	if raw == nil {
 		return nil, ""
@@ -161,7 +182,10 @@ func checkName(raw *string) (*string, string) {
 	case !cleanText(s):
 		return nil, "contains invalid characters"
 	case utf8.RuneCountInString(s) > MaxNameChars:
-		return nil, "must be at most 100 characters"
+		return nil, fmt.Sprintf("must be at most %d characters", MaxNameChars)
+	}
+	if why := checkNameChars(s); why != "" {
+		return nil, why
 	}
 	return &s, ""
 }

@@ -39,6 +39,32 @@ func TestNormalizeEmail(t *testing.T) {
 	}
 }
 
+// TestMixesScripts pins the script-mixing rule of UTS #39's Highly
+// Restrictive level that email parts must follow.
+func TestMixesScripts(t *testing.T) {
+	for s, mixed := range map[string]bool{
+		"example":         false,
+		"bücher":          false,
+		"пример":          false,
+		"ex\u0430mple":    true,  // Cyrillic а among Latin letters
+		"g\u03bfogle":     true,  // Greek ο
+		"paypa\u04cf":     true,  // Cyrillic palochka
+		"東京タワー":           false, // Han + Katakana: Japanese
+		"sony-ソニー":        false, // Latin + Katakana
+		"中文abc":           false, // Latin + Han
+		"한국어abc":          false, // Latin + Hangul
+		"ㄅㄆ中文":            false, // Bopomofo + Han
+		"한국ソニー":           true,  // Hangul + Katakana: no one writing system
+		"αβγ-123":         false, // digits and hyphen go with any script
+		"abc\u0301":       false, // a combining mark (Inherited)
+		"ελληνικά-пример": true,
+	} {
+		if got := mixesScripts(s); got != mixed {
+			t.Errorf("mixesScripts(%q) = %v, want %v", s, got, mixed)
+		}
+	}
+}
+
 func TestPasswordChecks(t *testing.T) {
 	for p, ok := range map[string]bool{
 		"correct horse":           true,
@@ -68,6 +94,7 @@ func FuzzValidation(f *testing.F) {
 		"alice@example.com", " Bob@BÜCHER.de ", "bob@xn--bcher-kva.de", "a@b", "\x00", "a@ex\xffample.com",
 		"josé@example.com", "\"quoted local\"@example.com", "a@[127.0.0.1]", "a@b.c.d.e.f", "ǅ@example.com",
 		"correct horse", "Jane", "ab", "x_y.z-1",
+		"ali\u200bce@example.com", "alice@ex\u0430mple.com", "user@пример.рф", "taro@東京タワー.jp", "می\u200cخواهم", "\u202eecilA",
 	} {
 		f.Add(seed)
 	}
@@ -79,10 +106,16 @@ func FuzzValidation(f *testing.F) {
 			if again, why := normalizeEmail(email); why != "" || again != email {
 				t.Fatalf("%q normalised to %q, which normalises to %q (%s)", s, email, again, why)
 			}
+			if hasFormatChar(email) || mixesScripts(email[:strings.LastIndexByte(email, '@')]) {
+				t.Fatalf("accepted email %q with an invisible character or mixed scripts", email)
+			}
 		}
 		if name, why := checkName(&s); why == "" && name != nil {
 			if !cleanText(*name) || utf8.RuneCountInString(*name) > MaxNameChars || *name != strings.TrimSpace(*name) {
 				t.Fatalf("accepted name %q", *name)
+			}
+			if strings.IndexFunc(*name, func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }) >= 0 {
+				t.Fatalf("accepted name %q with a bidirectional control", *name)
 			}
 		}
 		if u, why := checkUsername(s); why == "" {

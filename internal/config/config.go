@@ -416,5 +416,5 @@ func (c *Config) validate() error {
 	case len(c.JWTAccessSecret) < 32:
 		return bad("JWT_ACCESS_SECRET", "must be at least 32 bytes, got %d", len(c.JWTAccessSecret))
 	}
-	return nil
+	return c.checkProduction()
 }

@@ -26,7 +26,7 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestProduction(t *testing.T) {
-	secret := strings.Repeat("s", 32)
+	secret := testSecret
 	c, err := FromEnv(map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret})
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestProduction(t *testing.T) {
 }
 
 func TestInvalidValuesNameTheVariable(t *testing.T) {
-	secret := strings.Repeat("s", 32)
+	secret := testSecret
 	cases := []struct {
 		vars map[string]string
 		want string

@@ -619,7 +619,7 @@ func craftJWT(header, claims map[string]any, secret string) string {
 // claims properly signed (with kid/jku/jwk headers the server ignores)
 // are accepted.
 func TestForgedAccessTokens(t *testing.T) {
-	const secret = "test-secret-test-secret-test-secret!" // apptest's JWT_ACCESS_SECRET
+	const secret = apptest.JWTSecret
 	srv := apptest.New(t, apptest.Backends[0], nil)
 	p := srv.Client().SignUp(t, apptest.UniqueEmail("forge"), "correct horse")
 	parts := strings.Split(p.AccessToken, ".")

@@ -212,7 +212,7 @@ func TestMetrics(t *testing.T) {
 			{"gqlauth_graphql_requests_total", map[string]string{"operation": "SignIn", "code": "OK"}, 1},
 			{"gqlauth_graphql_requests_total", map[string]string{"operation": "SignIn", "code": "UNAUTHENTICATED"}, 1},
 			{"gqlauth_graphql_requests_total", map[string]string{"operation": "Refresh", "code": "UNAUTHENTICATED"}, 1},
-			{"gqlauth_graphql_requests_total", map[string]string{"operation": "Broken", "code": "GRAPHQL_VALIDATION_FAILED"}, 1},
+			{"gqlauth_graphql_requests_total", map[string]string{"operation": "invalid", "code": "GRAPHQL_VALIDATION_FAILED"}, 1},
 			{"gqlauth_graphql_request_duration_seconds", map[string]string{"operation": "Refresh"}, 2},
 			{"gqlauth_sign_ins_total", map[string]string{"result": auth.SignInSuccess}, 1},
 			{"gqlauth_sign_ins_total", map[string]string{"result": auth.SignInFailure}, 1},

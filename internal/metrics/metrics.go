@@ -21,7 +21,9 @@ const namespace = "gqlauth"
 
 // maxOperationNames bounds the operation label: clients choose operation
 // names, and every new name is a new time series. Past this many distinct
-// names, further ones are counted as "other".
+// names, further ones are counted as "other". Only operations that were
+// executed take a slot; documents refused before execution are counted
+// as "invalid", so that junk sent at start-up cannot fill the slots.
 const maxOperationNames = 200
 
 // Metrics is gqlauth's set of metrics and the registry that serves them.
@@ -112,8 +114,10 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.registry }
 var operationName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
 
 // operationLabel bounds the cardinality of the operation label.
-func (m *Metrics) operationLabel(name string) string {
+func (m *Metrics) operationLabel(name string, validated bool) string {
 	switch {
+	case !validated:
+		return "invalid"
 	case name == "":
 		return "anonymous"
 	case !operationName.MatchString(name):
@@ -132,9 +136,11 @@ func (m *Metrics) operationLabel(name string) string {
 }
 
 // GraphQLRequest records one answered GraphQL request: its operation name
-// ("" for anonymous ones), its outcome code and how long it took.
-func (m *Metrics) GraphQLRequest(operation, code string, took time.Duration) {
-	op := m.operationLabel(operation)
+// ("" for anonymous ones), whether it was validated (parsed, valid,
+// within every limit, and so executed: only then is its name used as a
+// label), its outcome code and how long it took.
+func (m *Metrics) GraphQLRequest(operation string, validated bool, code string, took time.Duration) {
+	op := m.operationLabel(operation, validated)
 	m.graphqlRequests.WithLabelValues(op, code).Inc()
 	m.graphqlDuration.WithLabelValues(op).Observe(took.Seconds())
 }

@@ -20,6 +20,9 @@ type outcome struct {
 	graphql   bool
 	operation string
 	code      string
+	// validated: the operation passed parsing, validation, variable
+	// coercion and every document limit, and was executed.
+	validated bool
 }
 
 type outcomeKey struct{}
@@ -64,7 +67,7 @@ func observe(log *slog.Logger, m *metrics.Metrics, ips clientIPs, next http.Hand
 		if out.graphql {
 			attrs = append(attrs, slog.String("operation", out.operation), slog.String("code", out.code))
 			if m != nil {
-				m.GraphQLRequest(out.operation, out.code, took)
+				m.GraphQLRequest(out.operation, out.validated, out.code, took)
 			}
 		}
 		// ctx carries the id, which the log handler adds (request.LogHandler).
@@ -104,8 +107,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 type operationObserver struct{}
 
 var (
-	_ graphql.HandlerExtension    = operationObserver{}
-	_ graphql.ResponseInterceptor = operationObserver{}
+	_ graphql.HandlerExtension     = operationObserver{}
+	_ graphql.OperationInterceptor = operationObserver{}
+	_ graphql.ResponseInterceptor  = operationObserver{}
 )
 
 // ExtensionName implements graphql.HandlerExtension.
@@ -113,6 +117,18 @@ func (operationObserver) ExtensionName() string { return "OperationObserver" }
 
 // Validate implements graphql.HandlerExtension.
 func (operationObserver) Validate(graphql.ExecutableSchema) error { return nil }
+
+// InterceptOperation implements graphql.OperationInterceptor. gqlgen
+// calls it only for an operation it is about to execute: one that parsed,
+// validated, had its variables coerced and passed every document limit.
+// A document refused before that never gets here, so its name, which the
+// client chose, cannot take one of the metrics' operation label slots.
+func (operationObserver) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	if out, ok := ctx.Value(outcomeKey{}).(*outcome); ok {
+		out.validated = true
+	}
+	return next(ctx)
+}
 
 // InterceptResponse implements graphql.ResponseInterceptor.
 func (operationObserver) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {

@@ -1,0 +1,109 @@
+package config
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// testSecret is a JWT_ACCESS_SECRET production accepts (openssl rand -base64 48).
+const testSecret = "3q2+7wM1m0b9Zf4yXg8uH2kLpQ5rTtVvWx1zA6cD0eFhJ7nS9oR4iY2uBqE8lKmN"
+
+func production(vars map[string]string) map[string]string {
+	out := map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret}
+	for k, v := range vars {
+		out[k] = v
+	}
+	return out
+}
+
+// TestProductionRefusesWildcardOrigins: credentials with a wildcard
+// origin would let any site (or any sandboxed page) call with the user's
+// cookies; production refuses to start, development allows it.
+func TestProductionRefusesWildcardOrigins(t *testing.T) {
+	for _, origins := range []string{"*", "https://app.example.com, *", "null", "https://*", "https://*.com", "*.example.com", "https://*.*.example.com"} {
+		_, err := FromEnv(production(map[string]string{"CORS_ALLOWED_ORIGINS": origins}))
+		if err == nil || !strings.HasPrefix(err.Error(), "CORS_ALLOWED_ORIGINS: ") {
+			t.Errorf("CORS_ALLOWED_ORIGINS=%q in production: got %v, want an error naming the variable", origins, err)
+		}
+	}
+	for _, origins := range []string{"https://app.example.com", "https://app.example.com,http://localhost:5173", "https://*.example.com"} {
+		c, err := FromEnv(production(map[string]string{"CORS_ALLOWED_ORIGINS": origins}))
+		if err != nil || len(c.CORSAllowedOrigins) == 0 {
+			t.Errorf("CORS_ALLOWED_ORIGINS=%q in production: %v", origins, err)
+		}
+	}
+	if _, err := FromEnv(map[string]string{"CORS_ALLOWED_ORIGINS": "*"}); err != nil {
+		t.Errorf("development refuses CORS_ALLOWED_ORIGINS=*: %v", err)
+	}
+}
+
+// TestProductionRefusesGuessableSecret: a repeated character, a short
+// repeated word, a run of consecutive characters are refused in
+// production however long; random secrets pass.
+func TestProductionRefusesGuessableSecret(t *testing.T) {
+	for _, weak := range []string{
+		strings.Repeat("s", 32),
+		strings.Repeat("s", 64),
+		strings.Repeat("ab", 32),
+		strings.Repeat("secret", 8),
+		"0123456789abcdef0123456789abcdef",
+		"abcdefghijklmnopqrstuvwxyz0123456789",
+		"test-secret-test-secret-test-secret!",
+	} {
+		_, err := FromEnv(production(map[string]string{"JWT_ACCESS_SECRET": weak}))
+		if err == nil || !strings.HasPrefix(err.Error(), "JWT_ACCESS_SECRET: looks guessable") {
+			t.Errorf("JWT_ACCESS_SECRET=%q in production: got %v, want it refused", weak, err)
+		}
+		if _, err := FromEnv(map[string]string{"JWT_ACCESS_SECRET": weak}); err != nil {
+			t.Errorf("development refuses JWT_ACCESS_SECRET=%q: %v", weak, err)
+		}
+	}
+	// No false alarms on what the README and docker-compose.yml suggest:
+	// openssl rand -base64 32/48 and -hex 32, and rand.Text pairs.
+	for i := range 2000 {
+		b := make([]byte, 48)
+		_, _ = rand.Read(b)
+		for _, s := range []string{
+			base64.StdEncoding.EncodeToString(b[:32]), base64.StdEncoding.EncodeToString(b),
+			hex.EncodeToString(b[:32]), rand.Text() + rand.Text(),
+		} {
+			if bits := secretEntropyBits(s); bits < MinSecretEntropyBits {
+				t.Fatalf("random secret %d %q estimated at %.0f bits, below %d", i, s, bits, MinSecretEntropyBits)
+			}
+		}
+	}
+}
+
+// TestCookieSecureFalseWarnsInProduction: production allows
+// COOKIE_SECURE=false (TLS may end at a proxy on the same host) but says
+// so loudly at start, at level WARN.
+func TestCookieSecureFalseWarnsInProduction(t *testing.T) {
+	warnings := func(vars map[string]string) string {
+		t.Helper()
+		c, err := FromEnv(vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		c.LogWarnings(slog.New(slog.NewTextHandler(&buf, nil)))
+		return buf.String()
+	}
+	got := warnings(production(map[string]string{"COOKIE_SECURE": "false"}))
+	if !strings.Contains(got, "level=WARN") || !strings.Contains(got, "COOKIE_SECURE=false in production") {
+		t.Fatalf("log = %q, want a WARN line about COOKIE_SECURE=false", got)
+	}
+	if got := warnings(production(nil)); got != "" {
+		t.Errorf("production defaults logged %q, want no warning", got)
+	}
+	if got := warnings(map[string]string{"COOKIE_SECURE": "false", "JWT_ACCESS_SECRET": testSecret}); got != "" {
+		t.Errorf("development with COOKIE_SECURE=false logged %q, want no warning", got)
+	}
+	if got := warnings(map[string]string{}); !strings.Contains(got, "JWT_ACCESS_SECRET is not set") {
+		t.Errorf("generated secret: log = %q", got)
+	}
+}
