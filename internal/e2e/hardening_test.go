@@ -122,11 +122,12 @@ func hostileRequests() []hostile {
 			status: 422, code: "COMPLEXITY_LIMIT_EXCEEDED"},
 		{name: "signIn twice by aliases", build: gql("mutation { "+repeat("a%d: "+guessField, 2, " ")+" }", nil),
 			status: 422, code: "TOO_MANY_CREDENTIAL_FIELDS"},
-		{name: "signIn and signUp in two operations", build: func(t *testing.T, srv *apptest.Server) *http.Request {
+		{name: "signIn twice in the operation that runs, through a fragment", build: func(t *testing.T, srv *apptest.Server) *http.Request {
 			body, _ := json.Marshal(map[string]any{
 				"operationName": "A",
-				"query": `mutation A { ` + fmt.Sprintf(guessField, 0) + ` } ` +
-					`mutation B { signUp(input: {email: "new@example.com", password: "long enough"}) { accessToken } }`,
+				"query": `mutation A { ` + fmt.Sprintf(guessField, 0) + ` ...F } ` +
+					`mutation B { signUp(input: {email: "new@example.com", password: "long enough"}) { accessToken } } ` +
+					`fragment F on Mutation { again: ` + fmt.Sprintf(guessField, 1) + ` }`,
 			})
 			return rawPost("application/json", body)(t, srv)
 		}, status: 422, code: "TOO_MANY_CREDENTIAL_FIELDS"},

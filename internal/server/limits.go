@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -199,9 +200,9 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 		// front instead, like any other invalid document.
 		return limitError(errcode.ValidationFailed, "introspection is disabled")
 	}
-	if n := countCredentialFields(op.Doc); n > l.MaxCredentialFields {
+	if n := countOperationCredentialFields(op.Doc, op.Operation); n > l.MaxCredentialFields {
 		return limitError(CodeTooManyCredentialFields,
-			"the document selects %d credential fields (%s); at most %d per request",
+			"the operation selects %d credential fields (%s); at most %d per request",
 			n, credentialFieldNames, l.MaxCredentialFields)
 	}
 	s := measure(op.Doc, op.Operation)
@@ -224,32 +225,44 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// countCredentialFields counts the credential fields written anywhere in
-// the document: every operation and every fragment, each once, so that
-// two operations or two aliases of signIn count two.
-func countCredentialFields(doc *ast.QueryDocument) int {
-	n := 0
+// countOperationCredentialFields counts the credential fields that op,
+// the operation that runs, would execute: its root fields with fragments
+// expanded, each distinct response key once. Aliases are distinct keys, so
+// two aliases of signIn count two, whether written in op or in its
+// fragments; a field written twice under one key runs once and counts
+// once. Other operations of the document do not run and do not count,
+// so a client may send one document holding signIn and refresh (GraphiQL,
+// generated clients) and pick one with operationName.
+//
+// Only the root selection set is walked: credential fields are fields of
+// Mutation, and no field returns Mutation (TestNoFieldReturnsMutation), so
+// a mutation's root is the only place they can be. Each fragment is
+// walked once, so the count is linear in the document.
+func countOperationCredentialFields(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
+	keys := map[string]bool{}
+	seen := map[string]bool{}
 	var walk func(ast.SelectionSet)
 	walk = func(set ast.SelectionSet) {
 		for _, sel := range set {
 			switch s := sel.(type) {
 			case *ast.Field:
 				if CredentialFields[s.Name] && s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Mutation" {
-					n++
+					keys[cmp.Or(s.Alias, s.Name)] = true
 				}
-				walk(s.SelectionSet)
 			case *ast.InlineFragment:
 				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if !seen[s.Name] {
+					seen[s.Name] = true
+					if def := doc.Fragments.ForName(s.Name); def != nil {
+						walk(def.SelectionSet)
+					}
+				}
 			}
 		}
 	}
-	for _, op := range doc.Operations {
-		walk(op.SelectionSet)
-	}
-	for _, f := range doc.Fragments {
-		walk(f.SelectionSet)
-	}
-	return n
+	walk(op.SelectionSet)
+	return len(keys)
 }
 
 // selectsIntrospection reports whether op selects __schema or __type

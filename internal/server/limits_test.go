@@ -38,8 +38,13 @@ func TestMeasure(t *testing.T) {
 		{`{ me { ...F } x: me { ...F } } fragment F on User { a: id b: email }`, shape{depth: 2, aliases: 5}, 0},
 		{`{ me @include(if: true) { id @skip(if: false) ... on User @include(if: true) { email } } }`, shape{depth: 2, directives: 3}, 0},
 		{`mutation { signIn(input: {email: "a@b.co", password: "p"}) { user { id } } }`, shape{depth: 3}, 1},
-		{`mutation A { signIn(input: {email: "a@b.co", password: "p"}) { accessToken } } mutation B { refresh { accessToken } }`, shape{depth: 2}, 2},
+		// Only the operation that runs counts (the first here).
+		{`mutation A { signIn(input: {email: "a@b.co", password: "p"}) { accessToken } } mutation B { refresh { accessToken } changePassword(currentPassword: "a", newPassword: "b") { accessToken } }`, shape{depth: 2}, 1},
+		{`mutation A { me: updateProfile(input: {}) { id } } mutation B { refresh { accessToken } }`, shape{depth: 2, aliases: 1}, 0},
+		// Aliases and fragments inside it count, each response key once.
 		{`mutation { ...M } fragment M on Mutation { a: signUp(input: {password: "p"}) { accessToken } b: signUp(input: {password: "q"}) { accessToken } }`, shape{depth: 2, aliases: 2}, 2},
+		{`mutation B { ...M ... on Mutation { refresh { expiresIn } } } mutation A { refresh { accessToken } } fragment M on Mutation { refresh { accessToken } }`, shape{depth: 2}, 1},
+		{`mutation B { ...M ... on Mutation { x: refresh { expiresIn } } } fragment M on Mutation { refresh { accessToken } }`, shape{depth: 2, aliases: 1}, 2},
 	}
 	for _, tc := range cases {
 		doc, ok := parseValid(t, tc.query)
@@ -49,8 +54,21 @@ func TestMeasure(t *testing.T) {
 		if got := measure(doc, doc.Operations[0]); got != tc.want {
 			t.Errorf("%s: measured %+v, want %+v", tc.query, got, tc.want)
 		}
-		if got := countCredentialFields(doc); got != tc.creds {
+		if got := countOperationCredentialFields(doc, doc.Operations[0]); got != tc.creds {
 			t.Errorf("%s: %d credential fields, want %d", tc.query, got, tc.creds)
+		}
+	}
+}
+
+// TestNoFieldReturnsMutation keeps countOperationCredentialFields right:
+// it looks for credential fields (fields of Mutation) at the root of the
+// operation only, which is enough while no field returns Mutation.
+func TestNoFieldReturnsMutation(t *testing.T) {
+	for _, def := range testSchema.Types {
+		for _, f := range def.Fields {
+			if f.Type.Name() == testSchema.Mutation.Name {
+				t.Errorf("%s.%s returns %s: count credential fields below the root too", def.Name, f.Name, f.Type.Name())
+			}
 		}
 	}
 }
@@ -125,8 +143,10 @@ func FuzzLimits(f *testing.F) {
 			opCtx := &graphql.OperationContext{Doc: doc, Operation: op, Variables: map[string]any{}}
 			_ = checkArguments(opCtx, testSchema, 1024)
 		}
-		if n := countCredentialFields(doc); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
-			t.Fatalf("%d credential fields in %q", n, query)
+		for _, op := range doc.Operations {
+			if n := countOperationCredentialFields(doc, op); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
+				t.Fatalf("%d credential fields in %q", n, query)
+			}
 		}
 	})
 }
