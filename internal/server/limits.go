@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"entgo.io/contrib/entgql"
+	gqlcomplexity "github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -37,6 +38,7 @@ import (
 const (
 	CodeQueryTooLarge           = "QUERY_TOO_LARGE"
 	CodeQueryTooDeep            = "QUERY_TOO_DEEP"
+	CodeIntrospectionTooDeep    = "INTROSPECTION_TOO_DEEP"
 	CodeTooManyAliases          = "TOO_MANY_ALIASES"
 	CodeTooManyDirectives       = "TOO_MANY_DIRECTIVES"
 	CodeTooManyCredentialFields = "TOO_MANY_CREDENTIAL_FIELDS"
@@ -52,14 +54,14 @@ func init() {
 	// Refusals of the document itself are protocol errors: HTTP 422 like
 	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
 	// complexity refusal at 200; gqlauth answers it with 422 too).
-	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeTooManyAliases,
+	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeIntrospectionTooDeep, CodeTooManyAliases,
 		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
 }
 
 // CredentialFields are the mutations that take a password or a refresh
-// token. A document may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
+// token. An operation may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
 // times (aliases could otherwise batch guesses into one request), and each
 // costs a token of the client's RATE_LIMIT_AUTH bucket. They are matched
 // by name, so a field added later (changePassword) is covered once it
@@ -73,29 +75,33 @@ var CredentialFields = map[string]bool{
 
 // Limits are the bounds a GraphQL request must keep; 0 turns one off.
 type Limits struct {
-	MaxQueryBytes       int
-	MaxTokens           int
-	MaxDepth            int
-	MaxAliases          int
-	MaxDirectives       int
-	MaxComplexity       int
-	MaxStringBytes      int
-	MaxCredentialFields int
-	FieldSuggestions    bool
+	MaxQueryBytes int
+	MaxTokens     int
+	MaxDepth      int
+	// MaxIntrospectionDepth bounds __schema and __type selections, which
+	// MaxDepth, the aliases' exemption and complexity leave out.
+	MaxIntrospectionDepth int
+	MaxAliases            int
+	MaxDirectives         int
+	MaxComplexity         int
+	MaxStringBytes        int
+	MaxCredentialFields   int
+	FieldSuggestions      bool
 }
 
 // LimitsFrom takes the limits out of the configuration.
 func LimitsFrom(c *config.Config) Limits {
 	return Limits{
-		MaxQueryBytes:       c.GraphQLMaxQueryBytes,
-		MaxTokens:           c.GraphQLMaxTokens,
-		MaxDepth:            c.GraphQLMaxDepth,
-		MaxAliases:          c.GraphQLMaxAliases,
-		MaxDirectives:       c.GraphQLMaxDirectives,
-		MaxComplexity:       c.GraphQLMaxComplexity,
-		MaxStringBytes:      c.GraphQLMaxStringBytes,
-		MaxCredentialFields: c.GraphQLMaxCredentialFields,
-		FieldSuggestions:    c.FieldSuggestions(),
+		MaxQueryBytes:         c.GraphQLMaxQueryBytes,
+		MaxTokens:             c.GraphQLMaxTokens,
+		MaxDepth:              c.GraphQLMaxDepth,
+		MaxIntrospectionDepth: c.GraphQLMaxIntrospectionDepth,
+		MaxAliases:            c.GraphQLMaxAliases,
+		MaxDirectives:         c.GraphQLMaxDirectives,
+		MaxComplexity:         c.GraphQLMaxComplexity,
+		MaxStringBytes:        c.GraphQLMaxStringBytes,
+		MaxCredentialFields:   c.GraphQLMaxCredentialFields,
+		FieldSuggestions:      c.FieldSuggestions(),
 	}
 }
 
@@ -121,7 +127,10 @@ func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
 	}
 	gql.Use(&limitsExtension{limits: l})
 	if l.MaxComplexity > 0 {
-		gql.Use(extension.FixedComplexityLimit(l.MaxComplexity))
+		// Introspection costs nothing: gqlgen skips __schema itself, and
+		// __type is ignored here; introspectionLimits bounds both instead.
+		gql.Use(extension.FixedComplexityLimit(l.MaxComplexity,
+			gqlcomplexity.WithIgnoreFields(map[string]struct{}{"Query.__type": {}})))
 	}
 	if clients != nil {
 		gql.AroundFields(rateLimitCredentials(clients))
@@ -204,6 +213,9 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 		return limitError(CodeTooManyCredentialFields,
 			"the operation selects %d credential fields (%s); at most %d per request",
 			n, credentialFieldNames, l.MaxCredentialFields)
+	}
+	if err := introspectionLimits(op.Doc, op.Operation, l.MaxIntrospectionDepth); err != nil {
+		return err
 	}
 	s := measure(op.Doc, op.Operation)
 	if l.MaxDepth > 0 && s.depth > l.MaxDepth {
@@ -295,6 +307,76 @@ func selectsIntrospection(doc *ast.QueryDocument, op *ast.OperationDefinition) b
 	return walk(op.SelectionSet)
 }
 
+// isIntrospection reports whether f is __schema or __type, the root
+// fields of introspection (__typename is not introspection).
+func isIntrospection(f *ast.Field) bool { return f.Name == "__schema" || f.Name == "__type" }
+
+// introspectionLimits bounds every __schema and __type selection of op
+// to maxDepth levels, counting the root field and expanding fragments (0:
+// unbounded), so that ofType chains and the like end. Fan-out is bounded
+// by validation: gqlparser's MaxIntrospectionDepth rule (graphql-js's
+// MaxIntrospectionDepthRule) refuses fields, inputFields, interfaces and
+// possibleTypes nested three deep, so __type { fields { type { fields {
+// type { fields … cannot multiply the schema by itself. Each fragment is
+// measured once, so the check is linear in the document.
+func introspectionLimits(doc *ast.QueryDocument, op *ast.OperationDefinition, maxDepth int) *gqlerror.Error {
+	if maxDepth <= 0 {
+		return nil
+	}
+	memo := map[string]int{}
+	visiting := map[string]bool{}
+	var depth func(ast.SelectionSet) int
+	depth = func(sels ast.SelectionSet) int {
+		deepest := 0
+		for _, sel := range sels {
+			switch s := sel.(type) {
+			case *ast.Field:
+				deepest = max(deepest, 1+depth(s.SelectionSet))
+			case *ast.InlineFragment:
+				deepest = max(deepest, depth(s.SelectionSet))
+			case *ast.FragmentSpread:
+				d, ok := memo[s.Name]
+				if def := doc.Fragments.ForName(s.Name); !ok && def != nil && !visiting[s.Name] {
+					visiting[s.Name] = true
+					d = depth(def.SelectionSet)
+					visiting[s.Name] = false
+					memo[s.Name] = d
+				}
+				deepest = max(deepest, d)
+			}
+		}
+		return deepest
+	}
+	// __schema and __type are fields of the query root only: look for
+	// them there, through fragments and inline fragments.
+	deepest := 0
+	seen := map[string]bool{}
+	var roots func(ast.SelectionSet)
+	roots = func(sels ast.SelectionSet) {
+		for _, sel := range sels {
+			switch s := sel.(type) {
+			case *ast.Field:
+				if isIntrospection(s) {
+					deepest = max(deepest, 1+depth(s.SelectionSet))
+				}
+			case *ast.InlineFragment:
+				roots(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if def := doc.Fragments.ForName(s.Name); def != nil && !seen[s.Name] {
+					seen[s.Name] = true
+					roots(def.SelectionSet)
+				}
+			}
+		}
+	}
+	roots(op.SelectionSet)
+	if deepest > maxDepth {
+		return limitError(CodeIntrospectionTooDeep,
+			"the introspection is %d levels deep, more than the limit of %d", deepest, maxDepth)
+	}
+	return nil
+}
+
 // shape is what the limits measure of a selection set, fragments expanded.
 type shape struct{ depth, aliases, directives int }
 
@@ -338,6 +420,9 @@ func measure(doc *ast.QueryDocument, op *ast.OperationDefinition) shape {
 			case *ast.Field:
 				child = set(s.SelectionSet)
 				child.depth++
+				if isIntrospection(s) {
+					child.depth = 0 // bounded by introspectionLimits instead
+				}
 				if s.Alias != "" && s.Alias != s.Name && s.Name != "__typename" {
 					child.aliases = add(child.aliases, 1)
 				}

@@ -60,6 +60,43 @@ func TestMeasure(t *testing.T) {
 	}
 }
 
+// TestIntrospectionLimits checks the depth of introspection is measured
+// from __schema or __type, fragments expanded, wherever the root field is
+// spread, and that it leaves the resolvers' depth alone.
+func TestIntrospectionLimits(t *testing.T) {
+	ofType := func(n int) string {
+		return strings.Repeat("ofType { ", n) + "name" + strings.Repeat(" }", n)
+	}
+	for _, tc := range []struct {
+		query      string
+		depth      int // of the document without introspection
+		introDepth int // the smallest limit it passes
+	}{
+		{`{ __typename }`, 1, 0},
+		{`{ me { id } __schema { queryType { name } } }`, 2, 3},
+		{`{ __type(name: "User") { fields { type { ` + ofType(3) + ` } } } }`, 0, 7},
+		{`{ ...Q } fragment Q on Query { ... on Query { __type(name: "User") { ...T } } } fragment T on __Type { ofType { ...U } } fragment U on __Type { ` + ofType(4) + ` }`, 0, 7},
+		{`{ a: __type(name: "User") { name } b: __type(name: "Role") { ...T } } fragment T on __Type { ` + ofType(2) + ` }`, 0, 4},
+	} {
+		doc, ok := parseValid(t, tc.query)
+		if !ok {
+			t.Fatalf("invalid test document %s", tc.query)
+		}
+		op := doc.Operations[0]
+		if got := measure(doc, op).depth; got != tc.depth {
+			t.Errorf("%s: depth %d, want %d", tc.query, got, tc.depth)
+		}
+		if tc.introDepth > 1 {
+			if err := introspectionLimits(doc, op, tc.introDepth-1); err == nil || err.Extensions["code"] != CodeIntrospectionTooDeep {
+				t.Errorf("%s: passes an introspection depth limit of %d: %v", tc.query, tc.introDepth-1, err)
+			}
+		}
+		if err := introspectionLimits(doc, op, tc.introDepth); err != nil {
+			t.Errorf("%s: refused at a limit of %d: %v", tc.query, tc.introDepth, err)
+		}
+	}
+}
+
 // TestNoFieldReturnsMutation keeps countOperationCredentialFields right:
 // it looks for credential fields (fields of Mutation) at the root of the
 // operation only, which is enough while no field returns Mutation.
@@ -142,6 +179,7 @@ func FuzzLimits(f *testing.F) {
 			}
 			opCtx := &graphql.OperationContext{Doc: doc, Operation: op, Variables: map[string]any{}}
 			_ = checkArguments(opCtx, testSchema, 1024)
+			_ = introspectionLimits(doc, op, 20)
 		}
 		for _, op := range doc.Operations {
 			if n := countOperationCredentialFields(doc, op); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
