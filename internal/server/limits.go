@@ -54,10 +54,11 @@ func init() {
 	// Refusals of the document itself are protocol errors: HTTP 422 like
 	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
 	// complexity refusal at 200; gqlauth answers it with 422 too).
-	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeIntrospectionTooDeep, CodeTooManyAliases,
+	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeTooManyAliases,
 		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
+	errcode.RegisterErrorType(CodeIntrospectionTooDeep, errcode.KindProtocol)
 }
 
 // CredentialFields are the mutations that take a password or a refresh
@@ -75,33 +76,35 @@ var CredentialFields = map[string]bool{
 
 // Limits are the bounds a GraphQL request must keep; 0 turns one off.
 type Limits struct {
-	MaxQueryBytes int
-	MaxTokens     int
-	MaxDepth      int
+	MaxQueryBytes       int
+	MaxTokens           int
+	MaxDepth            int
+	MaxAliases          int
+	MaxDirectives       int
+	MaxComplexity       int
+	MaxStringBytes      int
+	MaxCredentialFields int
+	FieldSuggestions    bool
+
 	// MaxIntrospectionDepth bounds __schema and __type selections, which
-	// MaxDepth, the aliases' exemption and complexity leave out.
+	// MaxDepth and MaxComplexity leave out.
 	MaxIntrospectionDepth int
-	MaxAliases            int
-	MaxDirectives         int
-	MaxComplexity         int
-	MaxStringBytes        int
-	MaxCredentialFields   int
-	FieldSuggestions      bool
 }
 
 // LimitsFrom takes the limits out of the configuration.
 func LimitsFrom(c *config.Config) Limits {
 	return Limits{
-		MaxQueryBytes:         c.GraphQLMaxQueryBytes,
-		MaxTokens:             c.GraphQLMaxTokens,
-		MaxDepth:              c.GraphQLMaxDepth,
+		MaxQueryBytes:       c.GraphQLMaxQueryBytes,
+		MaxTokens:           c.GraphQLMaxTokens,
+		MaxDepth:            c.GraphQLMaxDepth,
+		MaxAliases:          c.GraphQLMaxAliases,
+		MaxDirectives:       c.GraphQLMaxDirectives,
+		MaxComplexity:       c.GraphQLMaxComplexity,
+		MaxStringBytes:      c.GraphQLMaxStringBytes,
+		MaxCredentialFields: c.GraphQLMaxCredentialFields,
+		FieldSuggestions:    c.FieldSuggestions(),
+
 		MaxIntrospectionDepth: c.GraphQLMaxIntrospectionDepth,
-		MaxAliases:            c.GraphQLMaxAliases,
-		MaxDirectives:         c.GraphQLMaxDirectives,
-		MaxComplexity:         c.GraphQLMaxComplexity,
-		MaxStringBytes:        c.GraphQLMaxStringBytes,
-		MaxCredentialFields:   c.GraphQLMaxCredentialFields,
-		FieldSuggestions:      c.FieldSuggestions(),
 	}
 }
 
@@ -248,33 +251,39 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 //
 // Only the root selection set is walked: credential fields are fields of
 // Mutation, and no field returns Mutation (TestNoFieldReturnsMutation), so
-// a mutation's root is the only place they can be. Each fragment is
-// walked once, so the count is linear in the document.
+// a mutation's root is the only place they can be.
 func countOperationCredentialFields(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
 	keys := map[string]bool{}
+	eachRootField(doc, op, func(f *ast.Field) {
+		if CredentialFields[f.Name] && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Mutation" {
+			keys[cmp.Or(f.Alias, f.Name)] = true
+		}
+	})
+	return len(keys)
+}
+
+// eachRootField calls fn with each field of op's root selection set,
+// through inline fragments and fragment spreads (each fragment once, so
+// the walk is linear in the document).
+func eachRootField(doc *ast.QueryDocument, op *ast.OperationDefinition, fn func(*ast.Field)) {
 	seen := map[string]bool{}
 	var walk func(ast.SelectionSet)
 	walk = func(set ast.SelectionSet) {
 		for _, sel := range set {
 			switch s := sel.(type) {
 			case *ast.Field:
-				if CredentialFields[s.Name] && s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Mutation" {
-					keys[cmp.Or(s.Alias, s.Name)] = true
-				}
+				fn(s)
 			case *ast.InlineFragment:
 				walk(s.SelectionSet)
 			case *ast.FragmentSpread:
-				if !seen[s.Name] {
+				if def := doc.Fragments.ForName(s.Name); def != nil && !seen[s.Name] {
 					seen[s.Name] = true
-					if def := doc.Fragments.ForName(s.Name); def != nil {
-						walk(def.SelectionSet)
-					}
+					walk(def.SelectionSet)
 				}
 			}
 		}
 	}
 	walk(op.SelectionSet)
-	return len(keys)
 }
 
 // selectsIntrospection reports whether op selects __schema or __type
@@ -347,29 +356,13 @@ func introspectionLimits(doc *ast.QueryDocument, op *ast.OperationDefinition, ma
 		}
 		return deepest
 	}
-	// __schema and __type are fields of the query root only: look for
-	// them there, through fragments and inline fragments.
+	// __schema and __type are fields of the query root only.
 	deepest := 0
-	seen := map[string]bool{}
-	var roots func(ast.SelectionSet)
-	roots = func(sels ast.SelectionSet) {
-		for _, sel := range sels {
-			switch s := sel.(type) {
-			case *ast.Field:
-				if isIntrospection(s) {
-					deepest = max(deepest, 1+depth(s.SelectionSet))
-				}
-			case *ast.InlineFragment:
-				roots(s.SelectionSet)
-			case *ast.FragmentSpread:
-				if def := doc.Fragments.ForName(s.Name); def != nil && !seen[s.Name] {
-					seen[s.Name] = true
-					roots(def.SelectionSet)
-				}
-			}
+	eachRootField(doc, op, func(f *ast.Field) {
+		if isIntrospection(f) {
+			deepest = max(deepest, 1+depth(f.SelectionSet))
 		}
-	}
-	roots(op.SelectionSet)
+	})
 	if deepest > maxDepth {
 		return limitError(CodeIntrospectionTooDeep,
 			"the introspection is %d levels deep, more than the limit of %d", deepest, maxDepth)
