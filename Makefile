@@ -21,11 +21,12 @@ node-tools: examples/ts/node_modules/.package-lock.json
 examples/ts/node_modules/.package-lock.json: examples/ts/package-lock.json
 	npm ci --prefix examples/ts --no-audit --no-fund --loglevel=error
 
-## generate: regenerate ent, gqlgen code, the published SDL, the example client, then migration files if ent/schema changed (committed; CI checks it is up to date)
-generate:
+## generate: regenerate ent, gqlgen code, the published SDL, the playground's GraphiQL files (from examples/ts), the example client, then migration files if ent/schema changed (committed; CI checks it is up to date)
+generate: node-tools
 	cd ent && $(GO) run -mod=mod entc.go
 	$(GO) run github.com/99designs/gqlgen generate
 	$(GO) run ./cmd/gqlauth-sdl graph/schema.graphql
+	$(GO) run ./cmd/gqlauth-playground-assets examples/ts/node_modules internal/server/playground/dist
 	cd examples/codegen && $(GO) tool genqlient
 	$(GO) run ./ent/migrate/main.go
 

@@ -95,6 +95,10 @@ type Config struct {
 	GraphQLMaxTokens int `env:"GRAPHQL_MAX_TOKENS" envDefault:"1000"`
 	// GraphQLMaxDepth bounds how deeply selection sets nest, fragments expanded.
 	GraphQLMaxDepth int `env:"GRAPHQL_MAX_DEPTH" envDefault:"10"`
+	// GraphQLMaxIntrospectionDepth bounds how deeply a __schema or __type
+	// selection nests (ofType chains included), fragments expanded.
+	// Introspection does not count toward GraphQLMaxDepth.
+	GraphQLMaxIntrospectionDepth int `env:"GRAPHQL_MAX_INTROSPECTION_DEPTH" envDefault:"20"`
 	// GraphQLMaxAliases bounds the aliases of a document (__typename excepted).
 	GraphQLMaxAliases int `env:"GRAPHQL_MAX_ALIASES" envDefault:"15"`
 	// GraphQLMaxDirectives bounds the directives used in a document.
@@ -384,6 +388,9 @@ func (c *Config) validate() error {
 		if v < 0 {
 			return bad(name, "must not be negative (0 turns the limit off), got %d", v)
 		}
+	}
+	if c.GraphQLMaxIntrospectionDepth < 0 {
+		return bad("GRAPHQL_MAX_INTROSPECTION_DEPTH", "must not be negative (0 turns the limit off), got %d", c.GraphQLMaxIntrospectionDepth)
 	}
 	if c.GraphQLMaxCredentialFields < 1 {
 		return bad("GRAPHQL_MAX_CREDENTIAL_FIELDS", "must be at least 1, got %d", c.GraphQLMaxCredentialFields)

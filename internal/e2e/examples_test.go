@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/gqlauth/gqlauth/internal/apptest"
 )
 
@@ -71,30 +69,5 @@ func TestExamplesFollowConfig(t *testing.T) {
 				t.Fatalf("GET /examples/spa/app.js: %d %s", status, h.Get("Content-Type"))
 			}
 		})
-	}
-}
-
-// TestPlaygroundInBrowser opens the playground page in Chromium and reads
-// back what GraphiQL is handed: the example document exactly as written
-// in internal/server/playground.graphql, and headers ready for a bearer
-// token. (GraphiQL itself comes from a CDN the tests cannot reach.)
-func TestPlaygroundInBrowser(t *testing.T) {
-	doc, err := os.ReadFile("../server/playground.graphql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := apptest.New(t, apptest.Backends[0], nil)
-	ctx := newBrowser(t)
-	step(t, ctx, "open the playground", chromedp.Navigate(srv.HTTP.URL+"/"))
-	if got := step(t, ctx, "read defaultQuery", chromedp.Evaluate[string](`defaultQuery`)); got != string(doc) {
-		t.Errorf("the playground opens on a different document than playground.graphql:\n%s", got)
-	}
-	auth := step(t, ctx, "read defaultHeaders", chromedp.Evaluate[string](`JSON.parse(defaultHeaders).Authorization`))
-	if auth != "Bearer " {
-		t.Errorf("default Authorization header = %q, want a \"Bearer \" to complete", auth)
-	}
-	vars := step(t, ctx, "read defaultVariables", chromedp.Evaluate[string](`Object.keys(JSON.parse(defaultVariables)).sort().join(",")`))
-	if vars != "tokenId,userId" {
-		t.Errorf("default variables = %q, want tokenId,userId", vars)
 	}
 }

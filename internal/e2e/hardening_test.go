@@ -106,8 +106,13 @@ func hostileRequests() []hostile {
 			status: 422, code: "GRAPHQL_PARSE_FAILED", message: "token limit"},
 		{name: "nesting beyond the parser (unclosed braces)", build: gql(strings.Repeat("{ a ", 3000), nil),
 			status: 422, code: "GRAPHQL_PARSE_FAILED"},
-		{name: "deep nesting", build: gql(deepIntrospection(9), nil),
-			status: 422, code: "QUERY_TOO_DEEP"},
+		{name: "deep introspection: 30 nested ofType", build: gql(deepIntrospection(30), nil),
+			status: 422, code: "INTROSPECTION_TOO_DEEP"},
+		{name: "introspection fan-out: fields of the types of fields of …", build: gql(`{ __type(name: "Query") { fields { type { fields { type { fields { name } } } } } } }`, nil),
+			status: 422, code: "GRAPHQL_VALIDATION_FAILED", message: "Maximum introspection depth"},
+		{name: "introspection fan-out through fragments", build: gql(`{ __schema { types { ...A } } } fragment A on __Type { interfaces { ...B } } `+
+			`fragment B on __Type { possibleTypes { ...C } } fragment C on __Type { inputFields { name } }`, nil),
+			status: 422, code: "GRAPHQL_VALIDATION_FAILED", message: "Maximum introspection depth"},
 		{name: "alias bomb", build: gql("{ "+repeat("a%d: me { id }", 16, " ")+" }", nil),
 			status: 422, code: "TOO_MANY_ALIASES"},
 		{name: "alias bomb through fragments", build: gql(`{ me { ...F } x: me { ...F } } fragment F on User { `+repeat("a%d: id", 8, " ")+` }`, nil),
@@ -122,11 +127,12 @@ func hostileRequests() []hostile {
 			status: 200, code: "BAD_USER_INPUT", message: "ids"},
 		{name: "signIn twice by aliases", build: gql("mutation { "+repeat("a%d: "+guessField, 2, " ")+" }", nil),
 			status: 422, code: "TOO_MANY_CREDENTIAL_FIELDS"},
-		{name: "signIn and signUp in two operations", build: func(t *testing.T, srv *apptest.Server) *http.Request {
+		{name: "signIn twice in the operation that runs, through a fragment", build: func(t *testing.T, srv *apptest.Server) *http.Request {
 			body, _ := json.Marshal(map[string]any{
 				"operationName": "A",
-				"query": `mutation A { ` + fmt.Sprintf(guessField, 0) + ` } ` +
-					`mutation B { signUp(input: {email: "new@example.com", password: "long enough"}) { accessToken } }`,
+				"query": `mutation A { ` + fmt.Sprintf(guessField, 0) + ` ...F } ` +
+					`mutation B { signUp(input: {email: "new@example.com", password: "long enough"}) { accessToken } } ` +
+					`fragment F on Mutation { again: ` + fmt.Sprintf(guessField, 1) + ` }`,
 			})
 			return rawPost("application/json", body)(t, srv)
 		}, status: 422, code: "TOO_MANY_CREDENTIAL_FIELDS"},
@@ -259,12 +265,12 @@ func TestLimitsAllowOrdinaryDocuments(t *testing.T) {
 // and that 0 turns one off.
 func TestLimitsAreSettings(t *testing.T) {
 	srv := apptest.New(t, apptest.Backends[0], map[string]string{
-		"GRAPHQL_MAX_DEPTH":       "0",
-		"GRAPHQL_MAX_ALIASES":     "2",
-		"GRAPHQL_MAX_DIRECTIVES":  "1",
-		"GRAPHQL_MAX_QUERY_BYTES": "200",
-		"GRAPHQL_MAX_COMPLEXITY":  "20",
-		"GRAPHQL_MAX_TOKENS":      "0",
+		"GRAPHQL_MAX_INTROSPECTION_DEPTH": "0",
+		"GRAPHQL_MAX_ALIASES":             "2",
+		"GRAPHQL_MAX_DIRECTIVES":          "1",
+		"GRAPHQL_MAX_QUERY_BYTES":         "200",
+		"GRAPHQL_MAX_COMPLEXITY":          "20",
+		"GRAPHQL_MAX_TOKENS":              "0",
 	})
 	c := srv.Client()
 	for _, tc := range []struct{ query, code string }{
@@ -283,10 +289,10 @@ func TestLimitsAreSettings(t *testing.T) {
 			t.Errorf("%.60s: got %q, want %q: %s", tc.query, res.Code(), tc.code, res.Body)
 		}
 	}
-	// GRAPHQL_MAX_DEPTH=0 and GRAPHQL_MAX_TOKENS=0: off (the query text
-	// limit of 200 bytes is the only bound left).
+	// GRAPHQL_MAX_INTROSPECTION_DEPTH=0 and GRAPHQL_MAX_TOKENS=0: off (the
+	// query text limit of 200 bytes is the only bound left).
 	if res := c.Do(t, `{__type(name:"User"){fields{type{ofType{ofType{ofType{ofType{ofType{ofType{ofType{ofType{ofType{name}}}}}}}}}}}}}`, nil); len(res.Errors) > 0 {
-		t.Fatalf("depth limit 0 should be off: %s", res.Body)
+		t.Fatalf("introspection depth limit 0 should be off: %s", res.Body)
 	}
 }
 

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/http"
@@ -36,6 +37,7 @@ const (
 	CodeQueryTooLarge           = "QUERY_TOO_LARGE"
 	CodeQueryTooDeep            = "QUERY_TOO_DEEP"
 	CodeFragmentsTooDeep        = "FRAGMENTS_TOO_DEEP"
+	CodeIntrospectionTooDeep    = "INTROSPECTION_TOO_DEEP"
 	CodeTooManyAliases          = "TOO_MANY_ALIASES"
 	CodeTooManyDirectives       = "TOO_MANY_DIRECTIVES"
 	CodeTooManyCredentialFields = "TOO_MANY_CREDENTIAL_FIELDS"
@@ -57,10 +59,11 @@ func init() {
 		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
 		errcode.RegisterErrorType(code, errcode.KindProtocol)
 	}
+	errcode.RegisterErrorType(CodeIntrospectionTooDeep, errcode.KindProtocol)
 }
 
 // CredentialFields are the mutations that take a password or a refresh
-// token. A document may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
+// token. An operation may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
 // times (aliases could otherwise batch guesses into one request), and each
 // costs a token of the client's RATE_LIMIT_AUTH bucket. They are matched
 // by name, so a field added later (changePassword) is covered once it
@@ -105,6 +108,10 @@ type Limits struct {
 	MaxInputList        int
 	MaxInputDepth       int
 	FieldSuggestions    bool
+
+	// MaxIntrospectionDepth bounds __schema and __type selections, which
+	// MaxDepth and MaxComplexity leave out.
+	MaxIntrospectionDepth int
 }
 
 // LimitsFrom takes the limits out of the configuration.
@@ -122,6 +129,8 @@ func LimitsFrom(c *config.Config) Limits {
 		MaxInputList:        c.GraphQLMaxInputList,
 		MaxInputDepth:       c.GraphQLMaxInputDepth,
 		FieldSuggestions:    c.FieldSuggestions(),
+
+		MaxIntrospectionDepth: c.GraphQLMaxIntrospectionDepth,
 	}
 }
 
@@ -147,6 +156,7 @@ func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
 	}
 	gql.Use(&limitsExtension{limits: l})
 	if l.MaxComplexity > 0 {
+		// Introspection costs nothing here; introspectionLimits bounds it.
 		gql.Use(&complexityLimit{limit: l.MaxComplexity})
 	}
 	if clients != nil {
@@ -233,10 +243,13 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 		// front instead, like any other invalid document.
 		return limitError(errcode.ValidationFailed, "introspection is disabled")
 	}
-	if n := countCredentialFields(op.Doc); n > l.MaxCredentialFields {
+	if n := countOperationCredentialFields(op.Doc, op.Operation); n > l.MaxCredentialFields {
 		return limitError(CodeTooManyCredentialFields,
-			"the document selects %d credential fields (%s); at most %d per request",
+			"the operation selects %d credential fields (%s); at most %d per request",
 			n, credentialFieldNames, l.MaxCredentialFields)
+	}
+	if err := introspectionLimits(op.Doc, op.Operation, l.MaxIntrospectionDepth); err != nil {
+		return err
 	}
 	s := measure(op.Doc, op.Operation)
 	if l.MaxFragmentDepth > 0 && s.fragments > l.MaxFragmentDepth {
@@ -261,32 +274,50 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// countCredentialFields counts the credential fields written anywhere in
-// the document: every operation and every fragment, each once, so that
-// two operations or two aliases of signIn count two.
-func countCredentialFields(doc *ast.QueryDocument) int {
-	n := 0
+// countOperationCredentialFields counts the credential fields that op,
+// the operation that runs, would execute: its root fields with fragments
+// expanded, each distinct response key once. Aliases are distinct keys, so
+// two aliases of signIn count two, whether written in op or in its
+// fragments; a field written twice under one key runs once and counts
+// once. Other operations of the document do not run and do not count,
+// so a client may send one document holding signIn and refresh (GraphiQL,
+// generated clients) and pick one with operationName.
+//
+// Only the root selection set is walked: credential fields are fields of
+// Mutation, and no field returns Mutation (TestNoFieldReturnsMutation), so
+// a mutation's root is the only place they can be.
+func countOperationCredentialFields(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
+	keys := map[string]bool{}
+	eachRootField(doc, op, func(f *ast.Field) {
+		if CredentialFields[f.Name] && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Mutation" {
+			keys[cmp.Or(f.Alias, f.Name)] = true
+		}
+	})
+	return len(keys)
+}
+
+// eachRootField calls fn with each field of op's root selection set,
+// through inline fragments and fragment spreads (each fragment once, so
+// the walk is linear in the document).
+func eachRootField(doc *ast.QueryDocument, op *ast.OperationDefinition, fn func(*ast.Field)) {
+	seen := map[string]bool{}
 	var walk func(ast.SelectionSet)
 	walk = func(set ast.SelectionSet) {
 		for _, sel := range set {
 			switch s := sel.(type) {
 			case *ast.Field:
-				if CredentialFields[s.Name] && s.ObjectDefinition != nil && s.ObjectDefinition.Name == "Mutation" {
-					n++
-				}
-				walk(s.SelectionSet)
+				fn(s)
 			case *ast.InlineFragment:
 				walk(s.SelectionSet)
+			case *ast.FragmentSpread:
+				if def := doc.Fragments.ForName(s.Name); def != nil && !seen[s.Name] {
+					seen[s.Name] = true
+					walk(def.SelectionSet)
+				}
 			}
 		}
 	}
-	for _, op := range doc.Operations {
-		walk(op.SelectionSet)
-	}
-	for _, f := range doc.Fragments {
-		walk(f.SelectionSet)
-	}
-	return n
+	walk(op.SelectionSet)
 }
 
 // selectsIntrospection reports whether op selects __schema or __type
@@ -317,6 +348,60 @@ func selectsIntrospection(doc *ast.QueryDocument, op *ast.OperationDefinition) b
 		return false
 	}
 	return walk(op.SelectionSet)
+}
+
+// isIntrospection reports whether f is __schema or __type, the root
+// fields of introspection (__typename is not introspection).
+func isIntrospection(f *ast.Field) bool { return f.Name == "__schema" || f.Name == "__type" }
+
+// introspectionLimits bounds every __schema and __type selection of op
+// to maxDepth levels, counting the root field and expanding fragments (0:
+// unbounded), so that ofType chains and the like end. Fan-out is bounded
+// by validation: gqlparser's MaxIntrospectionDepth rule (graphql-js's
+// MaxIntrospectionDepthRule) refuses fields, inputFields, interfaces and
+// possibleTypes nested three deep, so __type { fields { type { fields {
+// type { fields … cannot multiply the schema by itself. Each fragment is
+// measured once, so the check is linear in the document.
+func introspectionLimits(doc *ast.QueryDocument, op *ast.OperationDefinition, maxDepth int) *gqlerror.Error {
+	if maxDepth <= 0 {
+		return nil
+	}
+	memo := map[string]int{}
+	visiting := map[string]bool{}
+	var depth func(ast.SelectionSet) int
+	depth = func(sels ast.SelectionSet) int {
+		deepest := 0
+		for _, sel := range sels {
+			switch s := sel.(type) {
+			case *ast.Field:
+				deepest = max(deepest, 1+depth(s.SelectionSet))
+			case *ast.InlineFragment:
+				deepest = max(deepest, depth(s.SelectionSet))
+			case *ast.FragmentSpread:
+				d, ok := memo[s.Name]
+				if def := doc.Fragments.ForName(s.Name); !ok && def != nil && !visiting[s.Name] {
+					visiting[s.Name] = true
+					d = depth(def.SelectionSet)
+					visiting[s.Name] = false
+					memo[s.Name] = d
+				}
+				deepest = max(deepest, d)
+			}
+		}
+		return deepest
+	}
+	// __schema and __type are fields of the query root only.
+	deepest := 0
+	eachRootField(doc, op, func(f *ast.Field) {
+		if isIntrospection(f) {
+			deepest = max(deepest, 1+depth(f.SelectionSet))
+		}
+	})
+	if deepest > maxDepth {
+		return limitError(CodeIntrospectionTooDeep,
+			"the introspection is %d levels deep, more than the limit of %d", deepest, maxDepth)
+	}
+	return nil
 }
 
 // shape is what the limits measure of a selection set, fragments
@@ -365,6 +450,9 @@ func measure(doc *ast.QueryDocument, op *ast.OperationDefinition) shape {
 			case *ast.Field:
 				child = set(s.SelectionSet)
 				child.depth++
+				if isIntrospection(s) {
+					child.depth = 0 // bounded by introspectionLimits instead
+				}
 				if s.Alias != "" && s.Alias != s.Name && s.Name != "__typename" {
 					child.aliases = add(child.aliases, 1)
 				}

@@ -38,8 +38,13 @@ func TestMeasure(t *testing.T) {
 		{`{ me { ...F } x: me { ...F } } fragment F on User { a: id b: email }`, shape{depth: 2, aliases: 5, fragments: 1}, 0},
 		{`{ me @include(if: true) { id @skip(if: false) ... on User @include(if: true) { email } } }`, shape{depth: 2, directives: 3, fragments: 1}, 0},
 		{`mutation { signIn(input: {email: "a@b.co", password: "p"}) { user { id } } }`, shape{depth: 3}, 1},
-		{`mutation A { signIn(input: {email: "a@b.co", password: "p"}) { accessToken } } mutation B { refresh { accessToken } }`, shape{depth: 2}, 2},
+		// Only the operation that runs counts (the first here).
+		{`mutation A { signIn(input: {email: "a@b.co", password: "p"}) { accessToken } } mutation B { refresh { accessToken } changePassword(currentPassword: "a", newPassword: "b") { accessToken } }`, shape{depth: 2}, 1},
+		{`mutation A { me: updateProfile(input: {}) { id } } mutation B { refresh { accessToken } }`, shape{depth: 2, aliases: 1}, 1},
+		// Aliases and fragments inside it count, each response key once.
 		{`mutation { ...M } fragment M on Mutation { a: signUp(input: {password: "p"}) { accessToken } b: signUp(input: {password: "q"}) { accessToken } }`, shape{depth: 2, aliases: 2, fragments: 1}, 2},
+		{`mutation B { ...M ... on Mutation { refresh { expiresIn } } } mutation A { refresh { accessToken } } fragment M on Mutation { refresh { accessToken } }`, shape{depth: 2, fragments: 1}, 1},
+		{`mutation B { ...M ... on Mutation { x: refresh { expiresIn } } } fragment M on Mutation { refresh { accessToken } }`, shape{depth: 2, aliases: 1, fragments: 1}, 2},
 		{`{ ...A } fragment A on Query { me { ...B } } fragment B on User { ... on User { id } }`, shape{depth: 2, fragments: 3}, 0},
 		{`{ ... on Query { ... on Query { me { id } } } me { ... on User { email } } }`, shape{depth: 2, fragments: 2}, 0},
 	}
@@ -51,8 +56,58 @@ func TestMeasure(t *testing.T) {
 		if got := measure(doc, doc.Operations[0]); got != tc.want {
 			t.Errorf("%s: measured %+v, want %+v", tc.query, got, tc.want)
 		}
-		if got := countCredentialFields(doc); got != tc.creds {
+		if got := countOperationCredentialFields(doc, doc.Operations[0]); got != tc.creds {
 			t.Errorf("%s: %d credential fields, want %d", tc.query, got, tc.creds)
+		}
+	}
+}
+
+// TestIntrospectionLimits checks the depth of introspection is measured
+// from __schema or __type, fragments expanded, wherever the root field is
+// spread, and that it leaves the resolvers' depth alone.
+func TestIntrospectionLimits(t *testing.T) {
+	ofType := func(n int) string {
+		return strings.Repeat("ofType { ", n) + "name" + strings.Repeat(" }", n)
+	}
+	for _, tc := range []struct {
+		query      string
+		depth      int // of the document without introspection
+		introDepth int // the smallest limit it passes
+	}{
+		{`{ __typename }`, 1, 0},
+		{`{ me { id } __schema { queryType { name } } }`, 2, 3},
+		{`{ __type(name: "User") { fields { type { ` + ofType(3) + ` } } } }`, 0, 7},
+		{`{ ...Q } fragment Q on Query { ... on Query { __type(name: "User") { ...T } } } fragment T on __Type { ofType { ...U } } fragment U on __Type { ` + ofType(4) + ` }`, 0, 7},
+		{`{ a: __type(name: "User") { name } b: __type(name: "Role") { ...T } } fragment T on __Type { ` + ofType(2) + ` }`, 0, 4},
+	} {
+		doc, ok := parseValid(t, tc.query)
+		if !ok {
+			t.Fatalf("invalid test document %s", tc.query)
+		}
+		op := doc.Operations[0]
+		if got := measure(doc, op).depth; got != tc.depth {
+			t.Errorf("%s: depth %d, want %d", tc.query, got, tc.depth)
+		}
+		if tc.introDepth > 1 {
+			if err := introspectionLimits(doc, op, tc.introDepth-1); err == nil || err.Extensions["code"] != CodeIntrospectionTooDeep {
+				t.Errorf("%s: passes an introspection depth limit of %d: %v", tc.query, tc.introDepth-1, err)
+			}
+		}
+		if err := introspectionLimits(doc, op, tc.introDepth); err != nil {
+			t.Errorf("%s: refused at a limit of %d: %v", tc.query, tc.introDepth, err)
+		}
+	}
+}
+
+// TestNoFieldReturnsMutation keeps countOperationCredentialFields right:
+// it looks for credential fields (fields of Mutation) at the root of the
+// operation only, which is enough while no field returns Mutation.
+func TestNoFieldReturnsMutation(t *testing.T) {
+	for _, def := range testSchema.Types {
+		for _, f := range def.Fields {
+			if f.Type.Name() == testSchema.Mutation.Name {
+				t.Errorf("%s.%s returns %s: count credential fields below the root too", def.Name, f.Name, f.Type.Name())
+			}
 		}
 	}
 }
@@ -126,9 +181,12 @@ func FuzzLimits(f *testing.F) {
 			}
 			opCtx := &graphql.OperationContext{Doc: doc, Operation: op, Variables: map[string]any{}}
 			_ = checkArguments(opCtx, testSchema, Limits{MaxStringBytes: 1024, MaxInputList: 100, MaxInputDepth: 10})
+			_ = introspectionLimits(doc, op, 20)
 		}
-		if n := countCredentialFields(doc); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword") {
-			t.Fatalf("%d credential fields in %q", n, query)
+		for _, op := range doc.Operations {
+			if n := countOperationCredentialFields(doc, op); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword")+strings.Count(query, "updateProfile") {
+				t.Fatalf("%d credential fields in %q", n, query)
+			}
 		}
 	})
 }

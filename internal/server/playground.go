@@ -1,9 +1,14 @@
 package server
 
 import (
-	_ "embed"
+	"bytes"
+	"embed"
 	"html/template"
 	"net/http"
+	"path"
+	"time"
+
+	"github.com/gqlauth/gqlauth/internal/server/playground"
 )
 
 // playgroundDocument is the example document the playground opens with:
@@ -14,6 +19,20 @@ var playgroundDocument string
 
 //go:embed playground.html
 var playgroundHTML string
+
+// playgroundScript starts GraphiQL, or says why it cannot. It is a file
+// rather than an inline script so that the CSP allows scripts from
+// 'self' only.
+//
+//go:embed playground.js
+var playgroundScript []byte
+
+// playgroundDist holds the GraphiQL, React and ReactDOM files of
+// playground.Assets, copied from the pinned npm packages by `make
+// generate`.
+//
+//go:embed playground/dist
+var playgroundDist embed.FS
 
 var playgroundPage = template.Must(template.New("playground").Parse(playgroundHTML))
 
@@ -29,35 +48,50 @@ const (
 }`
 )
 
-// playgroundData is what playground.html is rendered with. GraphiQL and
-// React come from jsDelivr at the versions gqlgen's own playground pins,
-// with subresource integrity hashes; the CSP in securityHeaders allows
-// that origin.
+// playgroundPrefix is where the playground's files are served.
+const playgroundPrefix = "/playground/"
+
+// playgroundFile is a script or style sheet the page loads.
+type playgroundFile struct{ URL, SRI string }
+
+// playgroundConfig is what playground.js is handed, as JSON.
+type playgroundConfig struct {
+	Endpoint         string `json:"endpoint"`
+	DefaultQuery     string `json:"defaultQuery"`
+	DefaultVariables string `json:"defaultVariables"`
+	DefaultHeaders   string `json:"defaultHeaders"`
+}
+
+// playgroundData is what playground.html is rendered with.
 type playgroundData struct {
-	Title, Endpoint                                string
-	DefaultQuery, DefaultVariables, DefaultHeaders string
-	JSURL, JSSRI, CSSURL, CSSSRI                   string
-	ReactURL, ReactSRI, ReactDOMURL, ReactDOMSRI   string
+	Title           string
+	Config          playgroundConfig
+	Styles, Scripts []playgroundFile
+	Script          string
 }
 
 // playgroundHandler serves GraphiQL for endpoint, opened on the example
 // document with the Authorization header ready for a token. gqlgen's
-// playground.Handler cannot set a default document, hence this page.
+// playground.Handler cannot set a default document and loads GraphiQL
+// from a CDN, hence this page.
 func playgroundHandler(title, endpoint string) http.Handler {
 	data := playgroundData{
-		Title:            title,
-		Endpoint:         endpoint,
-		DefaultQuery:     playgroundDocument,
-		DefaultVariables: playgroundVariables,
-		DefaultHeaders:   playgroundHeaders,
-		JSURL:            "https://cdn.jsdelivr.net/npm/graphiql@4.1.2/graphiql.min.js",
-		JSSRI:            "sha256-hnImuor1znlJkD/FOTL3jayfS/xsyNoP04abi8bFJWs=",
-		CSSURL:           "https://cdn.jsdelivr.net/npm/graphiql@4.1.2/graphiql.min.css",
-		CSSSRI:           "sha256-MEh+B2NdMSpj9kexQNN3QKc8UzMrCXW/Sx/phcpuyIU=",
-		ReactURL:         "https://cdn.jsdelivr.net/npm/react@18.2.0/umd/react.production.min.js",
-		ReactSRI:         "sha256-S0lp+k7zWUMk2ixteM6HZvu8L9Eh//OVrt+ZfbCpmgY=",
-		ReactDOMURL:      "https://cdn.jsdelivr.net/npm/react-dom@18.2.0/umd/react-dom.production.min.js",
-		ReactDOMSRI:      "sha256-IXWO0ITNDjfnNXIu5POVfqlgYoop36bDzhodR6LW5Pc=",
+		Title: title,
+		Config: playgroundConfig{
+			Endpoint:         endpoint,
+			DefaultQuery:     playgroundDocument,
+			DefaultVariables: playgroundVariables,
+			DefaultHeaders:   playgroundHeaders,
+		},
+		Script: playgroundPrefix + "playground.js",
+	}
+	for _, a := range playground.Assets {
+		f := playgroundFile{URL: playgroundPrefix + a.Path(), SRI: a.SRI}
+		if path.Ext(a.File) == ".css" {
+			data.Styles = append(data.Styles, f)
+		} else {
+			data.Scripts = append(data.Scripts, f)
+		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -65,4 +99,36 @@ func playgroundHandler(title, endpoint string) http.Handler {
 			http.Error(w, "playground unavailable", http.StatusInternalServerError)
 		}
 	})
+}
+
+// playgroundFiles serves playground.js and the files of playground.Assets
+// under playgroundPrefix. The assets' paths name their package version,
+// so browsers may keep them for a year; playground.js is revalidated.
+func playgroundFiles() http.Handler {
+	type file struct {
+		data        []byte
+		etag, cache string
+	}
+	files := map[string]file{
+		"playground.js": {playgroundScript, `"` + playground.SRI(playgroundScript) + `"`, "no-cache"},
+	}
+	for _, a := range playground.Assets {
+		// A missing file (not generated) is a 404, and the page says it
+		// could not load; TestPlaygroundAssetsMatchPinnedPackages fails.
+		if data, err := playgroundDist.ReadFile("playground/dist/" + a.Path()); err == nil {
+			files[a.Path()] = file{data, `"` + a.SRI + `"`, "public, max-age=31536000, immutable"}
+		}
+	}
+	return http.StripPrefix(playgroundPrefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := files[r.URL.Path]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", f.cache)
+		w.Header().Set("ETag", f.etag)
+		// ServeContent picks the Content-Type from the extension and
+		// answers If-None-Match with 304.
+		http.ServeContent(w, r, r.URL.Path, time.Time{}, bytes.NewReader(f.data))
+	}))
 }

@@ -84,6 +84,7 @@ func New(d Deps) http.Handler {
 	}
 	if d.Config.Playground() {
 		mux.Handle("GET /{$}", playgroundHandler("gqlauth playground", "/graphql"))
+		mux.Handle("GET "+playgroundPrefix, playgroundFiles())
 	}
 	if d.Config.Examples() {
 		mountExamples(mux)
@@ -131,15 +132,16 @@ func noStore(next http.Handler) http.Handler {
 	})
 }
 
-// securityHeaders sets the headers every response carries. The CSP lets
-// the GraphiQL playground load its scripts and styles from its CDN.
+// securityHeaders sets the headers every response carries. The CSP allows
+// scripts from gqlauth itself only (the playground's GraphiQL is served
+// from /playground/), and inline styles, which GraphiQL sets.
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; img-src 'self' data: https:; font-src 'self' data: https:; connect-src 'self'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
 		next.ServeHTTP(w, r)
 	})
 }
