@@ -47,16 +47,6 @@ const (
 // credentialFieldNames lists CredentialFields for error messages.
 const credentialFieldNames = "signIn, signUp, refresh and changePassword"
 
-func init() {
-	// Refusals of the document itself are protocol errors: HTTP 422 like
-	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
-	// complexity refusal at 200; gqlauth answers it with 422 too).
-	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeTooManyAliases,
-		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
-		errcode.RegisterErrorType(code, errcode.KindProtocol)
-	}
-}
-
 // CredentialFields are the mutations that take a password or a refresh
 // token. A document may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
 // times (aliases could otherwise batch guesses into one request), and each
