@@ -130,3 +130,12 @@ func TestCodeGenerator(t *testing.T) {
 		t.Fatalf("enforce mode: raw query %q, unknown id %q", r.RawQuery, r.UnknownID)
 	}
 }
+
+// TestREADMEShowsTheCodegenConfig checks README.md shows
+// examples/ts/codegen.ts as it is, the config TestCodeGenerator runs.
+func TestREADMEShowsTheCodegenConfig(t *testing.T) {
+	config := readFile(t, "../../examples/ts/codegen.ts")
+	if !strings.Contains(readFile(t, "../../README.md"), "```ts\n"+config+"```\n") {
+		t.Fatal("README.md's copy of examples/ts/codegen.ts differs from the file: paste the file into the README")
+	}
+}
