@@ -62,8 +62,8 @@ func readFile(t *testing.T, path string) string {
 // clientReport is what examples/ts/client.ts prints.
 type clientReport struct {
 	SignUp, CreatedAt, Me, Role string
-	Refreshed, Logout          bool
-	RawQuery, UnknownID        string
+	Refreshed, Logout           bool
+	RawQuery, UnknownID         string
 }
 
 // runClient runs the compiled client against url and reads its report.
