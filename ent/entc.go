@@ -5,11 +5,16 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"log"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
+	entschema "entgo.io/ent/schema"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 func main() {
@@ -18,6 +23,7 @@ func main() {
 		entgql.WithSchemaPath("../graph/schema/ent.graphqls"),
 		entgql.WithConfigPath("../gqlgen.yml"),
 		entgql.WithWhereInputs(true),
+		entgql.WithSchemaHook(describe),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -32,4 +38,153 @@ func main() {
 	if err := entc.Generate("./schema", cfg, entc.Extensions(ex)); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+}
+
+// enumValues describes the values of the enums entgql generates (ent has
+// no place for them). A value missing here fails the generation.
+var enumValues = map[string]string{
+	"Role.USER":                 "An ordinary account: it manages itself.",
+	"Role.ADMIN":                "Manages every account: lists, reads, changes roles, deletes.",
+	"UserOrderField.CREATED_AT": "By creation time.",
+	"UserOrderField.EMAIL":      "By email address.",
+	"UserOrderField.USERNAME":   "By username.",
+}
+
+// describe replaces what entgql writes as boilerplate ("Role is enum for
+// the field role", "email field predicates", a dead link to the Relay
+// spec) and fills in what it leaves empty, so that every type, field,
+// argument and enum value a client sees says what it is
+// (graph/sdl/docs_test.go checks). Object types take the ent schema's
+// schema.Comment annotation.
+func describe(g *gen.Graph, s *ast.Schema) error {
+	for _, n := range g.Nodes {
+		if def := s.Types[n.Name]; def != nil && def.Kind == ast.Object {
+			def.Description = typeComment(n)
+		}
+	}
+	if def := s.Types["Cursor"]; def != nil {
+		def.Description = "An opaque position in a connection: pass a page's endCursor as after " +
+			"(or its startCursor as before) to get the next (or previous) page."
+		def.Directives = append(def.Directives, specifiedBy("https://relay.dev/graphql/connections.htm#sec-Cursor"))
+	}
+	if def := s.Types["PageInfo"]; def != nil {
+		def.Description = "Where a page of a connection stands: whether there are more items, and the " +
+			"cursors to page on (https://relay.dev/graphql/connections.htm#sec-PageInfo)."
+	}
+	if def := s.Types["Query"]; def != nil {
+		def.Description = "What can be read: the signed-in user, accounts and sessions."
+	}
+	for _, def := range s.Types {
+		switch {
+		case def.Kind == ast.Enum:
+			if strings.Contains(def.Description, "is enum for the field") {
+				def.Description = enumComment(g, def.Name)
+			}
+			for _, v := range def.EnumValues {
+				if v.Description == "" {
+					v.Description = enumValues[def.Name+"."+v.Name]
+				}
+				if v.Description == "" {
+					return fmt.Errorf("describe: no description for enum value %s.%s: add it to enumValues in ent/entc.go", def.Name, v.Name)
+				}
+			}
+		case strings.HasSuffix(def.Name, "WhereInput"):
+			describeWhereInput(def)
+		}
+	}
+	return nil
+}
+
+// typeComment is the text of a node's schema.Comment annotation.
+func typeComment(n *gen.Type) string {
+	var c entschema.CommentAnnotation
+	if raw, ok := n.Annotations[c.Name()]; ok {
+		b, _ := json.Marshal(raw)
+		_ = json.Unmarshal(b, &c)
+	}
+	return c.Text
+}
+
+// enumComment describes an enum generated from an ent enum field by the
+// comment of that field.
+func enumComment(g *gen.Graph, enum string) string {
+	for _, n := range g.Nodes {
+		for _, f := range n.Fields {
+			if !f.IsEnum() {
+				continue
+			}
+			var ant entgql.Annotation
+			if raw, ok := f.Annotations[ant.Name()]; ok {
+				b, _ := json.Marshal(raw)
+				_ = json.Unmarshal(b, &ant)
+			}
+			name := n.Name + f.StructField()
+			if ant.Type != "" {
+				name = ant.Type
+			}
+			if name == enum {
+				return f.Comment()
+			}
+		}
+	}
+	return ""
+}
+
+// whereOps are the suffixes of entgql's predicate fields, longest first,
+// with what each one matches.
+var whereOps = []struct{ suffix, text string }{
+	{"ContainsFold", "%s contains the value, ignoring case."},
+	{"EqualFold", "%s equals the value, ignoring case."},
+	{"HasPrefix", "%s starts with the value."},
+	{"HasSuffix", "%s ends with the value."},
+	{"Contains", "%s contains the value."},
+	{"NotNil", "When true, %s is set."},
+	{"IsNil", "When true, %s is not set."},
+	{"NotIn", "%s is none of the values."},
+	{"NEQ", "%s does not equal the value."},
+	{"GTE", "%s is greater than or equal to the value (later, for times)."},
+	{"LTE", "%s is less than or equal to the value (earlier, for times)."},
+	{"GT", "%s is greater than the value (later, for times)."},
+	{"LT", "%s is less than the value (earlier, for times)."},
+	{"In", "%s is one of the values."},
+}
+
+// describeWhereInput describes a generated filter input and each of its
+// predicates.
+func describeWhereInput(def *ast.Definition) {
+	of := strings.TrimSuffix(def.Name, "WhereInput")
+	def.Description = fmt.Sprintf("A filter of %s objects: one matches when every predicate given holds. "+
+		"Combine filters with not, and and or.", of)
+	fields := map[string]bool{}
+	for _, f := range def.Fields {
+		fields[f.Name] = true
+	}
+	for _, f := range def.Fields {
+		switch f.Name {
+		case "not":
+			f.Description = "Matches what this filter does not match."
+			continue
+		case "and":
+			f.Description = "Matches what every one of these filters matches."
+			continue
+		case "or":
+			f.Description = "Matches what at least one of these filters matches."
+			continue
+		}
+		f.Description = fmt.Sprintf("%s equals the value.", f.Name)
+		for _, op := range whereOps {
+			if base, ok := strings.CutSuffix(f.Name, op.suffix); ok && fields[base] {
+				f.Description = fmt.Sprintf(op.text, base)
+				break
+			}
+		}
+	}
+}
+
+// specifiedBy is @specifiedBy(url: url), for a custom scalar.
+func specifiedBy(url string) *ast.Directive {
+	return &ast.Directive{Name: "specifiedBy", Arguments: ast.ArgumentList{{
+		Name:  "url",
+		Value: &ast.Value{Kind: ast.StringValue, Raw: url},
+	}}}
 }

@@ -7,8 +7,113 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *RefreshTokenQuery) CollectFields(ctx context.Context, satisfies ...string) (*RefreshTokenQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *RefreshTokenQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(refreshtoken.Columns))
+		selectedFields = []string{refreshtoken.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "sessionId":
+			if _, ok := fieldSeen[refreshtoken.FieldSessionID]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldSessionID)
+				fieldSeen[refreshtoken.FieldSessionID] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[refreshtoken.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldCreatedAt)
+				fieldSeen[refreshtoken.FieldCreatedAt] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[refreshtoken.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldExpiresAt)
+				fieldSeen[refreshtoken.FieldExpiresAt] = struct{}{}
+			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[refreshtoken.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldLastUsedAt)
+				fieldSeen[refreshtoken.FieldLastUsedAt] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[refreshtoken.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldRevokedAt)
+				fieldSeen[refreshtoken.FieldRevokedAt] = struct{}{}
+			}
+		case "revokedReason":
+			if _, ok := fieldSeen[refreshtoken.FieldRevokedReason]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldRevokedReason)
+				fieldSeen[refreshtoken.FieldRevokedReason] = struct{}{}
+			}
+		case "replacedBy":
+			if _, ok := fieldSeen[refreshtoken.FieldReplacedBy]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldReplacedBy)
+				fieldSeen[refreshtoken.FieldReplacedBy] = struct{}{}
+			}
+		case "userAgent":
+			if _, ok := fieldSeen[refreshtoken.FieldUserAgent]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldUserAgent)
+				fieldSeen[refreshtoken.FieldUserAgent] = struct{}{}
+			}
+		case "ip":
+			if _, ok := fieldSeen[refreshtoken.FieldIP]; !ok {
+				selectedFields = append(selectedFields, refreshtoken.FieldIP)
+				fieldSeen[refreshtoken.FieldIP] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type refreshtokenPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []RefreshTokenPaginateOption
+}
+
+func newRefreshTokenPaginateArgs(rv map[string]any) *refreshtokenPaginateArgs {
+	args := &refreshtokenPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *UserQuery) CollectFields(ctx context.Context, satisfies ...string) (*UserQuery, error) {

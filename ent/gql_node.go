@@ -9,6 +9,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/hashicorp/go-multierror"
 )
@@ -17,6 +18,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var refreshtokenImplementors = []string{"RefreshToken", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*RefreshToken) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -81,6 +87,15 @@ func (c *Client) Noder(ctx context.Context, id uuid.UUID, opts ...NodeOption) (_
 
 func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, error) {
 	switch table {
+	case refreshtoken.Table:
+		query := c.RefreshToken.Query().
+			Where(refreshtoken.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, refreshtokenImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case user.Table:
 		query := c.User.Query().
 			Where(user.ID(id))
@@ -163,6 +178,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case refreshtoken.Table:
+		query := c.RefreshToken.Query().
+			Where(refreshtoken.IDIn(ids...))
+		query, err := query.CollectFields(ctx, refreshtokenImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case user.Table:
 		query := c.User.Query().
 			Where(user.IDIn(ids...))

@@ -14,36 +14,37 @@ import (
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
-// RefreshToken is the model entity for the RefreshToken schema.
+// One refresh token of a session. Its value is never shown, only its metadata.
 type RefreshToken struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The id: a UUID, unique across every type (node(id) finds it).
 	ID uuid.UUID `json:"id,omitempty"`
 	// UserID holds the value of the "user_id" field.
 	UserID uuid.UUID `json:"user_id,omitempty"`
 	// TokenHash holds the value of the "token_hash" field.
 	TokenHash []byte `json:"-"`
-	// The session (sign-in) this token belongs to.
+	// The session (one sign-in) the token belongs to; rotation keeps it.
 	SessionID uuid.UUID `json:"session_id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When the token was issued.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// ExpiresAt holds the value of the "expires_at" field.
+	// When the token stops working, unless revoked before.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
 	// When the session signed in: bounds the session's absolute lifetime.
 	SessionStartedAt time.Time `json:"session_started_at,omitempty"`
 	// When the token was last presented for a refresh.
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
-	// RevokedAt holds the value of the "revoked_at" field.
+	// When the token was revoked; null while it is not.
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
-	// Why it was revoked: rotated, logout, revoked, reuse_detected, password_changed.
+	// Why it was revoked: rotated, logout, revoked, reuse_detected or password_changed.
 	RevokedReason *string `json:"revoked_reason,omitempty"`
-	// The token that replaced this one at rotation.
+	// The id of the token that replaced this one at rotation.
 	ReplacedBy *uuid.UUID `json:"replaced_by,omitempty"`
 	// The successor token, encrypted with a key only the holder of this token can derive (see internal/auth).
 	SealedSuccessor []byte `json:"-"`
-	// UserAgent holds the value of the "user_agent" field.
+	// The User-Agent of the client the token was issued to.
 	UserAgent *string `json:"user_agent,omitempty"`
-	// IP holds the value of the "ip" field.
+	// The address of the client the token was issued to.
 	IP *string `json:"ip,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the RefreshTokenQuery when eager-loading is set.

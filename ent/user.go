@@ -13,14 +13,15 @@ import (
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
-// User is the model entity for the User schema.
+// An account: it signs in with its email or its username and a password.
 type User struct {
 	config `json:"-"`
 	// ID of the ent.
+	// The id: a UUID, unique across every type (node(id) finds it).
 	ID uuid.UUID `json:"id,omitempty"`
-	// CreatedAt holds the value of the "created_at" field.
+	// When it was created.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// UpdatedAt holds the value of the "updated_at" field.
+	// When it last changed.
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Email address, trimmed and lower-cased.
 	Email *string `json:"email,omitempty"`
@@ -30,11 +31,11 @@ type User struct {
 	UsernameKey *string `json:"username_key,omitempty"`
 	// PasswordHash holds the value of the "password_hash" field.
 	PasswordHash string `json:"-"`
-	// FirstName holds the value of the "first_name" field.
+	// Given name, up to 100 characters.
 	FirstName *string `json:"first_name,omitempty"`
-	// LastName holds the value of the "last_name" field.
+	// Family name, up to 100 characters.
 	LastName *string `json:"last_name,omitempty"`
-	// Age holds the value of the "age" field.
+	// Age in years, 0 to 150.
 	Age *int `json:"age,omitempty"`
 	// What the user may do: ADMIN manages other accounts.
 	Role user.Role `json:"role,omitempty"`

@@ -16,24 +16,18 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	u, err := r.Auth.User(ctx, id)
-	if u == nil {
-		return nil, err // a nil *ent.User must not become a non-nil Noder
-	}
-	return u, nil
+	return r.Auth.Node(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
 	nodes := make([]ent.Noder, len(ids))
 	for i, id := range ids {
-		u, err := r.Auth.User(ctx, id)
+		n, err := r.Auth.Node(ctx, id)
 		if err != nil {
 			return nil, err
 		}
-		if u != nil {
-			nodes[i] = u
-		}
+		nodes[i] = n
 	}
 	return nodes, nil
 }
@@ -46,4 +40,10 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUI
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
-type queryResolver struct{ *Resolver }
+// RefreshToken returns RefreshTokenResolver implementation.
+func (r *Resolver) RefreshToken() RefreshTokenResolver { return &refreshTokenResolver{r} }
+
+type (
+	queryResolver        struct{ *Resolver }
+	refreshTokenResolver struct{ *Resolver }
+)

@@ -4858,6 +4858,11 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case *ent.RefreshToken:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._RefreshToken(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -5157,7 +5162,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
-var refreshTokenImplementors = []string{"RefreshToken"}
+var refreshTokenImplementors = []string{"RefreshToken", "Node"}
 
 func (ec *executionContext) _RefreshToken(ctx context.Context, sel ast.SelectionSet, obj *ent.RefreshToken) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, refreshTokenImplementors)

@@ -42,8 +42,3 @@ func (r *queryResolver) RefreshTokens(ctx context.Context, userID uuid.UUID) ([]
 func (r *refreshTokenResolver) Active(ctx context.Context, obj *ent.RefreshToken) (bool, error) {
 	return auth.IsActive(obj), nil
 }
-
-// RefreshToken returns RefreshTokenResolver implementation.
-func (r *Resolver) RefreshToken() RefreshTokenResolver { return &refreshTokenResolver{r} }
-
-type refreshTokenResolver struct{ *Resolver }

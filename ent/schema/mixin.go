@@ -20,7 +20,8 @@ func (IDMixin) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("id", uuid.UUID{}).
 			Default(NewID).
-			Immutable(),
+			Immutable().
+			Comment("The id: a UUID, unique across every type (node(id) finds it)."),
 	}
 }
 
@@ -36,9 +37,11 @@ func (TimeMixin) Fields() []ent.Field {
 		field.Time("created_at").
 			Default(time.Now).
 			Immutable().
+			Comment("When it was created.").
 			Annotations(entgql.OrderField("CREATED_AT")),
 		field.Time("updated_at").
 			Default(time.Now).
-			UpdateDefault(time.Now),
+			UpdateDefault(time.Now).
+			Comment("When it last changed."),
 	}
 }

@@ -34,25 +34,31 @@ func (RefreshToken) Fields() []ent.Field {
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.UUID("session_id", uuid.UUID{}).
 			Immutable().
-			Comment("The session (sign-in) this token belongs to."),
+			Comment("The session (one sign-in) the token belongs to; rotation keeps it.").
+			Annotations(entgql.Type("ID"), entgql.MapsTo("sessionId")),
 		field.Time("created_at").
-			Immutable(),
+			Immutable().
+			Comment("When the token was issued."),
 		field.Time("expires_at").
-			Immutable(),
+			Immutable().
+			Comment("When the token stops working, unless revoked before."),
 		field.Time("session_started_at").
 			Immutable().
-			Comment("When the session signed in: bounds the session's absolute lifetime."),
+			Comment("When the session signed in: bounds the session's absolute lifetime.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("last_used_at").
 			Optional().Nillable().
 			Comment("When the token was last presented for a refresh."),
 		field.Time("revoked_at").
-			Optional().Nillable(),
+			Optional().Nillable().
+			Comment("When the token was revoked; null while it is not."),
 		field.String("revoked_reason").
 			Optional().Nillable().
-			Comment("Why it was revoked: rotated, logout, revoked, reuse_detected, password_changed."),
+			Comment("Why it was revoked: rotated, logout, revoked, reuse_detected or password_changed."),
 		field.UUID("replaced_by", uuid.UUID{}).
 			Optional().Nillable().
-			Comment("The token that replaced this one at rotation."),
+			Comment("The id of the token that replaced this one at rotation.").
+			Annotations(entgql.Type("ID")),
 		field.Bytes("sealed_successor").
 			Optional().
 			Sensitive().
@@ -60,10 +66,12 @@ func (RefreshToken) Fields() []ent.Field {
 			Comment("The successor token, encrypted with a key only the holder of this token can derive (see internal/auth)."),
 		field.String("user_agent").
 			Optional().Nillable().
-			MaxLen(512),
+			MaxLen(512).
+			Comment("The User-Agent of the client the token was issued to."),
 		field.String("ip").
 			Optional().Nillable().
-			MaxLen(64),
+			MaxLen(64).
+			Comment("The address of the client the token was issued to."),
 	}
 }
 
@@ -89,9 +97,13 @@ func (RefreshToken) Indexes() []ent.Index {
 	}
 }
 
-// Annotations of the RefreshToken.
+// Annotations of the RefreshToken: a GraphQL type (a Node, so node(id)
+// reaches it), with no filters, orderings or generated mutations.
 func (RefreshToken) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		// The description of the GraphQL type (ent/entc.go copies it).
+		schema.Comment("One refresh token of a session. Its value is never shown, only its metadata."),
+		entgql.Skip(entgql.SkipEnumField, entgql.SkipOrderField, entgql.SkipWhereInput,
+			entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
 	}
 }

@@ -61,13 +61,16 @@ func (User) Fields() []ent.Field {
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.String("first_name").
 			Optional().Nillable().
-			MaxRuneLen(MaxNameChars),
+			MaxRuneLen(MaxNameChars).
+			Comment("Given name, up to 100 characters."),
 		field.String("last_name").
 			Optional().Nillable().
-			MaxRuneLen(MaxNameChars),
+			MaxRuneLen(MaxNameChars).
+			Comment("Family name, up to 100 characters."),
 		field.Int("age").
 			Optional().Nillable().
-			Range(0, 150),
+			Range(0, 150).
+			Comment("Age in years, 0 to 150."),
 		field.Enum("role").
 			Values("USER", "ADMIN").
 			Default("USER").
@@ -90,7 +93,9 @@ func (User) Edges() []ent.Edge {
 // Annotations of the User.
 func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
+		// The description of the GraphQL type (ent/entc.go copies it).
+		schema.Comment("An account: it signs in with its email or its username and a password."),
 		entgql.RelayConnection(),
-		entgql.QueryField("users"),
+		entgql.QueryField("users").Description("Every account, a page at a time, in the order and with the filter given. ADMIN only."),
 	}
 }

@@ -27,11 +27,14 @@ type AuthPayload struct {
 // cleared. Email and username are validated as in signUp, and at least one
 // of them must remain.
 type UpdateProfileInput struct {
+	// A new email address; validated and unique as at sign-up.
 	Email graphql.Omittable[*string] `json:"email,omitempty"`
 	// 3 to 32 letters, digits, '_', '.' or '-'; unique regardless of case.
-	Username  graphql.Omittable[*string] `json:"username,omitempty"`
+	Username graphql.Omittable[*string] `json:"username,omitempty"`
+	// Up to 100 characters.
 	FirstName graphql.Omittable[*string] `json:"firstName,omitempty"`
-	LastName  graphql.Omittable[*string] `json:"lastName,omitempty"`
+	// Up to 100 characters.
+	LastName graphql.Omittable[*string] `json:"lastName,omitempty"`
 	// 0 to 150.
 	Age graphql.Omittable[*int] `json:"age,omitempty"`
 }

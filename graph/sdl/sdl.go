@@ -28,14 +28,24 @@ var codegenDirectives = map[string]bool{
 	"goExtraField": true,
 }
 
-// Format returns the SDL of s: Header, then every type and directive
-// sorted by name, without gqlgen's code generation directives. s is not
-// modified.
-func Format(s *ast.Schema) []byte {
+// unservedDirectives are built-in directives gqlparser declares that
+// gqlauth cannot honour, so it must not advertise them: @defer needs an
+// incremental-delivery transport (multipart/mixed or SSE), and gqlauth
+// answers every request with one JSON response.
+var unservedDirectives = map[string]bool{
+	"defer": true,
+}
+
+// Public returns the schema clients see, in introspection and in the SDL:
+// s without gqlgen's code generation directives and without the built-in
+// directives gqlauth does not serve (a document using @defer then fails
+// validation instead of silently losing its deferred fields). s is not
+// modified; the server executes with the copy.
+func Public(s *ast.Schema) *ast.Schema {
 	out := *s
 	out.Directives = make(map[string]*ast.DirectiveDefinition, len(s.Directives))
 	for name, d := range s.Directives {
-		if !codegenDirectives[name] {
+		if !codegenDirectives[name] && !unservedDirectives[name] {
 			out.Directives[name] = d
 		}
 	}
@@ -43,11 +53,35 @@ func Format(s *ast.Schema) []byte {
 	for name, def := range s.Types {
 		out.Types[name] = withoutCodegenDirectives(def)
 	}
+	// The roots and the type relations point at the copies.
+	same := func(def *ast.Definition) *ast.Definition {
+		if def == nil {
+			return nil
+		}
+		return out.Types[def.Name]
+	}
+	out.Query, out.Mutation, out.Subscription = same(s.Query), same(s.Mutation), same(s.Subscription)
+	relink := func(m map[string][]*ast.Definition) map[string][]*ast.Definition {
+		r := make(map[string][]*ast.Definition, len(m))
+		for k, defs := range m {
+			for _, d := range defs {
+				r[k] = append(r[k], same(d))
+			}
+		}
+		return r
+	}
+	out.PossibleTypes = relink(s.PossibleTypes)
+	out.Implements = relink(s.Implements)
 	out.SchemaDirectives = keepDirectives(s.SchemaDirectives)
+	return &out
+}
 
+// Format returns the SDL of Public(s): Header, then every type and
+// directive sorted by name. s is not modified.
+func Format(s *ast.Schema) []byte {
 	var buf bytes.Buffer
 	buf.WriteString(Header)
-	formatter.NewFormatter(&buf, formatter.WithIndent("  ")).FormatSchema(&out)
+	formatter.NewFormatter(&buf, formatter.WithIndent("  ")).FormatSchema(Public(s))
 	return buf.Bytes()
 }
 

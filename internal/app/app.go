@@ -49,6 +49,15 @@ type App struct {
 func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...ent.Option) (*App, error) {
 	log = slog.New(request.LogHandler(log.Handler()))
 	a := &App{Config: cfg, Log: log}
+	// A manifest that does not match its documents stops the start
+	// before anything is opened.
+	trusted, err := server.LoadTrustedDocuments(cfg.TrustedDocuments, cfg.TrustedMode())
+	if err != nil {
+		return nil, err
+	}
+	if trusted != nil {
+		log.Info("trusted documents loaded", "documents", trusted.Len(), "mode", cfg.TrustedMode())
+	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout}, dbOpts...)
 	if err != nil {
 		return nil, err
@@ -125,11 +134,14 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if a.Metrics != nil {
 		a.Auth.SetRecorder(a.Metrics)
 		if cfg.MetricsAddr != "" {
-			a.MetricsHandler = a.Metrics.Handler()
+			a.MetricsHandler = server.MetricsHandler(a.Metrics.Handler(), cfg.MetricsToken)
 		}
 	}
+	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
+		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
+	}
 	deps := server.Deps{Config: cfg, Auth: a.Auth, Log: log, AuthRate: authRate,
-		SQL: db.SQL, Metrics: a.Metrics, ServeMetrics: cfg.MetricsAddr == "", Draining: a.draining.Load}
+		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted}
 	if a.Redis != nil {
 		deps.Redis = a.Redis
 	}

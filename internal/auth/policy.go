@@ -17,6 +17,7 @@ import (
 //
 //	me, updateProfile, changePassword    the signed-in user, about themself
 //	user(id), node(id), nodes(ids)       the user themself or an ADMIN (CanAccessUser)
+//	a refresh token by node(id)          its owner or an ADMIN (CanAccessUser of the owner)
 //	refreshTokens(userId), revoke        the user themself or an ADMIN (CanAccessUser)
 //	deleteUser(id)                       the user themself or an ADMIN (CanAccessUser)
 //	users, setUserRole                   ADMIN only (RequireAdmin)

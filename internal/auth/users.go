@@ -38,6 +38,37 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
 	return u, err
 }
 
+// Node returns the user or refresh token id names (node(id), nodes(ids)),
+// if the viewer may see it: the user themself, or an admin; a token by
+// its owner, or an admin. As with User, an admin asking for a missing id
+// gets nil, nil, and anyone else asking for something that is not theirs
+// is FORBIDDEN, whether it exists or not.
+func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
+	v, err := ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.CanAccessUser(id) {
+		u, err := s.db.User.Get(ctx, id)
+		if err == nil {
+			return u, nil
+		}
+		if !ent.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	rt, err := s.db.RefreshToken.Get(ctx, id)
+	switch {
+	case err != nil && !ent.IsNotFound(err):
+		return nil, err
+	case err == nil && v.CanAccessUser(rt.UserID):
+		return rt, nil
+	case v.IsAdmin():
+		return nil, nil
+	}
+	return nil, apierr.ErrForbidden
+}
+
 // UsersPage is the arguments of the users connection.
 type UsersPage struct {
 	After   *entgql.Cursor[uuid.UUID]

@@ -86,6 +86,17 @@ type Config struct {
 	ExamplesEnabled *bool `env:"EXAMPLES_ENABLED"`
 	// IntrospectionEnabled allows schema introspection; defaults to true outside production.
 	IntrospectionEnabled *bool `env:"INTROSPECTION_ENABLED"`
+	// SchemaEnabled serves the SDL at /schema.graphql; defaults to
+	// IntrospectionEnabled, since the SDL spells out the same schema.
+	SchemaEnabled *bool `env:"SCHEMA_ENABLED"`
+
+	// TrustedDocuments names the manifest of trusted documents (the
+	// persisted-documents.json GraphQL Code Generator writes: id →
+	// document) that clients may send by id.
+	TrustedDocuments string `env:"TRUSTED_DOCUMENTS"`
+	// TrustedDocumentsMode is off, allow (ids and raw documents) or
+	// enforce (ids only); defaults to enforce with a manifest, off without.
+	TrustedDocumentsMode string `env:"TRUSTED_DOCUMENTS_MODE"`
 
 	// MaxBodyBytes bounds an HTTP request body; larger ones get 413.
 	MaxBodyBytes int64 `env:"HTTP_MAX_BODY_BYTES" envDefault:"1048576"`
@@ -149,6 +160,9 @@ type Config struct {
 	// MetricsAddr, when set (e.g. ":9090"), serves /metrics on its own
 	// listener instead of the main port, so it can stay off the internet.
 	MetricsAddr string `env:"METRICS_ADDR"`
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (Authorization: Bearer <token>), on whichever port serves it.
+	MetricsToken string `env:"METRICS_TOKEN"`
 	// ShutdownTimeout is how long a stopping server waits for requests in flight.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	// AutoMigrate applies pending database migrations when the server starts;
@@ -177,6 +191,36 @@ func (c *Config) Examples() bool { return orDefault(c.ExamplesEnabled, c.AppEnv 
 
 // Introspection reports whether schema introspection is allowed.
 func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled, !c.Production()) }
+
+// SchemaPublished reports whether /schema.graphql is served: as
+// introspection is, unless SCHEMA_ENABLED says otherwise.
+func (c *Config) SchemaPublished() bool { return orDefault(c.SchemaEnabled, c.Introspection()) }
+
+// The values of TRUSTED_DOCUMENTS_MODE.
+const (
+	TrustedOff     = "off"
+	TrustedAllow   = "allow"
+	TrustedEnforce = "enforce"
+)
+
+// TrustedMode is TRUSTED_DOCUMENTS_MODE: as set, else enforce when a
+// manifest is given and off when not.
+func (c *Config) TrustedMode() string {
+	switch {
+	case c.TrustedDocumentsMode != "":
+		return strings.ToLower(c.TrustedDocumentsMode)
+	case c.TrustedDocuments != "":
+		return TrustedEnforce
+	}
+	return TrustedOff
+}
+
+// MetricsOnMainPort reports whether /metrics is served on PORT: when
+// metrics are on and METRICS_ADDR is not set, and in production only
+// behind METRICS_TOKEN (the main port faces the internet there).
+func (c *Config) MetricsOnMainPort() bool {
+	return c.MetricsEnabled && c.MetricsAddr == "" && (!c.Production() || c.MetricsToken != "")
+}
 
 // FieldSuggestions reports whether validation errors may suggest field names.
 func (c *Config) FieldSuggestions() bool {
@@ -406,6 +450,18 @@ func (c *Config) validate() error {
 	}
 	if c.DatabaseStatementTimeout != 0 && c.DatabaseStatementTimeout < 100*time.Millisecond {
 		return bad("DATABASE_STATEMENT_TIMEOUT", "must be 0 (off) or at least 100ms, got %s", c.DatabaseStatementTimeout)
+	}
+	switch c.TrustedMode() {
+	case TrustedOff:
+	case TrustedAllow, TrustedEnforce:
+		if c.TrustedDocuments == "" {
+			return bad("TRUSTED_DOCUMENTS_MODE", "%s needs TRUSTED_DOCUMENTS, the manifest of trusted documents", c.TrustedMode())
+		}
+	default:
+		return bad("TRUSTED_DOCUMENTS_MODE", "must be off, allow or enforce, got %q", c.TrustedDocumentsMode)
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		return bad("METRICS_TOKEN", "must be at least 16 bytes, got %d", len(c.MetricsToken))
 	}
 	if c.ShutdownTimeout < time.Second {
 		return bad("SHUTDOWN_TIMEOUT", "must be at least 1s")

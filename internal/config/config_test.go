@@ -40,6 +40,56 @@ func TestProduction(t *testing.T) {
 	}
 }
 
+// TestPublishingDefaults checks what follows what: /schema.graphql
+// follows introspection unless SCHEMA_ENABLED is set; /metrics stays off
+// the main port in production unless METRICS_TOKEN guards it; trusted
+// documents are enforced once a manifest is named.
+func TestPublishingDefaults(t *testing.T) {
+	prod := func(kv ...string) *Config {
+		t.Helper()
+		vars := map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": strings.Repeat("s", 32)}
+		for i := 0; i+1 < len(kv); i += 2 {
+			vars[kv[i]] = kv[i+1]
+		}
+		c, err := FromEnv(vars)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	dev, err := FromEnv(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		got  bool
+		want bool
+	}{
+		{"development schema", dev.SchemaPublished(), true},
+		{"development metrics", dev.MetricsOnMainPort(), true},
+		{"production schema", prod().SchemaPublished(), false},
+		{"production schema, introspection on", prod("INTROSPECTION_ENABLED", "true").SchemaPublished(), true},
+		{"production schema, SCHEMA_ENABLED", prod("SCHEMA_ENABLED", "true").SchemaPublished(), true},
+		{"production metrics", prod().MetricsOnMainPort(), false},
+		{"production metrics with a token", prod("METRICS_TOKEN", strings.Repeat("t", 16)).MetricsOnMainPort(), true},
+		{"production metrics on METRICS_ADDR", prod("METRICS_ADDR", ":9090", "METRICS_TOKEN", strings.Repeat("t", 16)).MetricsOnMainPort(), false},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+	if m := dev.TrustedMode(); m != TrustedOff {
+		t.Errorf("TRUSTED_DOCUMENTS unset: mode %q, want off", m)
+	}
+	if m := prod("TRUSTED_DOCUMENTS", "docs.json").TrustedMode(); m != TrustedEnforce {
+		t.Errorf("TRUSTED_DOCUMENTS set: mode %q, want enforce", m)
+	}
+	if m := prod("TRUSTED_DOCUMENTS", "docs.json", "TRUSTED_DOCUMENTS_MODE", "Allow").TrustedMode(); m != TrustedAllow {
+		t.Errorf("TRUSTED_DOCUMENTS_MODE=Allow: mode %q, want allow", m)
+	}
+}
+
 func TestInvalidValuesNameTheVariable(t *testing.T) {
 	secret := testSecret
 	cases := []struct {
@@ -59,6 +109,10 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"COOKIE_SAMESITE": "sometimes"}, "COOKIE_SAMESITE"},
 		{map[string]string{"PLAYGROUND_ENABLED": "maybe"}, "PLAYGROUND_ENABLED"},
+		{map[string]string{"SCHEMA_ENABLED": "maybe"}, "SCHEMA_ENABLED"},
+		{map[string]string{"TRUSTED_DOCUMENTS_MODE": "strict", "TRUSTED_DOCUMENTS": "docs.json"}, "TRUSTED_DOCUMENTS_MODE"},
+		{map[string]string{"TRUSTED_DOCUMENTS_MODE": "enforce"}, "TRUSTED_DOCUMENTS_MODE"},
+		{map[string]string{"METRICS_TOKEN": "short"}, "METRICS_TOKEN"},
 	}
 	for _, tc := range cases {
 		_, err := FromEnv(tc.vars)

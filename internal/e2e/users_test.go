@@ -92,6 +92,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			anon, other, self, admin outcome
 		}
 		aliceVars := map[string]any{"id": alice.ID}
+		var toks struct{ RefreshTokens []struct{ ID string } }
+		alice.Do(t, `query($id: ID!) { refreshTokens(userId: $id) { id } }`, aliceVars).Decode(t, &toks)
+		tokenID := toks.RefreshTokens[0].ID
+		tokenVars := map[string]any{"id": tokenID}
 		rows := []row{
 			{"me", `{ me { id email } }`, nil,
 				unauthenticated, ok(bob.ID), ok(alice.ID), ok(admin.ID)},
@@ -107,6 +111,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				unauthenticated, forbidden, forbidden, isNull},
 			{"nodes", `query($id: ID!) { nodes(ids: [$id]) { id ... on User { email } } }`, aliceVars,
 				unauthenticated, forbidden, ok(alice.ID), ok(alice.ID)},
+			// RefreshToken is a Node: its owner and admins reach it by id.
+			{"node", `query($id: ID!) { node(id: $id) { id ... on RefreshToken { sessionId active } } }`, tokenVars,
+				unauthenticated, forbidden, ok(tokenID), ok(tokenID)},
+			{"nodes", `query($id: ID!) { nodes(ids: [$id]) { __typename id } }`, tokenVars,
+				unauthenticated, forbidden, ok(tokenID, "RefreshToken"), ok(tokenID, "RefreshToken")},
 			{"refreshTokens", `query($id: ID!) { refreshTokens(userId: $id) { id sessionId active } }`, aliceVars,
 				unauthenticated, forbidden, ok(), ok()},
 			{"setUserRole", `mutation($id: ID!) { setUserRole(id: $id, role: USER) { id role } }`, aliceVars,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,18 +12,19 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // The extensions.code of requests refused before GraphQL sees them,
 // listed in README.md, "Security".
 const (
-	CodeRequestTooLarge        = "REQUEST_TOO_LARGE"
-	CodeUnsupportedMediaType   = "UNSUPPORTED_MEDIA_TYPE"
-	CodeBadRequest             = "BAD_REQUEST"
-	CodeBatchingNotSupported   = "BATCHING_NOT_SUPPORTED"
-	CodeMethodNotAllowed       = "METHOD_NOT_ALLOWED"
-	jsonContentType            = "application/json"
-	graphQLResponseContentType = "application/json; charset=utf-8"
+	CodeRequestTooLarge      = "REQUEST_TOO_LARGE"
+	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"
+	CodeBadRequest           = "BAD_REQUEST"
+	CodeBatchingNotSupported = "BATCHING_NOT_SUPPORTED"
+	CodeMethodNotAllowed     = "METHOD_NOT_ALLOWED"
+	CodeNotAcceptable        = "NOT_ACCEPTABLE"
 )
 
 // requestError is a refusal of an HTTP request to /graphql, answered as
@@ -35,12 +37,46 @@ type requestError struct {
 
 func (e *requestError) Error() string { return e.Code + ": " + e.Message }
 
-// graphQLRequest is a decoded POST body: one operation.
+// graphQLRequest is a decoded GraphQL-over-HTTP request (a POST body or
+// GET parameters): one operation.
 type graphQLRequest struct {
 	Query         string         `json:"query"`
 	OperationName string         `json:"operationName"`
 	Variables     map[string]any `json:"variables"`
 	Extensions    map[string]any `json:"extensions"`
+	// DocumentID names a trusted document to run instead of sending its
+	// text (the GraphQL-over-HTTP persisted documents draft), e.g.
+	// "sha256:<hex>".
+	DocumentID string `json:"documentId"`
+}
+
+// persistedQueryHash is the Apollo form of a document id:
+// extensions.persistedQuery.sha256Hash. ok is false when persistedQuery
+// is there but not of that shape.
+func (r *graphQLRequest) persistedQueryHash() (hash string, ok bool) {
+	pq, found := r.Extensions["persistedQuery"]
+	if !found || pq == nil {
+		return "", true
+	}
+	m, isMap := pq.(map[string]any)
+	if !isMap {
+		return "", false
+	}
+	hash, ok = m["sha256Hash"].(string)
+	return hash, ok
+}
+
+// check refuses a request that is not a well-formed GraphQL-over-HTTP
+// request once decoded: it must carry a document, as text or as an id.
+func (r *graphQLRequest) check() *requestError {
+	hash, ok := r.persistedQueryHash()
+	if !ok {
+		return &requestError{http.StatusBadRequest, CodeBadRequest, "extensions.persistedQuery must be an object with a string sha256Hash"}
+	}
+	if r.Query == "" && r.DocumentID == "" && hash == "" {
+		return &requestError{http.StatusBadRequest, CodeBadRequest, "the request has no query; send the GraphQL document as query (or a trusted document's documentId)"}
+	}
+	return nil
 }
 
 // decodeGraphQLRequest checks and decodes a POST body: valid UTF-8, one
@@ -69,6 +105,9 @@ func decodeGraphQLRequest(body []byte) (*graphQLRequest, *requestError) {
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the request body must hold exactly one JSON object"}
+	}
+	if rerr := req.check(); rerr != nil {
+		return nil, rerr
 	}
 	return &req, nil
 }
@@ -99,52 +138,83 @@ func expected(field string) string {
 	return "a string"
 }
 
-// checkGraphQLRequest guards /graphql: only GET and POST; POST only with
+// decoded is what checkGraphQLRequest hands the transport: the request
+// and the response media type negotiated from Accept.
+type decoded struct {
+	req   *graphQLRequest
+	media string
+}
+
+type decodedKey struct{}
+
+// decodedFrom returns what checkGraphQLRequest decoded, or nil.
+func decodedFrom(ctx context.Context) *decoded {
+	d, _ := ctx.Value(decodedKey{}).(*decoded)
+	return d
+}
+
+// checkGraphQLRequest guards /graphql: only GET and POST; a response
+// media type the client accepts (406 otherwise); POST only with
 // Content-Type application/json (form and multipart bodies are what a
 // foreign page can send with the user's cookies) and a body
-// decodeGraphQLRequest accepts; GET parameters must be valid UTF-8. The
-// body is read once here (bounded by limitBody) and handed on.
+// decodeGraphQLRequest accepts; GET parameters must be valid UTF-8 and
+// of the right types. The body is read once here (bounded by limitBody)
+// and the decoded request handed on in the context.
 func checkGraphQLRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch r.Method {
-		case http.MethodGet:
-			if rerr := checkQueryString(r.URL.RawQuery); rerr != nil {
-				writeRequestError(w, rerr)
-				return
-			}
-		case http.MethodPost:
-			if rerr := checkContentType(r.Header.Get("Content-Type")); rerr != nil {
-				writeRequestError(w, rerr)
-				return
-			}
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				var tooLarge *http.MaxBytesError
-				if errors.As(err, &tooLarge) {
-					writeRequestError(w, errTooLarge(tooLarge.Limit))
-					return
-				}
-				writeRequestError(w, &requestError{http.StatusBadRequest, CodeBadRequest, "the request body could not be read"})
-				return
-			}
-			if _, rerr := decodeGraphQLRequest(body); rerr != nil {
-				writeRequestError(w, rerr)
-				return
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-		default:
+		if r.Method != http.MethodGet && r.Method != http.MethodPost {
 			w.Header().Set("Allow", "GET, POST")
-			writeRequestError(w, &requestError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET for queries or POST for any operation"})
+			writeRequestError(w, mediaJSON, &requestError{http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use GET for queries or POST for any operation"})
 			return
 		}
-		next.ServeHTTP(w, r)
+		media, ok := negotiate(r.Header.Values("Accept"))
+		if !ok {
+			writeRequestError(w, mediaJSON, &requestError{http.StatusNotAcceptable, CodeNotAcceptable,
+				"gqlauth answers with application/graphql-response+json or application/json; accept one of them"})
+			return
+		}
+		var req *graphQLRequest
+		var rerr *requestError
+		if r.Method == http.MethodGet {
+			req, rerr = requestFromQuery(r.URL.RawQuery)
+		} else {
+			req, rerr = readPOST(r)
+		}
+		if rerr != nil {
+			writeRequestError(w, media, rerr)
+			return
+		}
+		ctx := context.WithValue(r.Context(), decodedKey{}, &decoded{req: req, media: media})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// readPOST checks the content type of a POST and decodes its body. The
+// body stays readable for the handler.
+func readPOST(r *http.Request) (*graphQLRequest, *requestError) {
+	if rerr := checkContentType(r.Header.Get("Content-Type")); rerr != nil {
+		return nil, rerr
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errTooLarge(tooLarge.Limit)
+		}
+		return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the request body could not be read"}
+	}
+	req, rerr := decodeGraphQLRequest(body)
+	if rerr != nil {
+		return nil, rerr
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return req, nil
 }
 
 // checkContentType accepts application/json, with charset utf-8 if any.
 func checkContentType(ct string) *requestError {
 	mt, params, err := mime.ParseMediaType(ct)
-	if err != nil || mt != jsonContentType {
+	if err != nil || mt != mediaJSON {
 		return &requestError{http.StatusUnsupportedMediaType, CodeUnsupportedMediaType,
 			"send the operation as a JSON body with Content-Type: application/json"}
 	}
@@ -154,23 +224,48 @@ func checkContentType(ct string) *requestError {
 	return nil
 }
 
-// checkQueryString refuses GET parameters that do not parse or are not UTF-8.
-func checkQueryString(raw string) *requestError {
+// requestFromQuery decodes the parameters of a GET: query,
+// operationName and documentId as strings, variables and extensions as
+// JSON objects (GraphQL over HTTP, "GET"). Parameters that do not parse,
+// are not UTF-8 or are of the wrong type are refused.
+func requestFromQuery(raw string) (*graphQLRequest, *requestError) {
 	vals, err := url.ParseQuery(raw)
 	if err != nil {
-		return &requestError{http.StatusBadRequest, CodeBadRequest, "the query string is malformed"}
+		return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the query string is malformed"}
 	}
 	for k, vs := range vals {
 		if !utf8.ValidString(k) {
-			return &requestError{http.StatusBadRequest, CodeBadRequest, "the query string is not valid UTF-8"}
+			return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the query string is not valid UTF-8"}
 		}
 		for _, v := range vs {
 			if !utf8.ValidString(v) {
-				return &requestError{http.StatusBadRequest, CodeBadRequest, "the query string is not valid UTF-8"}
+				return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the query string is not valid UTF-8"}
 			}
 		}
 	}
-	return nil
+	req := &graphQLRequest{
+		Query:         vals.Get("query"),
+		OperationName: vals.Get("operationName"),
+		DocumentID:    vals.Get("documentId"),
+	}
+	for name, dst := range map[string]*map[string]any{"variables": &req.Variables, "extensions": &req.Extensions} {
+		v := vals.Get(name)
+		if v == "" {
+			continue // the empty string is the same as leaving it out
+		}
+		dec := json.NewDecoder(strings.NewReader(v))
+		dec.UseNumber()
+		if err := dec.Decode(dst); err != nil {
+			return nil, &requestError{http.StatusBadRequest, CodeBadRequest, name + " must be a JSON object: " + describeJSONError(err)}
+		}
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return nil, &requestError{http.StatusBadRequest, CodeBadRequest, name + " must be one JSON object"}
+		}
+	}
+	if rerr := req.check(); rerr != nil {
+		return nil, rerr
+	}
+	return req, nil
 }
 
 func errTooLarge(limit int64) *requestError {
@@ -178,14 +273,11 @@ func errTooLarge(limit int64) *requestError {
 		fmt.Sprintf("the request body is larger than the limit of %d bytes", limit)}
 }
 
-// writeRequestError answers with a GraphQL error body.
-func writeRequestError(w http.ResponseWriter, e *requestError) {
-	body, _ := json.Marshal(map[string]any{"errors": []any{map[string]any{
-		"message":    e.Message,
-		"extensions": map[string]any{"code": e.Code},
-	}}})
-	w.Header().Set("Content-Type", graphQLResponseContentType)
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(e.Status)
-	_, _ = w.Write(body)
+// writeRequestError answers with a GraphQL error body (no data entry: the
+// request never reached execution) in the given media type.
+func writeRequestError(w http.ResponseWriter, media string, e *requestError) {
+	writeErrors(w, media, e.Status, gqlerror.List{{
+		Message:    e.Message,
+		Extensions: map[string]any{"code": e.Code},
+	}}, nil)
 }

@@ -51,17 +51,6 @@ const (
 // credentialFieldNames lists CredentialFields for error messages.
 const credentialFieldNames = "signIn, signUp, refresh, changePassword and updateProfile"
 
-func init() {
-	// Refusals of the document itself are protocol errors: HTTP 422 like
-	// gqlgen's own validation errors, not 200 (gqlgen leaves its own
-	// complexity refusal at 200; gqlauth answers it with 422 too).
-	for _, code := range []string{CodeQueryTooLarge, CodeQueryTooDeep, CodeFragmentsTooDeep, CodeTooManyAliases,
-		CodeTooManyDirectives, CodeTooManyCredentialFields, CodeMutationOverGET, CodeComplexityLimitExceeded} {
-		errcode.RegisterErrorType(code, errcode.KindProtocol)
-	}
-	errcode.RegisterErrorType(CodeIntrospectionTooDeep, errcode.KindProtocol)
-}
-
 // CredentialFields are the mutations that take a password or a refresh
 // token. An operation may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
 // times (aliases could otherwise batch guesses into one request), and each

@@ -3,6 +3,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"database/sql"
 	"log/slog"
 	"net/http"
@@ -11,7 +13,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -38,26 +39,30 @@ type Deps struct {
 	// Redis is pinged by /readyz when not nil (REDIS_URL is set).
 	Redis redis.UniversalClient
 	// Metrics counts GraphQL requests; nil when METRICS_ENABLED=false.
+	// GET /metrics is mounted when Config.MetricsOnMainPort says so.
 	Metrics *metrics.Metrics
-	// ServeMetrics mounts GET /metrics on this handler (METRICS_ADDR unset).
-	ServeMetrics bool
 	// Draining reports that the server is shutting down; /readyz then
 	// answers 503. May be nil.
 	Draining func() bool
+	// TrustedDocuments are the documents clients may send by id
+	// (TRUSTED_DOCUMENTS); nil is TRUSTED_DOCUMENTS_MODE=off.
+	TrustedDocuments *TrustedDocuments
 }
 
 // New returns gqlauth's HTTP handler.
 func New(d Deps) http.Handler {
+	// The schema clients see: no gqlgen directives, no @defer (graph/sdl).
+	public := sdl.Public(graph.NewExecutableSchema(graph.Config{}).Schema())
 	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
 		Auth:               d.Auth,
 		RefreshTokenInBody: d.Config.RefreshTokenInBody,
-	}, Complexity: complexity()})
+	}, Complexity: complexity(), Schema: public})
 	gql := handler.New(schema)
-	// Only JSON POST (and GET for queries): form-encoded and multipart
-	// bodies are "simple requests" a foreign site can send with the
-	// user's cookies, so accepting them would open a CSRF hole.
-	gql.AddTransport(transport.GET{})
-	gql.AddTransport(transport.POST{})
+	// Only JSON POST (and GET for queries), decoded by
+	// checkGraphQLRequest: form-encoded and multipart bodies are "simple
+	// requests" a foreign site can send with the user's cookies, so
+	// accepting them would open a CSRF hole.
+	gql.AddTransport(graphQLTransport{documents: d.TrustedDocuments})
 	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.Introspection() {
 		gql.Use(extension.Introspection{})
@@ -73,14 +78,13 @@ func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	ips := clientIPs{trusted: d.Config.TrustedProxyPrefixes()}
 	mux.Handle("/graphql", noStore(checkGraphQLRequest(withRequestInfo(d.Auth, ips, gql))))
-	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write(published)
-	})
+	if d.Config.SchemaPublished() {
+		mux.Handle("/schema.graphql", schemaHandler(published))
+	}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readiness{db: d.SQL, redis: d.Redis, draining: d.Draining, log: d.Log})
-	if d.Metrics != nil && d.ServeMetrics {
-		mux.Handle("GET /metrics", d.Metrics.Handler())
+	if d.Metrics != nil && d.Config.MetricsOnMainPort() {
+		mux.Handle("GET /metrics", MetricsHandler(d.Metrics.Handler(), d.Config.MetricsToken))
 	}
 	if d.Config.Playground() {
 		mux.Handle("GET /{$}", playgroundHandler("gqlauth playground", "/graphql"))
@@ -96,6 +100,41 @@ func New(d Deps) http.Handler {
 	h = securityHeaders(h)
 	h = observe(d.Log, d.Metrics, ips, h)
 	return h
+}
+
+// schemaHandler serves the SDL to GET (and HEAD). Any other method gets
+// 405 with Allow and a JSON error body, not the mux's plain text: tools
+// such as graphql-inspector's URL loader POST an introspection query
+// first and parse the answer as JSON.
+func schemaHandler(sdl []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			writeRequestError(w, mediaJSON, &requestError{http.StatusMethodNotAllowed, CodeMethodNotAllowed,
+				"/schema.graphql serves the schema as SDL to GET; send GraphQL requests to /graphql"})
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write(sdl)
+	})
+}
+
+// MetricsHandler is h behind a bearer token (METRICS_TOKEN), compared in
+// constant time; an empty token leaves h open.
+func MetricsHandler(h http.Handler, token string) http.Handler {
+	if token == "" {
+		return h
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got := sha256.Sum256([]byte(bearer(r)))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
+			http.Error(w, "metrics need Authorization: Bearer <METRICS_TOKEN>", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // withRequestInfo hands the request's client address, user agent, cookies
@@ -151,7 +190,7 @@ func securityHeaders(next http.Handler) http.Handler {
 func limitBody(max int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > max {
-			writeRequestError(w, errTooLarge(max))
+			writeRequestError(w, mediaJSON, errTooLarge(max))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)

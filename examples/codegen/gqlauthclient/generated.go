@@ -37,16 +37,23 @@ var AllLogoutScope = []LogoutScope{
 }
 
 // MeMeUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// An account: it signs in with its email or its username and a password.
 type MeMeUser struct {
+	// The id: a UUID, unique across every type (node(id) finds it).
 	Id string `json:"id"`
 	// Email address, trimmed and lower-cased.
 	Email *string `json:"email"`
 	// Username as the user typed it.
-	Username  *string `json:"username"`
+	Username *string `json:"username"`
+	// Given name, up to 100 characters.
 	FirstName *string `json:"firstName"`
-	LastName  *string `json:"lastName"`
+	// Family name, up to 100 characters.
+	LastName *string `json:"lastName"`
 	// What the user may do: ADMIN manages other accounts.
-	Role      Role      `json:"role"`
+	Role Role `json:"role"`
+	// When it was created.
 	CreatedAt time.Time `json:"createdAt"`
 }
 
@@ -113,11 +120,13 @@ type RefreshResponse struct {
 // GetRefresh returns RefreshResponse.Refresh, and is useful for accessing the field via an interface.
 func (v *RefreshResponse) GetRefresh() RefreshRefreshAuthPayload { return v.Refresh }
 
-// Role is enum for the field role
+// What the user may do: ADMIN manages other accounts.
 type Role string
 
 const (
-	RoleUser  Role = "USER"
+	// An ordinary account: it manages itself.
+	RoleUser Role = "USER"
+	// Manages every account: lists, reads, changes roles, deletes.
 	RoleAdmin Role = "ADMIN"
 )
 
@@ -128,9 +137,12 @@ var AllRole = []Role{
 
 // Credentials: exactly one of email and username, and the password.
 type SignInInput struct {
-	Email    *string `json:"email"`
+	// The account's email address (any case).
+	Email *string `json:"email"`
+	// The account's username (any case).
 	Username *string `json:"username"`
-	Password string  `json:"password"`
+	// The account's password.
+	Password string `json:"password"`
 }
 
 // GetEmail returns SignInInput.Email, and is useful for accessing the field via an interface.
@@ -180,7 +192,11 @@ func (v *SignInSignInAuthPayload) GetExpiresIn() int { return v.ExpiresIn }
 func (v *SignInSignInAuthPayload) GetUser() SignInSignInAuthPayloadUser { return v.User }
 
 // SignInSignInAuthPayloadUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// An account: it signs in with its email or its username and a password.
 type SignInSignInAuthPayloadUser struct {
+	// The id: a UUID, unique across every type (node(id) finds it).
 	Id string `json:"id"`
 	// Email address, trimmed and lower-cased.
 	Email *string `json:"email"`
@@ -199,6 +215,7 @@ func (v *SignInSignInAuthPayloadUser) GetRole() Role { return v.Role }
 
 // A new account. At least one of email and username is required.
 type SignUpInput struct {
+	// An email address; stored trimmed and lower-cased, unique.
 	Email *string `json:"email"`
 	// 3 to 32 letters, digits, '_', '.' or '-'; unique regardless of case.
 	Username *string `json:"username"`
@@ -206,8 +223,10 @@ type SignUpInput struct {
 	Password string `json:"password"`
 	// When given, must equal password.
 	ConfirmPassword *string `json:"confirmPassword"`
-	FirstName       *string `json:"firstName"`
-	LastName        *string `json:"lastName"`
+	// Up to 100 characters.
+	FirstName *string `json:"firstName"`
+	// Up to 100 characters.
+	LastName *string `json:"lastName"`
 	// 0 to 150.
 	Age *int `json:"age"`
 }
@@ -276,7 +295,11 @@ func (v *SignUpSignUpAuthPayload) GetExpiresIn() int { return v.ExpiresIn }
 func (v *SignUpSignUpAuthPayload) GetUser() SignUpSignUpAuthPayloadUser { return v.User }
 
 // SignUpSignUpAuthPayloadUser includes the requested fields of the GraphQL type User.
+// The GraphQL type's documentation follows.
+//
+// An account: it signs in with its email or its username and a password.
 type SignUpSignUpAuthPayloadUser struct {
+	// The id: a UUID, unique across every type (node(id) finds it).
 	Id string `json:"id"`
 	// Email address, trimmed and lower-cased.
 	Email *string `json:"email"`
