@@ -26,9 +26,7 @@ var _ dialect.Driver = deadlineDriver{}
 
 // Exec runs a statement under the deadline.
 func (d deadlineDriver) Exec(ctx context.Context, query string, args, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, d.timeout)
-	defer cancel()
-	return d.Driver.Exec(ctx, query, args, v)
+	return execWithDeadline(ctx, d.timeout, d.Driver.Exec, query, args, v)
 }
 
 // Query runs a query under the deadline, which ends when its rows are closed.
@@ -59,14 +57,20 @@ type deadlineTx struct {
 
 // Exec runs a statement of the transaction under the deadline.
 func (t deadlineTx) Exec(ctx context.Context, query string, args, v any) error {
-	ctx, cancel := context.WithTimeout(ctx, t.timeout)
-	defer cancel()
-	return t.Tx.Exec(ctx, query, args, v)
+	return execWithDeadline(ctx, t.timeout, t.Tx.Exec, query, args, v)
 }
 
 // Query runs a query of the transaction under the deadline.
 func (t deadlineTx) Query(ctx context.Context, query string, args, v any) error {
 	return queryWithDeadline(ctx, t.timeout, t.Tx.Query, query, args, v)
+}
+
+// execWithDeadline runs a statement that returns no rows with a deadline.
+func execWithDeadline(ctx context.Context, timeout time.Duration,
+	exec func(context.Context, string, any, any) error, q string, args, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return exec(ctx, q, args, v)
 }
 
 // queryWithDeadline runs query with a deadline that lasts until the rows
