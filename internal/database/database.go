@@ -5,6 +5,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"net/url"
 	"runtime"
@@ -69,9 +70,7 @@ func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) 
 		// go on beside it (WAL) without piling up lock waits.
 		db.SetMaxOpenConns(4)
 	}
-	pingCtx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
+	if err := ping(ctx, db, dia); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
@@ -80,6 +79,32 @@ func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) 
 		drv = deadlineDriver{Driver: drv.(*entsql.Driver), timeout: set.StatementTimeout}
 	}
 	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv}, nil
+}
+
+// ping checks that the database answers, within 5 seconds. Processes
+// that open a new SQLite file at the same moment race to switch it to
+// WAL, which does not wait for the busy timeout: the loser gets
+// SQLITE_BUSY at once, so it tries again until the deadline.
+func ping(ctx context.Context, db *sql.DB, dia string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for {
+		err := db.PingContext(ctx)
+		if err == nil || !isSQLiteBusy(dia, err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY (5).
+func isSQLiteBusy(dia string, err error) bool {
+	var coded interface{ Code() int }
+	return dia == dialect.SQLite && errors.As(err, &coded) && coded.Code()&0xff == 5
 }
 
 // postgresDSN sets the run-time parameters of every PostgreSQL

@@ -105,6 +105,17 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	}
 	pending, err := ex.Pending(ctx)
 	var notClean *atlasmigrate.NotCleanError
+	// SQLite has no advisory lock: an instance starting beside one that is
+	// applying the first file can see its tables before its history (two
+	// reads, between which the other commits). Wait for that one to finish.
+	for tries := 0; db.Dialect == dialect.SQLite && errors.As(err, &notClean) && tries < 50; tries++ {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+		pending, err = ex.Pending(ctx)
+	}
 	switch {
 	case errors.Is(err, atlasmigrate.ErrNoPendingFiles):
 		return nil, nil
