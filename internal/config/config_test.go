@@ -47,7 +47,7 @@ func TestProduction(t *testing.T) {
 func TestPublishingDefaults(t *testing.T) {
 	prod := func(kv ...string) *Config {
 		t.Helper()
-		vars := map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": strings.Repeat("s", 32)}
+		vars := map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret}
 		for i := 0; i+1 < len(kv); i += 2 {
 			vars[kv[i]] = kv[i+1]
 		}
