@@ -1,6 +1,6 @@
 # gqlauth: a static binary on a distroless base, running as a non-root user.
 #   docker build -t gqlauth .
-#   docker compose up          (see docker-compose.yml and README.md, "Deployment")
+#   docker compose up          (see docker-compose.yml and docs/operations.md, "Deployment")
 
 ARG GO_VERSION=1.26.8
 

@@ -1,7 +1,7 @@
 // Command gqlauth-bench measures gqlauth under load against the floor:
 // the least work each operation cannot avoid, served in the same run by a
-// bare net/http handler using the same libraries. See README.md,
-// "Performance".
+// bare net/http handler using the same libraries. See
+// docs/performance.md.
 //
 //	gqlauth-bench [run]   the load benchmark: me, refresh, signIn, a mixed SPA session
 //	gqlauth-bench scale   users pages at 1k and 1M users, Redis memory of the deny list

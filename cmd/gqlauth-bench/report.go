@@ -19,7 +19,7 @@ func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d.Nanos
 func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 // printTable writes the run as one table (Markdown, so that it can be
-// pasted into README.md as is) and the checks under it.
+// pasted into docs/performance.md as is) and the checks under it.
 func printTable(w io.Writer, r *runReport) {
 	limit := "unset"
 	if r.GOMEMLIMIT != "" {

@@ -9,7 +9,7 @@ import (
 
 // TestNormalizeEmail pins the documented normalisation: trimmed,
 // lower-cased, the domain in one canonical Unicode form whichever way it
-// was typed (README.md, "Security").
+// was typed (docs/security.md).
 func TestNormalizeEmail(t *testing.T) {
 	cases := []struct{ in, want string }{
 		{"  Alice@Example.COM ", "alice@example.com"},

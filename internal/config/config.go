@@ -22,7 +22,8 @@ import (
 )
 
 // Config is every setting gqlauth has. The env tags name the variables;
-// README.md has the same table for people.
+// README.md lists every one in its configuration table for people
+// (TestREADMEConfigurationIsComplete keeps the two in step).
 type Config struct {
 	// Port is the HTTP port the server listens on.
 	Port int `env:"PORT" envDefault:"8080"`

@@ -63,7 +63,7 @@ func TestProductionRefusesGuessableSecret(t *testing.T) {
 			t.Errorf("development refuses JWT_ACCESS_SECRET=%q: %v", weak, err)
 		}
 	}
-	// No false alarms on what the README and docker-compose.yml suggest:
+	// No false alarms on what docs/ and docker-compose.yml suggest:
 	// openssl rand -base64 32/48 and -hex 32, and rand.Text pairs.
 	for i := range 2000 {
 		b := make([]byte, 48)

@@ -81,7 +81,7 @@ func runClient(t *testing.T, dir, url string, args ...string) clientReport {
 }
 
 // TestCodeGenerator runs GraphQL Code Generator's client preset (the
-// config of examples/ts/codegen.ts, which README.md shows) against a live
+// config of examples/ts/codegen.ts, which docs/clients.md shows) against a live
 // gqlauth by introspection and against the committed SDL: both must
 // generate, map every custom scalar (strictScalars), agree byte for byte,
 // and type-check the typed client with tsc. The compiled client then runs
@@ -129,11 +129,11 @@ func TestCodeGenerator(t *testing.T) {
 	}
 }
 
-// TestREADMEShowsTheCodegenConfig checks README.md shows
+// TestDocsShowTheCodegenConfig checks docs/clients.md shows
 // examples/ts/codegen.ts as it is, the config TestCodeGenerator runs.
-func TestREADMEShowsTheCodegenConfig(t *testing.T) {
+func TestDocsShowTheCodegenConfig(t *testing.T) {
 	config := readFile(t, "../../examples/ts/codegen.ts")
-	if !strings.Contains(readFile(t, "../../README.md"), "```ts\n"+config+"```\n") {
-		t.Fatal("README.md's copy of examples/ts/codegen.ts differs from the file: paste the file into the README")
+	if !strings.Contains(readFile(t, "../../docs/clients.md"), "```ts\n"+config+"```\n") {
+		t.Fatal("docs/clients.md's copy of examples/ts/codegen.ts differs from the file: paste the file into docs/clients.md")
 	}
 }

@@ -14,7 +14,7 @@ import (
 )
 
 // auditExceptions are the graphql-http server audits gqlauth is allowed
-// not to pass, by audit id, each with the reason (README.md, "HTTP").
+// not to pass, by audit id, each with the reason (docs/clients.md, "HTTP").
 // There are none: every audit of graphql-http 1.23.1 is ok.
 var auditExceptions = map[string]string{}
 

@@ -23,7 +23,7 @@ import (
 )
 
 // hostile is one request an attacker might send, and the answer the
-// README documents for it.
+// docs/security.md documents for it.
 type hostile struct {
 	name  string
 	build func(t *testing.T, srv *apptest.Server) *http.Request
@@ -89,8 +89,7 @@ func deepIntrospection(levels int) string {
 
 const guessField = `signIn(input: {email: "victim@example.com", password: "guess-%d-guess"}) { accessToken }`
 
-// hostileRequests is the documented answer to each attack (README.md,
-// "Security").
+// hostileRequests is the documented answer to each attack (docs/security.md).
 func hostileRequests() []hostile {
 	big := bytes.Repeat([]byte("a"), 2<<20)
 	oversized := append(append([]byte(`{"query":"{ __typename }","variables":{"x":"`), big...), []byte(`"}}`)...)

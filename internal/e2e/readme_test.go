@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -98,16 +100,99 @@ func TestREADMEWalkthrough(t *testing.T) {
 	}
 }
 
-// TestREADMESaysHowToRunTheCommand checks the README never tells a reader
-// to run `gqlauth user …` as if the binary were on the PATH of a clone.
+// TestREADMESaysHowToRunTheCommand checks the README and docs/ never tell
+// a reader to run `gqlauth user …` as if the binary were on the PATH of a
+// clone.
 func TestREADMESaysHowToRunTheCommand(t *testing.T) {
-	raw, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for n, line := range strings.Split(string(raw), "\n") {
-		if regexp.MustCompile(`(^|[|;&]\s*|^\s*\$\s*)gqlauth (user|serve)\b`).MatchString(line) {
-			t.Errorf("README.md:%d runs gqlauth as if it were on the PATH: %s", n+1, line)
+	for page, text := range readmeAndDocs(t) {
+		for n, line := range strings.Split(text, "\n") {
+			if regexp.MustCompile(`(^|[|;&]\s*|^\s*\$\s*)gqlauth (user|serve)\b`).MatchString(line) {
+				t.Errorf("%s:%d runs gqlauth as if it were on the PATH: %s", page, n+1, line)
+			}
 		}
+	}
+}
+
+// readmeAndDocs returns README.md and every page of docs/, by path from
+// the repository's root.
+func readmeAndDocs(t *testing.T) map[string]string {
+	t.Helper()
+	pages, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(pages) == 0 {
+		t.Fatalf("no pages in docs/: %v", err)
+	}
+	out := map[string]string{}
+	for _, p := range append(pages, "../../README.md") {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimPrefix(p, "../../")] = string(raw)
+	}
+	return out
+}
+
+// anchors returns the ids GitHub gives the headings of a Markdown page:
+// lower case, punctuation dropped, spaces as hyphens, a repeated heading
+// numbered. Headings inside code blocks do not count.
+func anchors(text string) map[string]bool {
+	out := map[string]bool{}
+	inCode := false
+	drop := regexp.MustCompile(`[^\p{L}\p{N} _-]`)
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "```") {
+			inCode = !inCode
+		}
+		if inCode || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		heading := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		id := strings.ReplaceAll(drop.ReplaceAllString(strings.ToLower(heading), ""), " ", "-")
+		for n, base := 1, id; out[id]; n++ {
+			id = fmt.Sprintf("%s-%d", base, n)
+		}
+		out[id] = true
+	}
+	return out
+}
+
+// TestREADMEAndDocsLinksResolve checks every relative link of README.md
+// and docs/: the file it names exists, and the heading its #fragment
+// names is on that page.
+func TestREADMEAndDocsLinksResolve(t *testing.T) {
+	pages := readmeAndDocs(t)
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	links := 0
+	for page, text := range pages {
+		for _, m := range link.FindAllStringSubmatch(text, -1) {
+			target := m[1]
+			if strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			links++
+			file, fragment, _ := strings.Cut(target, "#")
+			path := page
+			if file != "" {
+				path = filepath.ToSlash(filepath.Join(filepath.Dir(page), file))
+				if _, err := os.Stat(filepath.Join("../..", path)); err != nil {
+					t.Errorf("%s links to %s: %v", page, target, err)
+					continue
+				}
+			}
+			if fragment == "" {
+				continue
+			}
+			text, ok := pages[path]
+			if !ok {
+				t.Errorf("%s links to %s: a fragment of a page that is not README.md or docs/*.md", page, target)
+				continue
+			}
+			if !anchors(text)[fragment] {
+				t.Errorf("%s links to %s: %s has no such heading", page, target, path)
+			}
+		}
+	}
+	if links < 10 {
+		t.Fatalf("found %d relative links; the link pattern is broken", links)
 	}
 }

@@ -17,7 +17,7 @@ import (
 )
 
 // The extensions.code of requests refused before GraphQL sees them,
-// listed in README.md, "Security".
+// listed in docs/security.md.
 const (
 	CodeRequestTooLarge      = "REQUEST_TOO_LARGE"
 	CodeUnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE"

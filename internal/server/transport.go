@@ -13,7 +13,7 @@ import (
 
 // The response media types of GraphQL over HTTP. gqlauth follows the
 // version of the spec that the graphql-http audits check (1.23; see
-// README.md, "HTTP"): under application/json every well-formed request
+// docs/clients.md, "HTTP"): under application/json every well-formed request
 // is answered 200, errors and all; under application/graphql-response+json
 // a request that never reached execution (parse, validation, variable
 // coercion, limits, trusted documents) is answered 400, with no data entry.

@@ -14,7 +14,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/config"
 )
 
-// The extensions.code of trusted-document refusals (README.md, "Trusted
+// The extensions.code of trusted-document refusals (docs/clients.md, "Trusted
 // documents"); the names are Apollo's and GraphQL Yoga's, which clients
 // already know.
 const (
