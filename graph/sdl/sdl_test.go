@@ -52,6 +52,11 @@ func TestPublishedSchemaStandsAlone(t *testing.T) {
 			t.Errorf("Mutation.%s missing from the published SDL", field)
 		}
 	}
+	// @credential is published on purpose: it tells clients which
+	// mutations are once per operation and rate-limited per address.
+	if s.Directives["credential"] == nil || s.Mutation.Fields.ForName("signIn").Directives.ForName("credential") == nil {
+		t.Error("the published SDL does not show @credential on signIn")
+	}
 }
 
 // TestFormatLeavesSchemaAlone checks Format works on a copy: the running

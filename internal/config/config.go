@@ -132,9 +132,9 @@ type Config struct {
 	// arguments and variables (5,000 nested NOTs exhausted PostgreSQL's
 	// parser memory).
 	GraphQLMaxInputDepth int `env:"GRAPHQL_MAX_INPUT_DEPTH" envDefault:"10"`
-	// GraphQLMaxCredentialFields bounds how many credential-bearing fields
-	// (signIn, signUp, refresh, changePassword) one document may select, so
-	// that aliases cannot batch password guesses.
+	// GraphQLMaxCredentialFields bounds how many credential fields (the
+	// mutations marked @credential in the schema) one operation may
+	// select, so that aliases cannot batch password guesses.
 	GraphQLMaxCredentialFields int `env:"GRAPHQL_MAX_CREDENTIAL_FIELDS" envDefault:"1"`
 	// FieldSuggestionsEnabled lets validation errors say "Did you mean …";
 	// defaults to true outside production (the hints leak the schema).
@@ -146,8 +146,9 @@ type Config struct {
 	// LoginFailureWindow is how long failed sign-ins are counted, and so
 	// how long a locked account stays locked.
 	LoginFailureWindow time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"15m"`
-	// RateLimitAuth is how many credential requests (signIn, signUp,
-	// refresh, changePassword) one client address may make per minute; 0 turns the limit off.
+	// RateLimitAuth is how many calls of credential fields (the mutations
+	// marked @credential in the schema) one client address may make per
+	// minute; 0 turns the limit off.
 	RateLimitAuth int `env:"RATE_LIMIT_AUTH" envDefault:"30"`
 	// TrustedProxies are the CIDRs (or addresses) whose X-Forwarded-For is
 	// believed; from anyone else the socket peer is the client.

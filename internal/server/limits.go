@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -48,33 +49,56 @@ const (
 	CodeComplexityLimitExceeded = "COMPLEXITY_LIMIT_EXCEEDED"
 )
 
-// credentialFieldNames lists CredentialFields for error messages.
-const credentialFieldNames = "signIn, signUp, refresh, changePassword and updateProfile"
-
-// CredentialFields are the mutations that take a password or a refresh
-// token. An operation may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS
-// times (aliases could otherwise batch guesses into one request), and each
-// costs a token of the client's RATE_LIMIT_AUTH bucket. They are matched
-// by name, so a field added later (changePassword) is covered once it
-// exists.
+// credentialDirective marks the credential fields in the schema
+// (graph/schema/auth.graphqls): the mutations that check a password, a
+// code or a token, or that tell whether an account exists. An operation
+// may select them at most GRAPHQL_MAX_CREDENTIAL_FIELDS times (aliases
+// could otherwise batch guesses into one request), and each costs a token
+// of the client's RATE_LIMIT_AUTH bucket. A mutation is covered by being
+// marked; TestSecretArgumentsAreCredentialFields fails when one that takes
+// a secret is not.
 //
 // updateProfile is one too: it answers CONFLICT when the email or username
 // it sets belongs to another account, which tells whether that account
 // exists. Until email changes go through verification, it is once per
 // document, and costs a token when it sets an email or username
 // (identifierChange).
-var CredentialFields = map[string]bool{
-	"signIn":         true,
-	"signUp":         true,
-	"refresh":        true,
-	"changePassword": true,
-	"updateProfile":  true,
+const credentialDirective = "credential"
+
+// credentialFields are the Mutation fields marked @credential, read from
+// the schema once at start.
+type credentialFields struct {
+	marked map[string]bool
+	names  string // for error messages: "signUp, signIn, … and changePassword"
+}
+
+// credentialFieldsOf reads the fields of s's Mutation type marked
+// @credential.
+func credentialFieldsOf(s *ast.Schema) credentialFields {
+	c := credentialFields{marked: map[string]bool{}}
+	if s.Mutation == nil {
+		return c
+	}
+	var names []string
+	for _, f := range s.Mutation.Fields {
+		if f.Directives.ForName(credentialDirective) != nil {
+			c.marked[f.Name] = true
+			names = append(names, f.Name)
+		}
+	}
+	if n := len(names); n > 1 {
+		c.names = strings.Join(names[:n-1], ", ") + " and " + names[n-1]
+	} else {
+		c.names = strings.Join(names, "")
+	}
+	return c
 }
 
 // identifierChange reports whether an updateProfile call, with its
 // arguments as the client sent them, sets an email or username: the
 // changes that can probe for accounts, and so cost a token of the
 // client's auth bucket. Every other credential field always costs one.
+// The field's description in graph/schema/users.graphqls says so.
 func identifierChange(field string, args map[string]any) bool {
 	if field != "updateProfile" {
 		return true
@@ -135,7 +159,8 @@ type ClientLimiter interface {
 // limit, validation without "Did you mean" hints unless enabled, the
 // document checks of limitsExtension, the complexity limit, and the
 // per-client rate limit on credential fields.
-func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
+func applyLimits(gql *handler.Server, schema *ast.Schema, l Limits, clients ClientLimiter) {
+	creds := credentialFieldsOf(schema)
 	gql.SetParserTokenLimit(l.MaxTokens)
 	if !l.FieldSuggestions {
 		gql.SetValidationRulesFn(rulesWithoutSuggestions)
@@ -143,13 +168,13 @@ func applyLimits(gql *handler.Server, l Limits, clients ClientLimiter) {
 		// FieldsOnCorrectType rule back in.
 		gql.SetDisableSuggestion(true)
 	}
-	gql.Use(&limitsExtension{limits: l})
+	gql.Use(&limitsExtension{limits: l, creds: creds})
 	if l.MaxComplexity > 0 {
 		// Introspection costs nothing here; introspectionLimits bounds it.
 		gql.Use(&complexityLimit{limit: l.MaxComplexity})
 	}
 	if clients != nil {
-		gql.AroundFields(rateLimitCredentials(clients))
+		gql.AroundFields(rateLimitCredentials(creds, clients))
 	}
 }
 
@@ -181,6 +206,7 @@ func rulesWithoutSuggestions() *rules.Rules {
 // argument values after validation.
 type limitsExtension struct {
 	limits Limits
+	creds  credentialFields
 	schema *ast.Schema // set by Validate
 }
 
@@ -232,10 +258,10 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 		// front instead, like any other invalid document.
 		return limitError(errcode.ValidationFailed, "introspection is disabled")
 	}
-	if n := countOperationCredentialFields(op.Doc, op.Operation); n > l.MaxCredentialFields {
+	if n := e.creds.count(op.Doc, op.Operation); n > l.MaxCredentialFields {
 		return limitError(CodeTooManyCredentialFields,
 			"the operation selects %d credential fields (%s); at most %d per request",
-			n, credentialFieldNames, l.MaxCredentialFields)
+			n, e.creds.names, l.MaxCredentialFields)
 	}
 	if err := introspectionLimits(op.Doc, op.Operation, l.MaxIntrospectionDepth); err != nil {
 		return err
@@ -263,8 +289,8 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 	return err
 }
 
-// countOperationCredentialFields counts the credential fields that op,
-// the operation that runs, would execute: its root fields with fragments
+// count counts the credential fields that op, the operation that runs,
+// would execute: its root fields with fragments
 // expanded, each distinct response key once. Aliases are distinct keys, so
 // two aliases of signIn count two, whether written in op or in its
 // fragments; a field written twice under one key runs once and counts
@@ -275,10 +301,10 @@ func limitError(code, format string, args ...any) *gqlerror.Error {
 // Only the root selection set is walked: credential fields are fields of
 // Mutation, and no field returns Mutation (TestNoFieldReturnsMutation), so
 // a mutation's root is the only place they can be.
-func countOperationCredentialFields(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
+func (c credentialFields) count(doc *ast.QueryDocument, op *ast.OperationDefinition) int {
 	keys := map[string]bool{}
 	eachRootField(doc, op, func(f *ast.Field) {
-		if CredentialFields[f.Name] && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Mutation" {
+		if c.marked[f.Name] && f.ObjectDefinition != nil && f.ObjectDefinition.Name == "Mutation" {
 			keys[cmp.Or(f.Alias, f.Name)] = true
 		}
 	})
@@ -654,13 +680,14 @@ func badString(s string, maxBytes int) string {
 }
 
 // rateLimitCredentials takes a token of the client's bucket before each
-// credential field runs, so one address can try at most RATE_LIMIT_AUTH
-// passwords, sign-ups, refreshes or identifier changes a minute. IPv6 clients are counted by
+// credential field (marked @credential) runs, so one address can try at
+// most RATE_LIMIT_AUTH passwords, sign-ups, refreshes or identifier
+// changes a minute. IPv6 clients are counted by
 // their /64, the block one host usually has.
-func rateLimitCredentials(clients ClientLimiter) graphql.FieldMiddleware {
+func rateLimitCredentials(creds credentialFields, clients ClientLimiter) graphql.FieldMiddleware {
 	return func(ctx context.Context, next graphql.Resolver) (any, error) {
 		fc := graphql.GetFieldContext(ctx)
-		if fc == nil || fc.Object != "Mutation" || !CredentialFields[fc.Field.Name] {
+		if fc == nil || fc.Object != "Mutation" || !creds.marked[fc.Field.Name] {
 			return next(ctx)
 		}
 		if op := graphql.GetOperationContext(ctx); !identifierChange(fc.Field.Name, fc.Field.ArgumentMap(op.Variables)) {

@@ -14,6 +14,9 @@ import (
 
 var testSchema = graph.NewExecutableSchema(graph.Config{}).Schema()
 
+// testCreds are the credential fields of testSchema.
+var testCreds = credentialFieldsOf(testSchema)
+
 // parseValid parses and validates a document against gqlauth's schema.
 func parseValid(t testing.TB, query string) (*ast.QueryDocument, bool) {
 	t.Helper()
@@ -56,7 +59,7 @@ func TestMeasure(t *testing.T) {
 		if got := measure(doc, doc.Operations[0]); got != tc.want {
 			t.Errorf("%s: measured %+v, want %+v", tc.query, got, tc.want)
 		}
-		if got := countOperationCredentialFields(doc, doc.Operations[0]); got != tc.creds {
+		if got := testCreds.count(doc, doc.Operations[0]); got != tc.creds {
 			t.Errorf("%s: %d credential fields, want %d", tc.query, got, tc.creds)
 		}
 	}
@@ -99,7 +102,7 @@ func TestIntrospectionLimits(t *testing.T) {
 	}
 }
 
-// TestNoFieldReturnsMutation keeps countOperationCredentialFields right:
+// TestNoFieldReturnsMutation keeps credentialFields.count right:
 // it looks for credential fields (fields of Mutation) at the root of the
 // operation only, which is enough while no field returns Mutation.
 func TestNoFieldReturnsMutation(t *testing.T) {
@@ -184,7 +187,7 @@ func FuzzLimits(f *testing.F) {
 			_ = introspectionLimits(doc, op, 20)
 		}
 		for _, op := range doc.Operations {
-			if n := countOperationCredentialFields(doc, op); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword")+strings.Count(query, "updateProfile") {
+			if n := testCreds.count(doc, op); n < 0 || n > strings.Count(query, "sign")+strings.Count(query, "refresh")+strings.Count(query, "changePassword")+strings.Count(query, "updateProfile") {
 				t.Fatalf("%d credential fields in %q", n, query)
 			}
 		}

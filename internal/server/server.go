@@ -67,7 +67,7 @@ func New(d Deps) http.Handler {
 	if d.Config.Introspection() {
 		gql.Use(extension.Introspection{})
 	}
-	applyLimits(gql, LimitsFrom(d.Config), d.AuthRate)
+	applyLimits(gql, schema.Schema(), LimitsFrom(d.Config), d.AuthRate)
 	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
 	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
 	gql.Use(operationObserver{})
