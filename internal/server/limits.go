@@ -33,7 +33,7 @@ import (
 
 // The extensions.code of each GraphQL limit. Together with gqlgen's
 // GRAPHQL_PARSE_FAILED (token limit) and COMPLEXITY_LIMIT_EXCEEDED they
-// are listed in README.md, "Security".
+// are listed in docs/security.md.
 const (
 	CodeQueryTooLarge           = "QUERY_TOO_LARGE"
 	CodeQueryTooDeep            = "QUERY_TOO_DEEP"
