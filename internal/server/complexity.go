@@ -73,7 +73,7 @@ func (c *complexityLimit) selectionCost(ctx context.Context, op *graphql.Operati
 	schema := c.es.Schema()
 	total := 0
 	for _, f := range graphql.CollectFields(op, sels, append([]string{on.Name}, on.Interfaces...)) {
-		if f.Name == "__schema" || f.Name == "__type" || f.Definition == nil {
+		if isIntrospection(f.Field) || f.Definition == nil {
 			continue
 		}
 		child := 0

@@ -335,34 +335,13 @@ func eachRootField(doc *ast.QueryDocument, op *ast.OperationDefinition, fn func(
 	walk(op.SelectionSet)
 }
 
-// selectsIntrospection reports whether op selects __schema or __type
-// anywhere, fragments included (__typename is not introspection).
+// selectsIntrospection reports whether op selects __schema or __type,
+// fragments included (__typename is not introspection). They are fields
+// of the query root only, so the root fields are all it needs to read.
 func selectsIntrospection(doc *ast.QueryDocument, op *ast.OperationDefinition) bool {
-	seen := map[string]bool{}
-	var walk func(ast.SelectionSet) bool
-	walk = func(set ast.SelectionSet) bool {
-		for _, sel := range set {
-			switch s := sel.(type) {
-			case *ast.Field:
-				if s.Name == "__schema" || s.Name == "__type" || walk(s.SelectionSet) {
-					return true
-				}
-			case *ast.InlineFragment:
-				if walk(s.SelectionSet) {
-					return true
-				}
-			case *ast.FragmentSpread:
-				if !seen[s.Name] {
-					seen[s.Name] = true
-					if def := doc.Fragments.ForName(s.Name); def != nil && walk(def.SelectionSet) {
-						return true
-					}
-				}
-			}
-		}
-		return false
-	}
-	return walk(op.SelectionSet)
+	found := false
+	eachRootField(doc, op, func(f *ast.Field) { found = found || isIntrospection(f) })
+	return found
 }
 
 // isIntrospection reports whether f is __schema or __type, the root
