@@ -8,6 +8,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
@@ -97,6 +98,100 @@ type refreshtokenPaginateArgs struct {
 
 func newRefreshTokenPaginateArgs(rv map[string]any) *refreshtokenPaginateArgs {
 	args := &refreshtokenPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *SessionQuery) CollectFields(ctx context.Context, satisfies ...string) (*SessionQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *SessionQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(session.Columns))
+		selectedFields = []string{session.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "createdAt":
+			if _, ok := fieldSeen[session.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, session.FieldCreatedAt)
+				fieldSeen[session.FieldCreatedAt] = struct{}{}
+			}
+		case "lastSeenAt":
+			if _, ok := fieldSeen[session.FieldLastSeenAt]; !ok {
+				selectedFields = append(selectedFields, session.FieldLastSeenAt)
+				fieldSeen[session.FieldLastSeenAt] = struct{}{}
+			}
+		case "expiresAt":
+			if _, ok := fieldSeen[session.FieldExpiresAt]; !ok {
+				selectedFields = append(selectedFields, session.FieldExpiresAt)
+				fieldSeen[session.FieldExpiresAt] = struct{}{}
+			}
+		case "revokedAt":
+			if _, ok := fieldSeen[session.FieldRevokedAt]; !ok {
+				selectedFields = append(selectedFields, session.FieldRevokedAt)
+				fieldSeen[session.FieldRevokedAt] = struct{}{}
+			}
+		case "revokedReason":
+			if _, ok := fieldSeen[session.FieldRevokedReason]; !ok {
+				selectedFields = append(selectedFields, session.FieldRevokedReason)
+				fieldSeen[session.FieldRevokedReason] = struct{}{}
+			}
+		case "userAgent":
+			if _, ok := fieldSeen[session.FieldUserAgent]; !ok {
+				selectedFields = append(selectedFields, session.FieldUserAgent)
+				fieldSeen[session.FieldUserAgent] = struct{}{}
+			}
+		case "ip":
+			if _, ok := fieldSeen[session.FieldIP]; !ok {
+				selectedFields = append(selectedFields, session.FieldIP)
+				fieldSeen[session.FieldIP] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type sessionPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []SessionPaginateOption
+}
+
+func newSessionPaginateArgs(rv map[string]any) *sessionPaginateArgs {
+	args := &sessionPaginateArgs{}
 	if rv == nil {
 		return args
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/hashicorp/go-multierror"
 )
@@ -23,6 +24,11 @@ var refreshtokenImplementors = []string{"RefreshToken", "Node"}
 
 // IsNode implements the Node interface check for GQLGen.
 func (*RefreshToken) IsNode() {}
+
+var sessionImplementors = []string{"Session", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Session) IsNode() {}
 
 var userImplementors = []string{"User", "Node"}
 
@@ -92,6 +98,15 @@ func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, 
 			Where(refreshtoken.ID(id))
 		if fc := graphql.GetFieldContext(ctx); fc != nil {
 			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, refreshtokenImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
+	case session.Table:
+		query := c.Session.Query().
+			Where(session.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, sessionImplementors...); err != nil {
 				return nil, err
 			}
 		}
@@ -182,6 +197,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		query := c.RefreshToken.Query().
 			Where(refreshtoken.IDIn(ids...))
 		query, err := query.CollectFields(ctx, refreshtokenImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
+	case session.Table:
+		query := c.Session.Query().
+			Where(session.IDIn(ids...))
+		query, err := query.CollectFields(ctx, sessionImplementors...)
 		if err != nil {
 			return nil, err
 		}

@@ -11,6 +11,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
@@ -30,8 +31,6 @@ type RefreshToken struct {
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// When the token stops working, unless revoked before.
 	ExpiresAt time.Time `json:"expires_at,omitempty"`
-	// When the session signed in: bounds the session's absolute lifetime.
-	SessionStartedAt time.Time `json:"session_started_at,omitempty"`
 	// When the token was last presented for a refresh.
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	// When the token was revoked; null while it is not.
@@ -40,7 +39,7 @@ type RefreshToken struct {
 	RevokedReason *string `json:"revoked_reason,omitempty"`
 	// The id of the token that replaced this one at rotation.
 	ReplacedBy *uuid.UUID `json:"replaced_by,omitempty"`
-	// The successor token, encrypted with a key only the holder of this token can derive (see internal/auth).
+	// The successor token, encrypted with a key only the holder of this token can derive (see internal/session/seal.go).
 	SealedSuccessor []byte `json:"-"`
 	// The User-Agent of the client the token was issued to.
 	UserAgent *string `json:"user_agent,omitempty"`
@@ -56,9 +55,11 @@ type RefreshToken struct {
 type RefreshTokenEdges struct {
 	// User holds the value of the user edge.
 	User *User `json:"user,omitempty"`
+	// Session holds the value of the session edge.
+	Session *Session `json:"session,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [1]bool
+	loadedTypes [2]bool
 }
 
 // UserOrErr returns the User value or an error if the edge
@@ -72,6 +73,17 @@ func (e RefreshTokenEdges) UserOrErr() (*User, error) {
 	return nil, &NotLoadedError{edge: "user"}
 }
 
+// SessionOrErr returns the Session value or an error if the edge
+// was not loaded in eager-loading, or loaded but was not found.
+func (e RefreshTokenEdges) SessionOrErr() (*Session, error) {
+	if e.Session != nil {
+		return e.Session, nil
+	} else if e.loadedTypes[1] {
+		return nil, &NotFoundError{label: session.Label}
+	}
+	return nil, &NotLoadedError{edge: "session"}
+}
+
 // scanValues returns the types for scanning values from sql.Rows.
 func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
@@ -83,7 +95,7 @@ func (*RefreshToken) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case refreshtoken.FieldRevokedReason, refreshtoken.FieldUserAgent, refreshtoken.FieldIP:
 			values[i] = new(sql.NullString)
-		case refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt, refreshtoken.FieldSessionStartedAt, refreshtoken.FieldLastUsedAt, refreshtoken.FieldRevokedAt:
+		case refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt, refreshtoken.FieldLastUsedAt, refreshtoken.FieldRevokedAt:
 			values[i] = new(sql.NullTime)
 		case refreshtoken.FieldID, refreshtoken.FieldUserID, refreshtoken.FieldSessionID:
 			values[i] = new(uuid.UUID)
@@ -137,12 +149,6 @@ func (_m *RefreshToken) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field expires_at", values[i])
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
-			}
-		case refreshtoken.FieldSessionStartedAt:
-			if value, ok := values[i].(*sql.NullTime); !ok {
-				return fmt.Errorf("unexpected type %T for field session_started_at", values[i])
-			} else if value.Valid {
-				_m.SessionStartedAt = value.Time
 			}
 		case refreshtoken.FieldLastUsedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -210,6 +216,11 @@ func (_m *RefreshToken) QueryUser() *UserQuery {
 	return NewRefreshTokenClient(_m.config).QueryUser(_m)
 }
 
+// QuerySession queries the "session" edge of the RefreshToken entity.
+func (_m *RefreshToken) QuerySession() *SessionQuery {
+	return NewRefreshTokenClient(_m.config).QuerySession(_m)
+}
+
 // Update returns a builder for updating this RefreshToken.
 // Note that you need to call RefreshToken.Unwrap() before calling this method if this RefreshToken
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -246,9 +257,6 @@ func (_m *RefreshToken) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
-	builder.WriteString(", ")
-	builder.WriteString("session_started_at=")
-	builder.WriteString(_m.SessionStartedAt.Format(time.ANSIC))
 	builder.WriteString(", ")
 	if v := _m.LastUsedAt; v != nil {
 		builder.WriteString("last_used_at=")

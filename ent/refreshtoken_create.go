@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
@@ -49,12 +50,6 @@ func (_c *RefreshTokenCreate) SetCreatedAt(v time.Time) *RefreshTokenCreate {
 // SetExpiresAt sets the "expires_at" field.
 func (_c *RefreshTokenCreate) SetExpiresAt(v time.Time) *RefreshTokenCreate {
 	_c.mutation.SetExpiresAt(v)
-	return _c
-}
-
-// SetSessionStartedAt sets the "session_started_at" field.
-func (_c *RefreshTokenCreate) SetSessionStartedAt(v time.Time) *RefreshTokenCreate {
-	_c.mutation.SetSessionStartedAt(v)
 	return _c
 }
 
@@ -167,6 +162,11 @@ func (_c *RefreshTokenCreate) SetUser(v *User) *RefreshTokenCreate {
 	return _c.SetUserID(v.ID)
 }
 
+// SetSession sets the "session" edge to the Session entity.
+func (_c *RefreshTokenCreate) SetSession(v *Session) *RefreshTokenCreate {
+	return _c.SetSessionID(v.ID)
+}
+
 // Mutation returns the RefreshTokenMutation object of the builder.
 func (_c *RefreshTokenCreate) Mutation() *RefreshTokenMutation {
 	return _c.mutation
@@ -225,9 +225,6 @@ func (_c *RefreshTokenCreate) check() error {
 	if _, ok := _c.mutation.ExpiresAt(); !ok {
 		return &ValidationError{Name: "expires_at", err: errors.New(`ent: missing required field "RefreshToken.expires_at"`)}
 	}
-	if _, ok := _c.mutation.SessionStartedAt(); !ok {
-		return &ValidationError{Name: "session_started_at", err: errors.New(`ent: missing required field "RefreshToken.session_started_at"`)}
-	}
 	if v, ok := _c.mutation.UserAgent(); ok {
 		if err := refreshtoken.UserAgentValidator(v); err != nil {
 			return &ValidationError{Name: "user_agent", err: fmt.Errorf(`ent: validator failed for field "RefreshToken.user_agent": %w`, err)}
@@ -240,6 +237,9 @@ func (_c *RefreshTokenCreate) check() error {
 	}
 	if len(_c.mutation.UserIDs()) == 0 {
 		return &ValidationError{Name: "user", err: errors.New(`ent: missing required edge "RefreshToken.user"`)}
+	}
+	if len(_c.mutation.SessionIDs()) == 0 {
+		return &ValidationError{Name: "session", err: errors.New(`ent: missing required edge "RefreshToken.session"`)}
 	}
 	return nil
 }
@@ -280,10 +280,6 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 		_spec.SetField(refreshtoken.FieldTokenHash, field.TypeBytes, value)
 		_node.TokenHash = value
 	}
-	if value, ok := _c.mutation.SessionID(); ok {
-		_spec.SetField(refreshtoken.FieldSessionID, field.TypeUUID, value)
-		_node.SessionID = value
-	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(refreshtoken.FieldCreatedAt, field.TypeTime, value)
 		_node.CreatedAt = value
@@ -291,10 +287,6 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 	if value, ok := _c.mutation.ExpiresAt(); ok {
 		_spec.SetField(refreshtoken.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
-	}
-	if value, ok := _c.mutation.SessionStartedAt(); ok {
-		_spec.SetField(refreshtoken.FieldSessionStartedAt, field.TypeTime, value)
-		_node.SessionStartedAt = value
 	}
 	if value, ok := _c.mutation.LastUsedAt(); ok {
 		_spec.SetField(refreshtoken.FieldLastUsedAt, field.TypeTime, value)
@@ -339,6 +331,23 @@ func (_c *RefreshTokenCreate) createSpec() (*RefreshToken, *sqlgraph.CreateSpec)
 			edge.Target.Nodes = append(edge.Target.Nodes, k)
 		}
 		_node.UserID = nodes[0]
+		_spec.Edges = append(_spec.Edges, edge)
+	}
+	if nodes := _c.mutation.SessionIDs(); len(nodes) > 0 {
+		edge := &sqlgraph.EdgeSpec{
+			Rel:     sqlgraph.M2O,
+			Inverse: true,
+			Table:   refreshtoken.SessionTable,
+			Columns: []string{refreshtoken.SessionColumn},
+			Bidi:    false,
+			Target: &sqlgraph.EdgeTarget{
+				IDSpec: sqlgraph.NewFieldSpec(session.FieldID, field.TypeUUID),
+			},
+		}
+		for _, k := range nodes {
+			edge.Target.Nodes = append(edge.Target.Nodes, k)
+		}
+		_node.SessionID = nodes[0]
 		_spec.Edges = append(_spec.Edges, edge)
 	}
 	return _node, _spec

@@ -15,19 +15,21 @@ import (
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
 // RefreshTokenQuery is the builder for querying RefreshToken entities.
 type RefreshTokenQuery struct {
 	config
-	ctx        *QueryContext
-	order      []refreshtoken.OrderOption
-	inters     []Interceptor
-	predicates []predicate.RefreshToken
-	withUser   *UserQuery
-	loadTotal  []func(context.Context, []*RefreshToken) error
-	modifiers  []func(*sql.Selector)
+	ctx         *QueryContext
+	order       []refreshtoken.OrderOption
+	inters      []Interceptor
+	predicates  []predicate.RefreshToken
+	withUser    *UserQuery
+	withSession *SessionQuery
+	loadTotal   []func(context.Context, []*RefreshToken) error
+	modifiers   []func(*sql.Selector)
 	// intermediate query (i.e. traversal path).
 	sql  *sql.Selector
 	path func(context.Context) (*sql.Selector, error)
@@ -79,6 +81,28 @@ func (_q *RefreshTokenQuery) QueryUser() *UserQuery {
 			sqlgraph.From(refreshtoken.Table, refreshtoken.FieldID, selector),
 			sqlgraph.To(user.Table, user.FieldID),
 			sqlgraph.Edge(sqlgraph.M2O, true, refreshtoken.UserTable, refreshtoken.UserColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QuerySession chains the current query on the "session" edge.
+func (_q *RefreshTokenQuery) QuerySession() *SessionQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(refreshtoken.Table, refreshtoken.FieldID, selector),
+			sqlgraph.To(session.Table, session.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, refreshtoken.SessionTable, refreshtoken.SessionColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -273,12 +297,13 @@ func (_q *RefreshTokenQuery) Clone() *RefreshTokenQuery {
 		return nil
 	}
 	return &RefreshTokenQuery{
-		config:     _q.config,
-		ctx:        _q.ctx.Clone(),
-		order:      append([]refreshtoken.OrderOption{}, _q.order...),
-		inters:     append([]Interceptor{}, _q.inters...),
-		predicates: append([]predicate.RefreshToken{}, _q.predicates...),
-		withUser:   _q.withUser.Clone(),
+		config:      _q.config,
+		ctx:         _q.ctx.Clone(),
+		order:       append([]refreshtoken.OrderOption{}, _q.order...),
+		inters:      append([]Interceptor{}, _q.inters...),
+		predicates:  append([]predicate.RefreshToken{}, _q.predicates...),
+		withUser:    _q.withUser.Clone(),
+		withSession: _q.withSession.Clone(),
 		// clone intermediate query.
 		sql:  _q.sql.Clone(),
 		path: _q.path,
@@ -293,6 +318,17 @@ func (_q *RefreshTokenQuery) WithUser(opts ...func(*UserQuery)) *RefreshTokenQue
 		opt(query)
 	}
 	_q.withUser = query
+	return _q
+}
+
+// WithSession tells the query-builder to eager-load the nodes that are connected to
+// the "session" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *RefreshTokenQuery) WithSession(opts ...func(*SessionQuery)) *RefreshTokenQuery {
+	query := (&SessionClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withSession = query
 	return _q
 }
 
@@ -374,8 +410,9 @@ func (_q *RefreshTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	var (
 		nodes       = []*RefreshToken{}
 		_spec       = _q.querySpec()
-		loadedTypes = [1]bool{
+		loadedTypes = [2]bool{
 			_q.withUser != nil,
+			_q.withSession != nil,
 		}
 	)
 	_spec.ScanValues = func(columns []string) ([]any, error) {
@@ -402,6 +439,12 @@ func (_q *RefreshTokenQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]
 	if query := _q.withUser; query != nil {
 		if err := _q.loadUser(ctx, query, nodes, nil,
 			func(n *RefreshToken, e *User) { n.Edges.User = e }); err != nil {
+			return nil, err
+		}
+	}
+	if query := _q.withSession; query != nil {
+		if err := _q.loadSession(ctx, query, nodes, nil,
+			func(n *RefreshToken, e *Session) { n.Edges.Session = e }); err != nil {
 			return nil, err
 		}
 	}
@@ -442,6 +485,35 @@ func (_q *RefreshTokenQuery) loadUser(ctx context.Context, query *UserQuery, nod
 	}
 	return nil
 }
+func (_q *RefreshTokenQuery) loadSession(ctx context.Context, query *SessionQuery, nodes []*RefreshToken, init func(*RefreshToken), assign func(*RefreshToken, *Session)) error {
+	ids := make([]uuid.UUID, 0, len(nodes))
+	nodeids := make(map[uuid.UUID][]*RefreshToken)
+	for i := range nodes {
+		fk := nodes[i].SessionID
+		if _, ok := nodeids[fk]; !ok {
+			ids = append(ids, fk)
+		}
+		nodeids[fk] = append(nodeids[fk], nodes[i])
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	query.Where(session.IDIn(ids...))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		nodes, ok := nodeids[n.ID]
+		if !ok {
+			return fmt.Errorf(`unexpected foreign-key "session_id" returned %v`, n.ID)
+		}
+		for i := range nodes {
+			assign(nodes[i], n)
+		}
+	}
+	return nil
+}
 
 func (_q *RefreshTokenQuery) sqlCount(ctx context.Context) (int, error) {
 	_spec := _q.querySpec()
@@ -473,6 +545,9 @@ func (_q *RefreshTokenQuery) querySpec() *sqlgraph.QuerySpec {
 		}
 		if _q.withUser != nil {
 			_spec.Node.AddColumnOnce(refreshtoken.FieldUserID)
+		}
+		if _q.withSession != nil {
+			_spec.Node.AddColumnOnce(refreshtoken.FieldSessionID)
 		}
 	}
 	if ps := _q.predicates; len(ps) > 0 {

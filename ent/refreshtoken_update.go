@@ -208,6 +208,9 @@ func (_u *RefreshTokenUpdate) check() error {
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
 	}
+	if _u.mutation.SessionCleared() && len(_u.mutation.SessionIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "RefreshToken.session"`)
+	}
 	return nil
 }
 
@@ -476,6 +479,9 @@ func (_u *RefreshTokenUpdateOne) check() error {
 	}
 	if _u.mutation.UserCleared() && len(_u.mutation.UserIDs()) > 0 {
 		return errors.New(`ent: clearing a required unique edge "RefreshToken.user"`)
+	}
+	if _u.mutation.SessionCleared() && len(_u.mutation.SessionIDs()) > 0 {
+		return errors.New(`ent: clearing a required unique edge "RefreshToken.session"`)
 	}
 	return nil
 }

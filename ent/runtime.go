@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/schema"
+	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
@@ -21,17 +22,40 @@ func init() {
 	refreshtokenFields := schema.RefreshToken{}.Fields()
 	_ = refreshtokenFields
 	// refreshtokenDescUserAgent is the schema descriptor for user_agent field.
-	refreshtokenDescUserAgent := refreshtokenFields[11].Descriptor()
+	refreshtokenDescUserAgent := refreshtokenFields[10].Descriptor()
 	// refreshtoken.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
 	refreshtoken.UserAgentValidator = refreshtokenDescUserAgent.Validators[0].(func(string) error)
 	// refreshtokenDescIP is the schema descriptor for ip field.
-	refreshtokenDescIP := refreshtokenFields[12].Descriptor()
+	refreshtokenDescIP := refreshtokenFields[11].Descriptor()
 	// refreshtoken.IPValidator is a validator for the "ip" field. It is called by the builders before save.
 	refreshtoken.IPValidator = refreshtokenDescIP.Validators[0].(func(string) error)
 	// refreshtokenDescID is the schema descriptor for id field.
 	refreshtokenDescID := refreshtokenMixinFields0[0].Descriptor()
 	// refreshtoken.DefaultID holds the default value on creation for the id field.
 	refreshtoken.DefaultID = refreshtokenDescID.Default.(func() uuid.UUID)
+	sessionMixin := schema.Session{}.Mixin()
+	sessionMixinFields0 := sessionMixin[0].Fields()
+	_ = sessionMixinFields0
+	sessionFields := schema.Session{}.Fields()
+	_ = sessionFields
+	// sessionDescUserAgent is the schema descriptor for user_agent field.
+	sessionDescUserAgent := sessionFields[6].Descriptor()
+	// session.UserAgentValidator is a validator for the "user_agent" field. It is called by the builders before save.
+	session.UserAgentValidator = sessionDescUserAgent.Validators[0].(func(string) error)
+	// sessionDescIP is the schema descriptor for ip field.
+	sessionDescIP := sessionFields[7].Descriptor()
+	// session.IPValidator is a validator for the "ip" field. It is called by the builders before save.
+	session.IPValidator = sessionDescIP.Validators[0].(func(string) error)
+	// sessionDescAal is the schema descriptor for aal field.
+	sessionDescAal := sessionFields[8].Descriptor()
+	// session.DefaultAal holds the default value on creation for the aal field.
+	session.DefaultAal = sessionDescAal.Default.(int)
+	// session.AalValidator is a validator for the "aal" field. It is called by the builders before save.
+	session.AalValidator = sessionDescAal.Validators[0].(func(int) error)
+	// sessionDescID is the schema descriptor for id field.
+	sessionDescID := sessionMixinFields0[0].Descriptor()
+	// session.DefaultID holds the default value on creation for the id field.
+	session.DefaultID = sessionDescID.Default.(func() uuid.UUID)
 	userMixin := schema.User{}.Mixin()
 	userMixinFields0 := userMixin[0].Fields()
 	_ = userMixinFields0

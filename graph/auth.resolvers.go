@@ -10,22 +10,23 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph/model"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/authn"
 )
 
 // SignUp is the resolver for the signUp field.
-func (r *mutationResolver) SignUp(ctx context.Context, input auth.SignUpInput) (*model.AuthPayload, error) {
-	return r.payload(r.Auth.SignUp(ctx, input))
+func (r *mutationResolver) SignUp(ctx context.Context, input account.SignUpInput) (*model.AuthPayload, error) {
+	return r.payload(ctx)(r.Accounts.SignUp(ctx, input))
 }
 
 // SignIn is the resolver for the signIn field.
-func (r *mutationResolver) SignIn(ctx context.Context, input auth.SignInInput) (*model.AuthPayload, error) {
-	return r.payload(r.Auth.SignIn(ctx, input))
+func (r *mutationResolver) SignIn(ctx context.Context, input authn.SignInInput) (*model.AuthPayload, error) {
+	return r.payload(ctx)(r.SignIns.SignIn(ctx, input))
 }
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	return r.Auth.Me(ctx)
+	return r.Accounts.Me(ctx)
 }
 
 // Mutation returns MutationResolver implementation.

@@ -11,19 +11,19 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/account"
 )
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	return r.Auth.Node(ctx, id)
+	return r.Accounts.Node(ctx, id)
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder, error) {
 	nodes := make([]ent.Noder, len(ids))
 	for i, id := range ids {
-		n, err := r.Auth.Node(ctx, id)
+		n, err := r.Accounts.Node(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -34,7 +34,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
-	return r.Auth.Users(ctx, auth.UsersPage{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
+	return r.Accounts.Users(ctx, account.UsersPage{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
 }
 
 // Query returns QueryResolver implementation.
@@ -43,7 +43,11 @@ func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 // RefreshToken returns RefreshTokenResolver implementation.
 func (r *Resolver) RefreshToken() RefreshTokenResolver { return &refreshTokenResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 type (
 	queryResolver        struct{ *Resolver }
 	refreshTokenResolver struct{ *Resolver }
+	sessionResolver      struct{ *Resolver }
 )

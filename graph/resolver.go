@@ -6,39 +6,89 @@ package graph
 //go:generate go run github.com/99designs/gqlgen generate
 
 import (
+	"context"
+
 	"github.com/99designs/gqlgen/graphql"
 
 	"github.com/gqlauth/gqlauth/graph/model"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/request"
+	"github.com/gqlauth/gqlauth/internal/session"
 )
+
+// This file will not be regenerated automatically.
+//
+// It serves as dependency injection for your app, add any dependencies you require here.
 
 // Resolver holds the services the resolvers call.
 type Resolver struct {
-	Auth *auth.Service
+	Accounts *account.Service
+	SignIns  *authn.SignIns
+	// SessionService is named so because queryResolver.Sessions is the
+	// sessions query.
+	SessionService *session.Service
 	// RefreshTokenInBody fills AuthPayload.refreshToken; off for
 	// deployments that keep the refresh token in its HttpOnly cookie only.
 	RefreshTokenInBody bool
 }
 
-// payload turns a session into the GraphQL AuthPayload.
-func (r *Resolver) payload(s *auth.Session, err error) (*model.AuthPayload, error) {
-	if err != nil {
-		return nil, err
+// payload turns handed-out tokens into the GraphQL AuthPayload, and asks
+// the HTTP layer to put the refresh token in its cookie.
+// Use: return r.payload(ctx)(r.SignIns.SignIn(ctx, input)).
+func (r *Resolver) payload(ctx context.Context) func(*session.Tokens, error) (*model.AuthPayload, error) {
+	return func(t *session.Tokens, err error) (*model.AuthPayload, error) {
+		if err != nil {
+			return nil, err
+		}
+		request.From(ctx).SetSessionCookies(t.RefreshToken, t.SessionID, t.RefreshExpires)
+		p := &model.AuthPayload{
+			AccessToken: t.AccessToken,
+			TokenType:   "Bearer",
+			ExpiresIn:   t.ExpiresIn,
+			User:        t.User,
+		}
+		if r.RefreshTokenInBody {
+			p.RefreshToken = &t.RefreshToken
+		}
+		return p, nil
 	}
-	p := &model.AuthPayload{
-		AccessToken: s.AccessToken,
-		TokenType:   "Bearer",
-		ExpiresIn:   s.ExpiresIn,
-		User:        s.User,
+}
+
+// ended answers a mutation that may have ended the caller's own session,
+// asking the HTTP layer to clear the session cookies when it did.
+// Use: return ended(ctx)(r.SessionService.Logout(ctx, scope, p)).
+func ended(ctx context.Context) func(own bool, err error) (bool, error) {
+	return func(own bool, err error) (bool, error) {
+		if err != nil {
+			return false, err
+		}
+		if own {
+			request.From(ctx).ClearSessionCookies()
+		}
+		return true, nil
 	}
-	if r.RefreshTokenInBody {
-		p.RefreshToken = &s.RefreshToken
+}
+
+// presented is the refresh token an operation acts on: the argument when
+// given, else the refresh cookie as the HTTP layer checked it.
+func presented(ctx context.Context, arg *string) session.Presented {
+	if arg != nil && *arg != "" {
+		return session.Presented{Token: *arg}
 	}
-	return p, nil
+	c := request.From(ctx).RefreshCookie
+	if c.Err != nil {
+		return session.Presented{Err: c.Err}
+	}
+	if c.Token == "" {
+		return session.Presented{}
+	}
+	sid := c.Session
+	return session.Presented{Token: c.Token, CookieSession: &sid}
 }
 
 // change turns an optional GraphQL input field into a partial-update
 // field: given at all (even as null) means Set.
-func change[T any](o graphql.Omittable[*T]) auth.Change[T] {
-	return auth.Change[T]{Set: o.IsSet(), Value: o.Value()}
+func change[T any](o graphql.Omittable[*T]) account.Change[T] {
+	return account.Change[T]{Set: o.IsSet(), Value: o.Value()}
 }

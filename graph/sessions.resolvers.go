@@ -11,34 +11,54 @@ import (
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph/model"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/session"
 )
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, id uuid.UUID) (bool, error) {
+	return ended(ctx)(r.SessionService.RevokeSession(ctx, id))
+}
 
 // Refresh is the resolver for the refresh field.
 func (r *mutationResolver) Refresh(ctx context.Context, refreshToken *string) (*model.AuthPayload, error) {
-	return r.payload(r.Auth.Refresh(ctx, refreshToken))
+	return r.payload(ctx)(r.SessionService.Refresh(ctx, presented(ctx, refreshToken)))
 }
 
 // Logout is the resolver for the logout field.
-func (r *mutationResolver) Logout(ctx context.Context, scope *auth.LogoutScope, refreshToken *string) (bool, error) {
-	s := auth.LogoutLocal
+func (r *mutationResolver) Logout(ctx context.Context, scope *session.LogoutScope, refreshToken *string) (bool, error) {
+	s := session.LogoutLocal
 	if scope != nil {
 		s = *scope
 	}
-	return r.Auth.Logout(ctx, s, refreshToken)
+	return ended(ctx)(r.SessionService.Logout(ctx, s, presented(ctx, refreshToken)))
 }
 
 // Revoke is the resolver for the revoke field.
 func (r *mutationResolver) Revoke(ctx context.Context, refreshToken *string, id *uuid.UUID) (bool, error) {
-	return r.Auth.Revoke(ctx, refreshToken, id)
+	return ended(ctx)(r.SessionService.Revoke(ctx, presented(ctx, refreshToken), id))
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *queryResolver) Sessions(ctx context.Context, userID *uuid.UUID, includeRevoked *bool) ([]*ent.Session, error) {
+	return r.SessionService.List(ctx, userID, includeRevoked != nil && *includeRevoked)
 }
 
 // RefreshTokens is the resolver for the refreshTokens field.
 func (r *queryResolver) RefreshTokens(ctx context.Context, userID uuid.UUID) ([]*ent.RefreshToken, error) {
-	return r.Auth.RefreshTokens(ctx, userID)
+	return r.SessionService.RefreshTokens(ctx, userID)
 }
 
 // Active is the resolver for the active field.
 func (r *refreshTokenResolver) Active(ctx context.Context, obj *ent.RefreshToken) (bool, error) {
-	return auth.IsActive(obj), nil
+	return r.SessionService.TokenActive(obj), nil
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *ent.Session) (bool, error) {
+	return session.Current(ctx, obj), nil
+}
+
+// Active is the resolver for the active field.
+func (r *sessionResolver) Active(ctx context.Context, obj *ent.Session) (bool, error) {
+	return r.SessionService.Active(obj), nil
 }

@@ -12,12 +12,12 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/graph/model"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/account"
 )
 
 // UpdateProfile is the resolver for the updateProfile field.
 func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*ent.User, error) {
-	return r.Auth.UpdateProfile(ctx, auth.ProfileUpdate{
+	return r.Accounts.UpdateProfile(ctx, account.ProfileUpdate{
 		Email:     change(input.Email),
 		Username:  change(input.Username),
 		FirstName: change(input.FirstName),
@@ -28,20 +28,20 @@ func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.Update
 
 // ChangePassword is the resolver for the changePassword field.
 func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (*model.AuthPayload, error) {
-	return r.payload(r.Auth.ChangePassword(ctx, currentPassword, newPassword))
+	return r.payload(ctx)(r.Accounts.ChangePassword(ctx, currentPassword, newPassword))
 }
 
 // SetUserRole is the resolver for the setUserRole field.
 func (r *mutationResolver) SetUserRole(ctx context.Context, id uuid.UUID, role user.Role) (*ent.User, error) {
-	return r.Auth.SetUserRole(ctx, id, role)
+	return r.Accounts.SetUserRole(ctx, id, role)
 }
 
 // DeleteUser is the resolver for the deleteUser field.
 func (r *mutationResolver) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
-	return r.Auth.DeleteUser(ctx, id)
+	return ended(ctx)(r.Accounts.DeleteUser(ctx, id))
 }
 
 // User is the resolver for the user field.
 func (r *queryResolver) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
-	return r.Auth.User(ctx, id)
+	return r.Accounts.User(ctx, id)
 }

@@ -158,13 +158,14 @@ func (f *floorServer) refresh(w http.ResponseWriter, r *http.Request) {
 	err := pgx.BeginFunc(ctx, f.pool, func(tx pgx.Tx) error {
 		var (
 			id      pgtype.UUID
-			started time.Time
 			revoked *time.Time
 		)
-		err := tx.QueryRow(ctx, `SELECT t.id, t.user_id, t.session_id, t.session_started_at, t.revoked_at, u.email, u.username, u.role
+		// The same row work as gqlauth: the session row locked and
+		// touched, the token revoked, its successor stored.
+		err := tx.QueryRow(ctx, `SELECT t.id, t.user_id, t.session_id, t.revoked_at, u.email, u.username, u.role
 			FROM refresh_tokens t JOIN users u ON u.id = t.user_id
 			WHERE t.token_hash = $1 FOR UPDATE OF t`, token.HashRefreshToken(b.Variables.T)).
-			Scan(&id, &userID, &sessionID, &started, &revoked, &email, &username, &role)
+			Scan(&id, &userID, &sessionID, &revoked, &email, &username, &role)
 		if err != nil {
 			return err
 		}
@@ -172,11 +173,14 @@ func (f *floorServer) refresh(w http.ResponseWriter, r *http.Request) {
 			return errFloorRotated
 		}
 		now := time.Now()
+		if _, err := tx.Exec(ctx, `UPDATE sessions SET last_seen_at = $2 WHERE id = $1 AND revoked_at IS NULL`, sessionID, now); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(ctx, `UPDATE refresh_tokens SET revoked_at = $2, revoked_reason = 'rotated', replaced_by = $3 WHERE id = $1`, id, now, nextID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (id, user_id, token_hash, session_id, created_at, expires_at, session_started_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, nextID, userID, nextHash, sessionID, now, now.Add(f.refreshTTL), started)
+		_, err = tx.Exec(ctx, `INSERT INTO refresh_tokens (id, user_id, token_hash, session_id, created_at, expires_at)
+			VALUES ($1, $2, $3, $4, $5, $6)`, nextID, userID, nextHash, sessionID, now, now.Add(f.refreshTTL))
 		return err
 	})
 	if err != nil {
@@ -196,8 +200,13 @@ func (f *floorServer) refresh(w http.ResponseWriter, r *http.Request) {
 func startFloorSession(ctx context.Context, pool *pgxpool.Pool, userID uuid.UUID) (string, error) {
 	raw, hash := token.NewRefreshToken()
 	now := time.Now()
-	_, err := pool.Exec(ctx, `INSERT INTO refresh_tokens (id, user_id, token_hash, session_id, created_at, expires_at, session_started_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $5)`, uuid.Must(uuid.NewV7()), userID, hash, uuid.Must(uuid.NewV7()), now, now.Add(7*24*time.Hour))
+	sid := uuid.Must(uuid.NewV7())
+	if _, err := pool.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_seen_at, expires_at, aal)
+		VALUES ($1, $2, $3, $3, $4, 1)`, sid, userID, now, now.Add(30*24*time.Hour)); err != nil {
+		return "", err
+	}
+	_, err := pool.Exec(ctx, `INSERT INTO refresh_tokens (id, user_id, token_hash, session_id, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, uuid.Must(uuid.NewV7()), userID, hash, sid, now, now.Add(7*24*time.Hour))
 	return raw, err
 }
 

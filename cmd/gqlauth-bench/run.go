@@ -21,8 +21,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
-	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
 
@@ -538,7 +538,7 @@ func (b *runBench) checkRotation(ctx context.Context) (rotationCheck, error) {
 	return c, nil
 }
 
-// housekeeping runs gqlauth's housekeeping job (auth.Service.DeleteOldTokens)
+// housekeeping runs gqlauth's housekeeping job (session.Service.DeleteOldTokens)
 // over the table the rotation soak left, with a short retention.
 func (b *runBench) housekeeping(ctx context.Context) (housekeeping, error) {
 	const retention = 2 * time.Second
@@ -553,11 +553,9 @@ func (b *runBench) housekeeping(ctx context.Context) (housekeeping, error) {
 		return h, err
 	}
 	defer db.Close()
-	svc, err := auth.NewService(db.Client, b.issuer, token.NewMemoryDenyList(accessTTL), auth.Settings{BcryptCost: 4},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		return h, err
-	}
+	// The server under test runs with the default SESSION_MAX_LIFETIME.
+	svc := session.New(session.Deps{DB: db.Client, Tokens: b.issuer, Deny: token.NewMemoryDenyList(accessTTL),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}, session.Settings{MaxLifetime: 30 * 24 * time.Hour})
 	if h.Deleted, err = svc.DeleteOldTokens(ctx, retention); err != nil {
 		return h, err
 	}

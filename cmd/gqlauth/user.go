@@ -16,7 +16,8 @@ import (
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/app"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/config"
 )
 
@@ -72,12 +73,12 @@ func userCreate(ctx context.Context, cfg *config.Config, log *slog.Logger, args 
 	if err != nil {
 		return fmt.Errorf("user create: %w", err)
 	}
-	a, err := app.New(ctx, cfg, log)
+	accounts, done, err := openAccounts(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	u, err := a.Auth.CreateUser(ctx, auth.NewUser{
+	defer done()
+	u, err := accounts.Create(ctx, account.NewUser{
 		Email:    nonEmpty(*email),
 		Username: nonEmpty(*username),
 		Password: password,
@@ -99,7 +100,7 @@ func userSetRole(ctx context.Context, cfg *config.Config, log *slog.Logger, args
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	var who auth.UserRef
+	var who account.UserRef
 	switch {
 	case (*email == "") == (*id == ""):
 		return errors.New("user set-role: give exactly one of --email and --id")
@@ -119,12 +120,12 @@ func userSetRole(ctx context.Context, cfg *config.Config, log *slog.Logger, args
 	if err != nil {
 		return fmt.Errorf("user set-role: %w", err)
 	}
-	a, err := app.New(ctx, cfg, log)
+	accounts, done, err := openAccounts(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	u, err := a.Auth.AssignRole(ctx, who, r)
+	defer done()
+	u, err := accounts.AssignRole(ctx, who, r)
 	if err != nil {
 		return fmt.Errorf("user set-role: %s", describe(err))
 	}
@@ -210,4 +211,20 @@ func describe(err error) string {
 		parts[i] = name + " " + e.Fields[name]
 	}
 	return e.Message + ": " + strings.Join(parts, "; ")
+}
+
+// openAccounts opens the database, and nothing else (no Redis, no HTTP
+// server), and returns the account service on it with a function that
+// closes it.
+func openAccounts(ctx context.Context, cfg *config.Config, log *slog.Logger) (*account.Service, func(), error) {
+	db, err := app.OpenDatabase(ctx, cfg, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	passwords, err := authn.NewPasswords(cfg.BcryptCost, nil, log)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return account.New(account.Deps{DB: db.Client, Passwords: passwords}), func() { db.Close() }, nil
 }

@@ -4,7 +4,9 @@
 // ent/schema has changed since the last one, into
 // ent/migrate/migrations/{postgres,sqlite}. Run by `make generate` (name
 // "changes") and `make migration name=add_something`; with no schema
-// change it writes nothing, so regenerating is reproducible.
+// change it writes nothing, so regenerating is reproducible. A data
+// migration is written by hand into the generated file, followed by
+// `go run ./ent/migrate/main.go -rehash`.
 //
 // PostgreSQL needs a server to plan on: it creates and drops a temporary
 // database on MIGRATION_DEV_DATABASE_URL (default: the local server).
@@ -28,7 +30,16 @@ import (
 func main() {
 	name := flag.String("name", "changes", "the new migration's name (letters, digits and _)")
 	root := flag.String("dir", "ent/migrate/migrations", "the directory holding one migration directory per dialect")
+	rehash := flag.Bool("rehash", false, "only rewrite each dialect's atlas.sum, after a migration file was edited by hand (a data migration)")
 	flag.Parse()
+	if *rehash {
+		for _, dia := range []string{dialect.Postgres, dialect.SQLite} {
+			if err := rewriteSum(*root, dia); err != nil {
+				log.Fatalf("%s: %v", dia, err)
+			}
+		}
+		return
+	}
 	adminURL := os.Getenv("MIGRATION_DEV_DATABASE_URL")
 	if adminURL == "" {
 		adminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
@@ -71,4 +82,21 @@ func plan(ctx context.Context, dia, adminURL, root, name string) error {
 	}
 	fmt.Printf("%s: wrote a new migration in %s\n", dia, path)
 	return nil
+}
+
+// rewriteSum recomputes the atlas.sum of a dialect's migration directory.
+func rewriteSum(root, dia string) error {
+	sub, err := database.DirName(dia)
+	if err != nil {
+		return err
+	}
+	dir, err := atlasmigrate.NewLocalDir(filepath.Join(root, sub))
+	if err != nil {
+		return err
+	}
+	sum, err := dir.Checksum()
+	if err != nil {
+		return err
+	}
+	return atlasmigrate.WriteSumFile(dir, sum)
 }

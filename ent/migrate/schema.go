@@ -12,10 +12,8 @@ var (
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
 		{Name: "token_hash", Type: field.TypeBytes, Unique: true},
-		{Name: "session_id", Type: field.TypeUUID},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "expires_at", Type: field.TypeTime},
-		{Name: "session_started_at", Type: field.TypeTime},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
 		{Name: "revoked_reason", Type: field.TypeString, Nullable: true},
@@ -23,6 +21,7 @@ var (
 		{Name: "sealed_successor", Type: field.TypeBytes, Nullable: true},
 		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 512},
 		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "session_id", Type: field.TypeUUID},
 		{Name: "user_id", Type: field.TypeUUID},
 	}
 	// RefreshTokensTable holds the schema information for the "refresh_tokens" table.
@@ -32,8 +31,14 @@ var (
 		PrimaryKey: []*schema.Column{RefreshTokensColumns[0]},
 		ForeignKeys: []*schema.ForeignKey{
 			{
+				Symbol:     "refresh_tokens_sessions_refresh_tokens",
+				Columns:    []*schema.Column{RefreshTokensColumns[11]},
+				RefColumns: []*schema.Column{SessionsColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+			{
 				Symbol:     "refresh_tokens_users_refresh_tokens",
-				Columns:    []*schema.Column{RefreshTokensColumns[13]},
+				Columns:    []*schema.Column{RefreshTokensColumns[12]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -42,17 +47,57 @@ var (
 			{
 				Name:    "refreshtoken_session_id",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[2]},
+				Columns: []*schema.Column{RefreshTokensColumns[11]},
 			},
 			{
 				Name:    "refreshtoken_user_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[13], RefreshTokensColumns[3]},
+				Columns: []*schema.Column{RefreshTokensColumns[12], RefreshTokensColumns[2]},
 			},
 			{
 				Name:    "refreshtoken_expires_at",
 				Unique:  false,
-				Columns: []*schema.Column{RefreshTokensColumns[4]},
+				Columns: []*schema.Column{RefreshTokensColumns[3]},
+			},
+		},
+	}
+	// SessionsColumns holds the columns for the "sessions" table.
+	SessionsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_seen_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_reason", Type: field.TypeString, Nullable: true},
+		{Name: "user_agent", Type: field.TypeString, Nullable: true, Size: 512},
+		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
+		{Name: "aal", Type: field.TypeInt, Default: 1},
+		{Name: "amr", Type: field.TypeJSON, Nullable: true},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// SessionsTable holds the schema information for the "sessions" table.
+	SessionsTable = &schema.Table{
+		Name:       "sessions",
+		Columns:    SessionsColumns,
+		PrimaryKey: []*schema.Column{SessionsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "sessions_users_sessions",
+				Columns:    []*schema.Column{SessionsColumns[10]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "session_user_id_last_seen_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[10], SessionsColumns[2]},
+			},
+			{
+				Name:    "session_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[3]},
 			},
 		},
 	}
@@ -79,10 +124,13 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		RefreshTokensTable,
+		SessionsTable,
 		UsersTable,
 	}
 )
 
 func init() {
-	RefreshTokensTable.ForeignKeys[0].RefTable = UsersTable
+	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
+	RefreshTokensTable.ForeignKeys[1].RefTable = UsersTable
+	SessionsTable.ForeignKeys[0].RefTable = UsersTable
 }

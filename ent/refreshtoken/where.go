@@ -81,11 +81,6 @@ func ExpiresAt(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldExpiresAt, v))
 }
 
-// SessionStartedAt applies equality check predicate on the "session_started_at" field. It's identical to SessionStartedAtEQ.
-func SessionStartedAt(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldEQ(FieldSessionStartedAt, v))
-}
-
 // LastUsedAt applies equality check predicate on the "last_used_at" field. It's identical to LastUsedAtEQ.
 func LastUsedAt(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldLastUsedAt, v))
@@ -201,26 +196,6 @@ func SessionIDNotIn(vs ...uuid.UUID) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldNotIn(FieldSessionID, vs...))
 }
 
-// SessionIDGT applies the GT predicate on the "session_id" field.
-func SessionIDGT(v uuid.UUID) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldGT(FieldSessionID, v))
-}
-
-// SessionIDGTE applies the GTE predicate on the "session_id" field.
-func SessionIDGTE(v uuid.UUID) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldGTE(FieldSessionID, v))
-}
-
-// SessionIDLT applies the LT predicate on the "session_id" field.
-func SessionIDLT(v uuid.UUID) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldLT(FieldSessionID, v))
-}
-
-// SessionIDLTE applies the LTE predicate on the "session_id" field.
-func SessionIDLTE(v uuid.UUID) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldLTE(FieldSessionID, v))
-}
-
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.
 func CreatedAtEQ(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldEQ(FieldCreatedAt, v))
@@ -299,46 +274,6 @@ func ExpiresAtLT(v time.Time) predicate.RefreshToken {
 // ExpiresAtLTE applies the LTE predicate on the "expires_at" field.
 func ExpiresAtLTE(v time.Time) predicate.RefreshToken {
 	return predicate.RefreshToken(sql.FieldLTE(FieldExpiresAt, v))
-}
-
-// SessionStartedAtEQ applies the EQ predicate on the "session_started_at" field.
-func SessionStartedAtEQ(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldEQ(FieldSessionStartedAt, v))
-}
-
-// SessionStartedAtNEQ applies the NEQ predicate on the "session_started_at" field.
-func SessionStartedAtNEQ(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldNEQ(FieldSessionStartedAt, v))
-}
-
-// SessionStartedAtIn applies the In predicate on the "session_started_at" field.
-func SessionStartedAtIn(vs ...time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldIn(FieldSessionStartedAt, vs...))
-}
-
-// SessionStartedAtNotIn applies the NotIn predicate on the "session_started_at" field.
-func SessionStartedAtNotIn(vs ...time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldNotIn(FieldSessionStartedAt, vs...))
-}
-
-// SessionStartedAtGT applies the GT predicate on the "session_started_at" field.
-func SessionStartedAtGT(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldGT(FieldSessionStartedAt, v))
-}
-
-// SessionStartedAtGTE applies the GTE predicate on the "session_started_at" field.
-func SessionStartedAtGTE(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldGTE(FieldSessionStartedAt, v))
-}
-
-// SessionStartedAtLT applies the LT predicate on the "session_started_at" field.
-func SessionStartedAtLT(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldLT(FieldSessionStartedAt, v))
-}
-
-// SessionStartedAtLTE applies the LTE predicate on the "session_started_at" field.
-func SessionStartedAtLTE(v time.Time) predicate.RefreshToken {
-	return predicate.RefreshToken(sql.FieldLTE(FieldSessionStartedAt, v))
 }
 
 // LastUsedAtEQ applies the EQ predicate on the "last_used_at" field.
@@ -781,6 +716,29 @@ func HasUser() predicate.RefreshToken {
 func HasUserWith(preds ...predicate.User) predicate.RefreshToken {
 	return predicate.RefreshToken(func(s *sql.Selector) {
 		step := newUserStep()
+		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
+			for _, p := range preds {
+				p(s)
+			}
+		})
+	})
+}
+
+// HasSession applies the HasEdge predicate on the "session" edge.
+func HasSession() predicate.RefreshToken {
+	return predicate.RefreshToken(func(s *sql.Selector) {
+		step := sqlgraph.NewStep(
+			sqlgraph.From(Table, FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, SessionTable, SessionColumn),
+		)
+		sqlgraph.HasNeighbors(s, step)
+	})
+}
+
+// HasSessionWith applies the HasEdge predicate on the "session" edge with a given conditions (other predicates).
+func HasSessionWith(preds ...predicate.Session) predicate.RefreshToken {
+	return predicate.RefreshToken(func(s *sql.Selector) {
+		step := newSessionStep()
 		sqlgraph.HasNeighborsWith(s, step, func(s *sql.Selector) {
 			for _, p := range preds {
 				p(s)

@@ -12,8 +12,8 @@ import (
 
 // RefreshToken is one long-lived token of a session. Only its SHA-256 is
 // stored; the token itself exists only in the client's hands. Every token
-// issued by one sign-in shares a session_id: rotating a token revokes it
-// and stores its successor in the same session.
+// belongs to one Session: rotating a token revokes it and stores its
+// successor in the same session.
 type RefreshToken struct{ ent.Schema }
 
 // Mixin of the RefreshToken.
@@ -42,10 +42,6 @@ func (RefreshToken) Fields() []ent.Field {
 		field.Time("expires_at").
 			Immutable().
 			Comment("When the token stops working, unless revoked before."),
-		field.Time("session_started_at").
-			Immutable().
-			Comment("When the session signed in: bounds the session's absolute lifetime.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Time("last_used_at").
 			Optional().Nillable().
 			Comment("When the token was last presented for a refresh."),
@@ -63,7 +59,7 @@ func (RefreshToken) Fields() []ent.Field {
 			Optional().
 			Sensitive().
 			Annotations(entgql.Skip(entgql.SkipAll)).
-			Comment("The successor token, encrypted with a key only the holder of this token can derive (see internal/auth)."),
+			Comment("The successor token, encrypted with a key only the holder of this token can derive (see internal/session/seal.go)."),
 		field.String("user_agent").
 			Optional().Nillable().
 			MaxLen(512).
@@ -81,6 +77,13 @@ func (RefreshToken) Edges() []ent.Edge {
 		edge.From("user", User.Type).
 			Ref("refresh_tokens").
 			Field("user_id").
+			Unique().
+			Required().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)),
+		edge.From("session", Session.Type).
+			Ref("refresh_tokens").
+			Field("session_id").
 			Unique().
 			Required().
 			Immutable().

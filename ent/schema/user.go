@@ -11,11 +11,11 @@ import (
 
 // User is an account that can sign in with its email or its username.
 // Validation and normalisation (trimmed, lower-cased email; the
-// case-folded username key) happen in internal/auth, the one place that
+// case-folded username key) happen in internal/account, the one place that
 // creates and edits users; the database enforces uniqueness.
 type User struct{ ent.Schema }
 
-// Bounds of the User's text fields, each in one unit. internal/auth checks
+// Bounds of the User's text fields, each in one unit. internal/validate checks
 // input against them (the check a client sees, as BAD_USER_INPUT naming
 // the field); the columns and ent's validators below use the same numbers
 // in the same unit, so that nothing validation accepts can fail in the
@@ -83,6 +83,11 @@ func (User) Fields() []ent.Field {
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("refresh_tokens", RefreshToken.Type).
+			Annotations(
+				entsql.OnDelete(entsql.Cascade),
+				entgql.Skip(entgql.SkipAll),
+			),
+		edge.To("sessions", Session.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
 				entgql.Skip(entgql.SkipAll),

@@ -81,3 +81,6 @@ var (
 	// ErrForbidden is returned when the signed-in user may not do this.
 	ErrForbidden = New(Forbidden, "not allowed")
 )
+
+// IsUnauthenticated reports whether err says the caller is not signed in.
+func IsUnauthenticated(err error) bool { return CodeOf(err) == Unauthenticated }

@@ -14,25 +14,32 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gqlauth/gqlauth/ent"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/graph"
+	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
+	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
 
 // App is a running gqlauth, minus the listener.
 type App struct {
-	Config  *config.Config
-	DB      *database.DB
-	Redis   *redis.Client // nil without REDIS_URL
-	Deny    token.DenyList
-	Auth    *auth.Service
-	Handler http.Handler
-	Log     *slog.Logger
+	Config *config.Config
+	DB     *database.DB
+	Redis  *redis.Client // nil without REDIS_URL
+	Deny   token.DenyList
+	// The services, as the GraphQL layer and the tests reach them.
+	Accounts  *account.Service
+	SignIns   *authn.SignIns
+	Sessions  *session.Service
+	Passwords *authn.Passwords
+	Handler   http.Handler
+	Log       *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
 	Metrics *metrics.Metrics
@@ -58,21 +65,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if trusted != nil {
 		log.Info("trusted documents loaded", "documents", trusted.Len(), "mode", cfg.TrustedMode())
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout}, dbOpts...)
+	db, err := OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return nil, err
 	}
 	a.DB = db
-	if cfg.AutoMigrate {
-		applied, err := db.Migrate(ctx)
-		if err != nil {
-			db.Close()
-			return nil, err
-		}
-		if len(applied) > 0 {
-			log.Info("applied database migrations", "files", applied)
-		}
-	}
 	if cfg.MetricsEnabled {
 		a.Metrics = metrics.New(db.SQL)
 	}
@@ -113,34 +110,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	}
 	lockout, authRate := throttles(cfg, a.Redis)
 	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
-	a.Auth, err = auth.NewService(db.Client, issuer, a.Deny, auth.Settings{
-		BcryptCost:         cfg.BcryptCost,
-		RefreshTokenTTL:    cfg.RefreshTokenTTL,
-		SessionMaxLifetime: cfg.SessionMaxLifetime,
-		RefreshReuseGrace:  cfg.RefreshReuseGrace,
-		Cookies: auth.CookieSettings{
-			RefreshName: cfg.RefreshCookieName,
-			Secure:      cfg.Secure(),
-			SameSite:    cfg.SameSite(),
-			Domain:      cfg.CookieDomain,
-			CSRFKey:     cfg.CSRFKey(),
-		},
-		Lockout: lockout,
-	}, log)
+	a.Passwords, err = authn.NewPasswords(cfg.BcryptCost, lockout, log)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
+	var (
+		refreshes session.Recorder
+		signIns   authn.Recorder
+	)
 	if a.Metrics != nil {
-		a.Auth.SetRecorder(a.Metrics)
+		refreshes, signIns = a.Metrics, a.Metrics
 		if cfg.MetricsAddr != "" {
 			a.MetricsHandler = server.MetricsHandler(a.Metrics.Handler(), cfg.MetricsToken)
 		}
 	}
+	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes}, SessionSettings(cfg))
+	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns)
+	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions})
+	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
 	}
-	deps := server.Deps{Config: cfg, Auth: a.Auth, Log: log, AuthRate: authRate,
+	resolver := &graph.Resolver{
+		Accounts:           a.Accounts,
+		SignIns:            a.SignIns,
+		SessionService:     a.Sessions,
+		RefreshTokenInBody: cfg.RefreshTokenInBody,
+	}
+	deps := server.Deps{Config: cfg, Resolver: resolver, Authenticate: authenticator.Lazy, Cookies: CookieSettings(cfg),
+		Log: log, AuthRate: authRate,
 		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted}
 	if a.Redis != nil {
 		deps.Redis = a.Redis
@@ -149,15 +148,36 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	return a, nil
 }
 
+// OpenDatabase opens the database of cfg and applies pending migrations
+// when AUTO_MIGRATE says so: all that the command line's account and key
+// commands need.
+func OpenDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...ent.Option) (*database.DB, error) {
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout}, dbOpts...)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.AutoMigrate {
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+		if len(applied) > 0 {
+			log.Info("applied database migrations", "files", applied)
+		}
+	}
+	return db, nil
+}
+
 // throttles builds the sign-in lockout and the per-client rate limit of
 // credential fields: in Redis when there is one (shared by every
 // instance), else in process. A zero setting turns each off.
-func throttles(cfg *config.Config, rdb *redis.Client) (auth.Lockout, server.ClientLimiter) {
+func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, server.ClientLimiter) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
 	}
-	var lockout auth.Lockout
+	var lockout authn.Lockout
 	if cfg.LoginMaxFailures > 0 {
 		lockout = ratelimit.NewLockout(counter, cfg.LoginMaxFailures, cfg.LoginFailureWindow)
 	}
@@ -177,7 +197,7 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := a.Auth.DeleteOldTokens(ctx, a.Config.RefreshTokenRetention)
+		n, err := a.Sessions.DeleteOldTokens(ctx, a.Config.RefreshTokenRetention)
 		if err != nil && ctx.Err() == nil {
 			a.Log.Error("housekeeping failed", "error", err)
 		} else if n > 0 {
@@ -188,6 +208,27 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// SessionSettings are the session lifetimes cfg sets.
+func SessionSettings(cfg *config.Config) session.Settings {
+	return session.Settings{
+		RefreshTokenTTL: cfg.RefreshTokenTTL,
+		MaxLifetime:     cfg.SessionMaxLifetime,
+		IdleTimeout:     cfg.SessionIdleTimeout,
+		ReuseGrace:      cfg.RefreshReuseGrace,
+	}
+}
+
+// CookieSettings are the session cookies cfg shapes.
+func CookieSettings(cfg *config.Config) server.CookieSettings {
+	return server.CookieSettings{
+		RefreshName: cfg.RefreshCookieName,
+		Secure:      cfg.Secure(),
+		SameSite:    cfg.SameSite(),
+		Domain:      cfg.CookieDomain,
+		CSRFKey:     cfg.CSRFKey(),
 	}
 }
 

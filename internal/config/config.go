@@ -53,6 +53,9 @@ type Config struct {
 
 	// SessionMaxLifetime bounds a session from sign-in, however often it refreshes.
 	SessionMaxLifetime time.Duration `env:"SESSION_MAX_LIFETIME" envDefault:"30d"`
+	// SessionIdleTimeout ends a session that has not refreshed for that
+	// long (RFC 9700 §4.14.2, ASVS 7.3.1); 0 turns it off.
+	SessionIdleTimeout time.Duration `env:"SESSION_IDLE_TIMEOUT" envDefault:"7d"`
 	// RefreshReuseGrace is how long a rotated refresh token may be presented
 	// again and get the same successor (concurrent tabs, lost responses).
 	RefreshReuseGrace time.Duration `env:"REFRESH_REUSE_GRACE" envDefault:"10s"`
@@ -399,6 +402,9 @@ func (c *Config) validate() error {
 	}
 	if c.SessionMaxLifetime < time.Second {
 		return bad("SESSION_MAX_LIFETIME", "must be at least 1s")
+	}
+	if c.SessionIdleTimeout < 0 || (c.SessionIdleTimeout > 0 && c.SessionIdleTimeout < time.Second) {
+		return bad("SESSION_IDLE_TIMEOUT", "must be 0 (off) or at least 1s")
 	}
 	if c.JWTIssuer == "" {
 		return bad("JWT_ISSUER", "must not be empty")

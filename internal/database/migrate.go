@@ -73,6 +73,13 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return db.MigrateDir(ctx, dir)
+}
+
+// MigrateDir is Migrate with the files of dir (which must hold their
+// atlas.sum): the tests of a data migration use it to build a database at
+// an earlier revision.
+func (db *DB) MigrateDir(ctx context.Context, dir atlasmigrate.Dir) ([]string, error) {
 	conn, err := db.SQL.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("migrate database: %w", err)
@@ -145,6 +152,10 @@ func (db *DB) Migrate(ctx context.Context) ([]string, error) {
 // dropping the old table would cascade to the rows that reference it.
 func applyFile(ctx context.Context, conn *sql.Conn, dia string, dir atlasmigrate.Dir, f atlasmigrate.File) (bool, error) {
 	if dia == dialect.SQLite && strings.Contains(strings.ToLower(string(f.Bytes())), "pragma foreign_keys = off") {
+		claimed, err := claimFile(ctx, conn, dia, f)
+		if err != nil || !claimed {
+			return false, err
+		}
 		return true, executeFile(ctx, conn, dia, dir, f)
 	}
 	tx, err := conn.BeginTx(ctx, nil)
@@ -165,6 +176,61 @@ func applyFile(ctx context.Context, conn *sql.Conn, dia string, dir atlasmigrate
 		return false, err
 	}
 	return true, tx.Commit()
+}
+
+// claimFile makes one SQLite instance the one that runs f outside a
+// transaction: under the write lock, the first to find no revision for f
+// records an empty one and reports true; the others report false once
+// that instance has finished f (or fail if it failed, or after a minute).
+func claimFile(ctx context.Context, conn *sql.Conn, dia string, f atlasmigrate.File) (bool, error) {
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return false, err
+	}
+	revs := &revisions{db: tx, dialect: dia}
+	_, err = revs.ReadRevision(ctx, f.Version())
+	switch {
+	case errors.Is(err, atlasmigrate.ErrRevisionNotExist):
+		stmts, serr := f.Stmts()
+		if serr != nil {
+			tx.Rollback()
+			return false, serr
+		}
+		// Atlas's executor takes this row over and counts Applied up to
+		// Total as it runs the statements.
+		err = revs.WriteRevision(ctx, &atlasmigrate.Revision{
+			Version: f.Version(), Description: f.Desc(), Type: atlasmigrate.RevisionTypeExecute,
+			Total: len(stmts), ExecutedAt: time.Now(), PartialHashes: []string{},
+		})
+		if err != nil {
+			tx.Rollback()
+			return false, err
+		}
+		return true, tx.Commit()
+	case err != nil:
+		tx.Rollback()
+		return false, err
+	}
+	tx.Rollback()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		r, err := (&revisions{db: conn, dialect: dia}).ReadRevision(ctx, f.Version())
+		switch {
+		case err != nil:
+			return false, err
+		case r.Error != "":
+			return false, fmt.Errorf("another instance failed to apply it: %s", r.Error)
+		case r.Total > 0 && r.Applied == r.Total:
+			return false, nil
+		case time.Now().After(deadline):
+			return false, errors.New("another instance is still applying it after a minute")
+		}
+		select {
+		case <-ctx.Done():
+			return false, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // executeFile runs f's statements on db through an Atlas executor.

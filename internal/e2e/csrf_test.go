@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/server"
 )
 
 // TestCSRFValueIsBoundToTheSession: whoever can plant cookies for the
@@ -25,11 +25,11 @@ func TestCSRFValueIsBoundToTheSession(t *testing.T) {
 		victim := srv.Client()
 		p := victim.SignUp(t, apptest.UniqueEmail("victim"), password)
 		victim.Token = ""
-		genuine := victim.Cookie(auth.CSRFCookieName)
+		genuine := victim.Cookie(server.CSRFCookieName)
 
 		attacker := srv.Client()
 		attacker.SignUp(t, apptest.UniqueEmail("attacker"), password)
-		theirs := attacker.Cookie(auth.CSRFCookieName)
+		theirs := attacker.Cookie(server.CSRFCookieName)
 		if genuine == "" || theirs == "" || genuine == theirs {
 			t.Fatalf("CSRF cookies %q and %q", genuine, theirs)
 		}
@@ -38,9 +38,9 @@ func TestCSRFValueIsBoundToTheSession(t *testing.T) {
 		// could, and the same value in the header.
 		plant := func(c *apptest.Client, value string) {
 			u, _ := url.Parse(srv.HTTP.URL + "/")
-			c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: auth.CSRFCookieName, Value: value, Path: "/"}})
-			c.Header.Set(auth.CSRFHeader, value)
-			if c.Cookie(auth.CSRFCookieName) != value {
+			c.HTTP.Jar.SetCookies(u, []*http.Cookie{{Name: server.CSRFCookieName, Value: value, Path: "/"}})
+			c.Header.Set(server.CSRFHeader, value)
+			if c.Cookie(server.CSRFCookieName) != value {
 				t.Fatalf("could not plant the CSRF cookie")
 			}
 		}
@@ -73,13 +73,13 @@ func TestCSRFValueIsBoundToTheSession(t *testing.T) {
 		// The real flow: the cookie the server set, echoed in the header.
 		plant(victim, genuine)
 		p1 := mustRefresh(t, victim, "")
-		next := victim.Cookie(auth.CSRFCookieName)
+		next := victim.Cookie(server.CSRFCookieName)
 		if victim.Cookie("gqlauth_refresh") != *p1.RefreshToken || next == genuine || next == "" {
 			t.Fatalf("cookie refresh did not rotate the cookies")
 		}
-		victim.Header.Set(auth.CSRFHeader, next)
+		victim.Header.Set(server.CSRFHeader, next)
 		mustRefresh(t, victim, "")
-		victim.Header.Set(auth.CSRFHeader, victim.Cookie(auth.CSRFCookieName))
+		victim.Header.Set(server.CSRFHeader, victim.Cookie(server.CSRFCookieName))
 		wantOK(t, logout(t, victim, "", ""))
 		if n := liveTokens(t, srv, dbToken(t, srv, *p.RefreshToken).SessionID); n != 0 {
 			t.Fatalf("%d live tokens after logout", n)

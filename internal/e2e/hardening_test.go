@@ -446,7 +446,7 @@ func TestLockoutParallelGuesses(t *testing.T) {
 		srv := apptest.New(t, b, nil)
 		victim := apptest.UniqueEmail("parallel")
 		srv.Client().SignUp(t, victim, "correct horse")
-		before := srv.Auth.PasswordChecks()
+		before := srv.Passwords.Checks()
 
 		const guesses = 50
 		codes := make(chan string, guesses)
@@ -468,7 +468,7 @@ func TestLockoutParallelGuesses(t *testing.T) {
 		for code := range codes {
 			count[code]++
 		}
-		checked := srv.Auth.PasswordChecks() - before
+		checked := srv.Passwords.Checks() - before
 		t.Logf("%d parallel guesses: %v, %d bcrypt comparisons", guesses, count, checked)
 		if checked > 5 || count["UNAUTHENTICATED"] > 5 {
 			t.Fatalf("%d passwords compared and %d rejected as wrong; the limit is 5", checked, count["UNAUTHENTICATED"])

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/server"
 )
 
 // accessLines returns the access-log lines of the request with this id.
@@ -76,7 +76,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 			t.Fatalf("wrong password: %s", res.Body)
 		}
 		in := c.SignIn(t, email, password)
-		secrets = append(secrets, in.AccessToken, *in.RefreshToken, c.Cookie("gqlauth_refresh"), c.Cookie(auth.CSRFCookieName))
+		secrets = append(secrets, in.AccessToken, *in.RefreshToken, c.Cookie("gqlauth_refresh"), c.Cookie(server.CSRFCookieName))
 
 		var byArg struct {
 			Refresh struct{ AccessToken, RefreshToken string }
@@ -85,13 +85,13 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		secrets = append(secrets, byArg.Refresh.AccessToken, byArg.Refresh.RefreshToken)
 
 		// By cookie, with the CSRF header; then once without it (refused).
-		c.Header.Set(auth.CSRFHeader, c.Cookie(auth.CSRFCookieName))
+		c.Header.Set(server.CSRFHeader, c.Cookie(server.CSRFCookieName))
 		var byCookie struct {
 			Refresh struct{ AccessToken, RefreshToken string }
 		}
 		c.Do(t, opsRefreshDoc, nil).Decode(t, &byCookie)
-		secrets = append(secrets, byCookie.Refresh.AccessToken, byCookie.Refresh.RefreshToken, c.Cookie("gqlauth_refresh"), c.Cookie(auth.CSRFCookieName))
-		c.Header.Del(auth.CSRFHeader)
+		secrets = append(secrets, byCookie.Refresh.AccessToken, byCookie.Refresh.RefreshToken, c.Cookie("gqlauth_refresh"), c.Cookie(server.CSRFCookieName))
+		c.Header.Del(server.CSRFHeader)
 		if res := c.Do(t, opsRefreshDoc, nil); res.Code() != "FORBIDDEN" {
 			t.Fatalf("cookie refresh without CSRF header: %s", res.Body)
 		}

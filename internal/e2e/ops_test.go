@@ -14,7 +14,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/session"
 )
 
 // get fetches a path of the server and returns the status and body.
@@ -214,10 +215,10 @@ func TestMetrics(t *testing.T) {
 			{"gqlauth_graphql_requests_total", map[string]string{"operation": "Refresh", "code": "UNAUTHENTICATED"}, 1},
 			{"gqlauth_graphql_requests_total", map[string]string{"operation": "invalid", "code": "GRAPHQL_VALIDATION_FAILED"}, 1},
 			{"gqlauth_graphql_request_duration_seconds", map[string]string{"operation": "Refresh"}, 2},
-			{"gqlauth_sign_ins_total", map[string]string{"result": auth.SignInSuccess}, 1},
-			{"gqlauth_sign_ins_total", map[string]string{"result": auth.SignInFailure}, 1},
-			{"gqlauth_refreshes_total", map[string]string{"result": auth.RefreshRotated}, 1},
-			{"gqlauth_refreshes_total", map[string]string{"result": auth.RefreshReuseDetected}, 1},
+			{"gqlauth_sign_ins_total", map[string]string{"result": authn.SignInSuccess}, 1},
+			{"gqlauth_sign_ins_total", map[string]string{"result": authn.SignInFailure}, 1},
+			{"gqlauth_refreshes_total", map[string]string{"result": session.RefreshRotated}, 1},
+			{"gqlauth_refreshes_total", map[string]string{"result": session.RefreshReuseDetected}, 1},
 			{"gqlauth_refresh_reuse_detections_total", nil, 1},
 			{"gqlauth_deny_list_lookups_total", map[string]string{"result": "allowed"}, 1},
 			{"gqlauth_deny_list_lookups_total", map[string]string{"result": "error"}, 0},

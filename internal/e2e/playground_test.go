@@ -14,8 +14,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/gqlauth/gqlauth/ent/user"
+	acct "github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
 )
 
 // runPlaygroundOperation sends the whole playground document with
@@ -68,7 +68,7 @@ func TestPlaygroundOperationsRunOverHTTP(t *testing.T) {
 	vars["userId"] = out.User.ID
 	// The admin operations need an ADMIN; the operator's command line
 	// makes one, and the role reaches the token at the next sign-in.
-	if _, err := srv.Auth.AssignRole(context.Background(), auth.UserRef{Email: &out.User.Email}, user.RoleADMIN); err != nil {
+	if _, err := srv.Accounts.AssignRole(context.Background(), acct.UserRef{Email: &out.User.Email}, user.RoleADMIN); err != nil {
 		t.Fatal(err)
 	}
 	payload(runPlaygroundOperation(t, c, doc, "SignIn", vars), "signIn")

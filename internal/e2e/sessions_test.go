@@ -16,7 +16,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/session"
 )
 
 const password = "correct horse battery"
@@ -68,7 +68,7 @@ func TestRefreshRotatesToken(t *testing.T) {
 
 		// The database: the old token rotated into the new one, same session.
 		old, cur := dbToken(t, srv, rt0), dbToken(t, srv, rt1)
-		if old.RevokedAt == nil || old.RevokedReason == nil || *old.RevokedReason != auth.ReasonRotated {
+		if old.RevokedAt == nil || old.RevokedReason == nil || *old.RevokedReason != session.ReasonRotated {
 			t.Fatalf("old token not revoked as rotated: %+v", old)
 		}
 		if old.ReplacedBy == nil || *old.ReplacedBy != cur.ID {
@@ -80,8 +80,16 @@ func TestRefreshRotatesToken(t *testing.T) {
 		if cur.SessionID != old.SessionID || cur.SessionID.String() != claims(t, p1.AccessToken)["sid"] {
 			t.Fatalf("new token in session %v, want %v", cur.SessionID, old.SessionID)
 		}
-		if cur.RevokedAt != nil || !cur.SessionStartedAt.Equal(old.SessionStartedAt) {
+		if cur.RevokedAt != nil {
 			t.Fatalf("new token %+v", cur)
+		}
+		// One session row: started at the sign-up, seen at the refresh.
+		sess, err := srv.DB.Session.Get(context.Background(), cur.SessionID)
+		if err != nil {
+			t.Fatalf("session of the rotated token: %v", err)
+		}
+		if sess.RevokedAt != nil || sess.LastSeenAt.Before(sess.CreatedAt) || !sess.LastSeenAt.Equal(*old.LastUsedAt) {
+			t.Fatalf("session after a refresh: %+v", sess)
 		}
 
 		// The old token is spent; the new one rotates on.
@@ -166,7 +174,7 @@ func TestRefreshReplayRevokesSession(t *testing.T) {
 			}
 		}
 		newest = dbToken(t, srv, *p2.RefreshToken)
-		if newest.RevokedReason == nil || *newest.RevokedReason != auth.ReasonReuseDetected {
+		if newest.RevokedReason == nil || *newest.RevokedReason != session.ReasonReuseDetected {
 			t.Fatalf("newest token reason %v, want reuse_detected", newest.RevokedReason)
 		}
 		wantCode(t, refresh(t, srv.Client(), *p2.RefreshToken), "UNAUTHENTICATED")
@@ -307,13 +315,17 @@ func TestSessionMaxLifetime(t *testing.T) {
 		}
 		rt := c.Cookie("gqlauth_refresh")
 		first := dbToken(t, srv, rt)
-		if first.ExpiresAt.After(first.SessionStartedAt.Add(3 * time.Second)) {
+		sess, err := srv.DB.Session.Get(context.Background(), first.SessionID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.ExpiresAt.After(sess.CreatedAt.Add(3 * time.Second)) {
 			t.Fatalf("first token expires %v, after the session ends", first.ExpiresAt)
 		}
 
 		p := mustRefresh(t, c, rt)
 		next := dbToken(t, srv, *p.RefreshToken)
-		if next.ExpiresAt.After(next.SessionStartedAt.Add(3 * time.Second)) {
+		if next.ExpiresAt.After(sess.CreatedAt.Add(3 * time.Second)) {
 			t.Fatalf("rotated token expires %v, after the session ends", next.ExpiresAt)
 		}
 
@@ -360,7 +372,7 @@ func TestLogoutScopes(t *testing.T) {
 		wantCode(t, logout(t, c1, "LOCAL", ""), "UNAUTHENTICATED")
 		wantCode(t, refresh(t, srv.Client(), *p1b.RefreshToken), "UNAUTHENTICATED")
 		s1 := dbToken(t, srv, *p1b.RefreshToken)
-		if s1.RevokedReason == nil || *s1.RevokedReason != auth.ReasonLogout {
+		if s1.RevokedReason == nil || *s1.RevokedReason != session.ReasonLogout {
 			t.Fatalf("session 1 token reason %v, want logout", s1.RevokedReason)
 		}
 		for _, at := range []string{p2.AccessToken, p3.AccessToken} {
@@ -450,7 +462,7 @@ func TestRevoke(t *testing.T) {
 			t.Fatalf("revoked session's access token: %q", code)
 		}
 		wantCode(t, refresh(t, srv.Client(), *pa2.RefreshToken), "UNAUTHENTICATED")
-		if rt := dbToken(t, srv, *pa2.RefreshToken); rt.RevokedReason == nil || *rt.RevokedReason != auth.ReasonRevoked {
+		if rt := dbToken(t, srv, *pa2.RefreshToken); rt.RevokedReason == nil || *rt.RevokedReason != session.ReasonRevoked {
 			t.Fatalf("reason %v, want revoked", rt.RevokedReason)
 		}
 		if code := meCode(t, srv, pa1.AccessToken); code != "" {
@@ -568,7 +580,7 @@ func TestRefreshTokensQuery(t *testing.T) {
 			t.Fatalf("active counts %v, want 2 live (two sessions) and 2 rotated", active)
 		}
 		for _, r := range rows {
-			if r.RevokedReason != nil && (*r.RevokedReason != auth.ReasonRotated || r.ReplacedBy == nil) {
+			if r.RevokedReason != nil && (*r.RevokedReason != session.ReasonRotated || r.ReplacedBy == nil) {
 				t.Fatalf("rotated token without reason/replacedBy: %+v", r)
 			}
 		}
@@ -719,7 +731,7 @@ func TestDeleteOldTokens(t *testing.T) {
 		now := time.Now()
 		live, revokedOld, revokedNew, expiredOld, expiredNew := rows[0], rows[1], rows[2], rows[3], rows[4]
 		revoke := func(id uuid.UUID, at time.Time) {
-			if err := srv.DB.RefreshToken.UpdateOneID(id).SetRevokedAt(at).SetRevokedReason(auth.ReasonLogout).Exec(ctx); err != nil {
+			if err := srv.DB.RefreshToken.UpdateOneID(id).SetRevokedAt(at).SetRevokedReason(session.ReasonLogout).Exec(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -728,7 +740,7 @@ func TestDeleteOldTokens(t *testing.T) {
 		setExpiresAt(t, srv, expiredOld.ID, now.Add(-2*time.Hour))
 		setExpiresAt(t, srv, expiredNew.ID, now.Add(-30*time.Minute))
 
-		n, err := srv.Auth.DeleteOldTokens(ctx, time.Hour)
+		n, err := srv.Sessions.DeleteOldTokens(ctx, time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -781,7 +793,7 @@ func TestCookieSettings(t *testing.T) {
 	req.Header.Set("Cookie", "app_rt="+rc.Value+"; gqlauth_csrf="+csrf.Value)
 	req.Header.Set("X-CSRF-Token", csrf.Value)
 	wantOK(t, srv.Client().Send(t, req))
-	if rt := dbToken(t, srv, rc.Value); rt.RevokedReason == nil || *rt.RevokedReason != auth.ReasonRotated {
+	if rt := dbToken(t, srv, rc.Value); rt.RevokedReason == nil || *rt.RevokedReason != session.ReasonRotated {
 		t.Fatalf("refresh through the renamed cookie did not rotate it")
 	}
 }

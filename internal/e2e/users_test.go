@@ -13,8 +13,9 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/user"
+	acct "github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/session"
 )
 
 const userPassword = "correct horse battery"
@@ -41,7 +42,7 @@ func signUp(t *testing.T, srv *apptest.Server, name string) *account {
 func newAdmin(t *testing.T, srv *apptest.Server, name string) *account {
 	t.Helper()
 	a := signUp(t, srv, name)
-	if _, err := srv.Auth.AssignRole(context.Background(), auth.UserRef{Email: &a.Email}, user.RoleADMIN); err != nil {
+	if _, err := srv.Accounts.AssignRole(context.Background(), acct.UserRef{Email: &a.Email}, user.RoleADMIN); err != nil {
 		t.Fatalf("make %s admin: %v", name, err)
 	}
 	p := a.SignIn(t, a.Email, userPassword)
@@ -443,7 +444,7 @@ func TestChangePassword(t *testing.T) {
 				reasons[*rt.RevokedReason]++
 			}
 		}
-		if reasons[auth.ReasonPasswordChanged] < 2 || reasons[auth.ReasonReuseDetected] > 0 {
+		if reasons[session.ReasonPasswordChanged] < 2 || reasons[session.ReasonReuseDetected] > 0 {
 			t.Fatalf("revoked reasons %v", reasons)
 		}
 		// The old password no longer signs in; the new one does.
@@ -493,7 +494,7 @@ func TestRolesAndDeletion(t *testing.T) {
 		if winner == alice {
 			loser = admin
 		}
-		if _, err := srv.Auth.AssignRole(context.Background(), auth.UserRef{Email: &loser.Email}, user.RoleADMIN); err != nil {
+		if _, err := srv.Accounts.AssignRole(context.Background(), acct.UserRef{Email: &loser.Email}, user.RoleADMIN); err != nil {
 			t.Fatal(err)
 		}
 		winner = raceAdmins(t, srv, admin, alice, del, func(a *account) map[string]any {
@@ -580,7 +581,7 @@ func raceAdmins(t *testing.T, srv *apptest.Server, a, b *account, op string, var
 		if winner == a {
 			loser = b
 		}
-		if _, err := srv.Auth.AssignRole(context.Background(), auth.UserRef{Email: &loser.Email}, user.RoleADMIN); err != nil {
+		if _, err := srv.Accounts.AssignRole(context.Background(), acct.UserRef{Email: &loser.Email}, user.RoleADMIN); err != nil {
 			t.Fatal(err)
 		}
 	}

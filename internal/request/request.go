@@ -1,27 +1,59 @@
-// Package request carries what the HTTP layer knows about a request
-// (client address, user agent, cookies, the response writer for
-// Set-Cookie) down to the GraphQL resolvers and services, which never see
-// the *http.Request itself.
+// Package request carries what the HTTP layer knows about a request down
+// to the GraphQL resolvers and services as plain values (client address,
+// user agent, the refresh cookie after its CSRF check), and carries back
+// up what they ask of the session cookies, which the HTTP layer writes.
+// Nothing here is an HTTP type: the domain never sees the *http.Request
+// or the ResponseWriter.
 package request
 
 import (
 	"context"
-	"net/http"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
 )
 
-// Info is the HTTP side of one GraphQL request.
+// Info is one GraphQL request as the HTTP layer saw it.
 type Info struct {
 	// IP is the client address: the socket peer, or X-Forwarded-For when
 	// the peer is a trusted proxy.
 	IP string
 	// UserAgent is the client's User-Agent header.
 	UserAgent string
-	// Bearer is the token of the Authorization: Bearer header, if any.
-	Bearer string
-	// Request is the incoming request, for reading cookies and headers.
-	Request *http.Request
-	// Writer is the response, for setting cookies before the body is written.
-	Writer http.ResponseWriter
+	// ReadOnly says the request came as GET, over which only queries may
+	// run.
+	ReadOnly bool
+	// RefreshCookie is the refresh cookie, if the request carried one.
+	RefreshCookie RefreshCookie
+
+	mu      sync.Mutex
+	cookies *Cookies
+}
+
+// RefreshCookie is the refresh cookie of a request and the outcome of its
+// CSRF check, made by the HTTP layer before any resolver runs.
+type RefreshCookie struct {
+	// Token is the cookie's refresh token; "" when the request has none,
+	// or when Err says it cannot be used.
+	Token string
+	// Session is the session the request's CSRF value was signed for; the
+	// token must belong to it.
+	Session uuid.UUID
+	// Err is why the cookie cannot be used (a missing or wrong CSRF
+	// header), for operations that would act on it.
+	Err error
+}
+
+// Cookies is what a request asks of the browser's session cookies.
+type Cookies struct {
+	// Clear removes the refresh and CSRF cookies.
+	Clear bool
+	// RefreshToken, when Clear is false, is the new refresh cookie, valid
+	// until Expires, with a CSRF cookie signed for Session.
+	RefreshToken string
+	Session      uuid.UUID
+	Expires      time.Time
 }
 
 type infoKey struct{}
@@ -40,21 +72,27 @@ func From(ctx context.Context) *Info {
 	return &Info{}
 }
 
-// Cookie returns the value of the named request cookie, or "".
-func (i *Info) Cookie(name string) string {
-	if i.Request == nil {
-		return ""
-	}
-	c, err := i.Request.Cookie(name)
-	if err != nil {
-		return ""
-	}
-	return c.Value
+// SetSessionCookies asks for the refresh cookie to hold token, for
+// session, until expires. The last request of a response wins.
+func (i *Info) SetSessionCookies(token string, session uuid.UUID, expires time.Time) {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.cookies = &Cookies{RefreshToken: token, Session: session, Expires: expires}
 }
 
-// SetCookie adds a Set-Cookie header to the response, if there is one.
-func (i *Info) SetCookie(c *http.Cookie) {
-	if i.Writer != nil {
-		http.SetCookie(i.Writer, c)
-	}
+// ClearSessionCookies asks for the session cookies to be removed.
+func (i *Info) ClearSessionCookies() {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	i.cookies = &Cookies{Clear: true}
+}
+
+// TakeCookies returns what was asked of the session cookies, or nil, and
+// forgets it: the HTTP layer writes it once, before the response body.
+func (i *Info) TakeCookies() *Cookies {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	c := i.cookies
+	i.cookies = nil
+	return c
 }

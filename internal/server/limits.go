@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"net/http"
 	"net/netip"
 	"sort"
 	"strconv"
@@ -25,8 +24,8 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph"
+	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/apierr"
-	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/request"
 )
@@ -248,7 +247,7 @@ func (e *limitsExtension) MutateOperationContext(ctx context.Context, op *graphq
 	}
 	l := e.limits
 	if op.Operation.Operation != ast.Query {
-		if r := request.From(ctx).Request; r != nil && r.Method == http.MethodGet {
+		if request.From(ctx).ReadOnly {
 			return limitError(CodeMutationOverGET, "a %s must be sent with POST", op.Operation.Operation)
 		}
 	}
@@ -716,7 +715,7 @@ func listSize(first, last *int, def int) int {
 	if n < 0 {
 		return 0
 	}
-	return min(n, auth.MaxPageSize*10)
+	return min(n, account.MaxPageSize*10)
 }
 
 // assumedSessions is the cost multiplier of refreshTokens, a list
@@ -728,7 +727,7 @@ const assumedSessions = 10
 func complexity() graph.ComplexityRoot {
 	var c graph.ComplexityRoot
 	c.Query.Users = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
-		return 1 + listSize(first, last, auth.DefaultPageSize)*child
+		return 1 + listSize(first, last, account.DefaultPageSize)*child
 	}
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int {
 		return 1 + len(ids)*child

@@ -19,17 +19,23 @@ import (
 
 	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/graph/sdl"
-	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/metrics"
+	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/request"
 )
 
 // Deps are what the handler serves.
 type Deps struct {
 	Config *config.Config
-	Auth   *auth.Service
-	Log    *slog.Logger
+	// Resolver is the GraphQL layer's services.
+	Resolver *graph.Resolver
+	// Authenticate finds the viewer of a request from its bearer token
+	// ("" for none), lazily (authn.Authenticator.Lazy).
+	Authenticate func(bearer string) policy.Authenticate
+	// Cookies shape the refresh and CSRF cookies.
+	Cookies CookieSettings
+	Log     *slog.Logger
 	// AuthRate is the per-client bucket of credential fields
 	// (RATE_LIMIT_AUTH); nil means no limit.
 	AuthRate ClientLimiter
@@ -53,10 +59,7 @@ type Deps struct {
 func New(d Deps) http.Handler {
 	// The schema clients see: no gqlgen directives, no @defer (graph/sdl).
 	public := sdl.Public(graph.NewExecutableSchema(graph.Config{}).Schema())
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: &graph.Resolver{
-		Auth:               d.Auth,
-		RefreshTokenInBody: d.Config.RefreshTokenInBody,
-	}, Complexity: complexity(), Schema: public})
+	schema := graph.NewExecutableSchema(graph.Config{Resolvers: d.Resolver, Complexity: complexity(), Schema: public})
 	gql := handler.New(schema)
 	// Only JSON POST (and GET for queries), decoded by
 	// checkGraphQLRequest: form-encoded and multipart bodies are "simple
@@ -77,7 +80,7 @@ func New(d Deps) http.Handler {
 
 	mux := http.NewServeMux()
 	ips := clientIPs{trusted: d.Config.TrustedProxyPrefixes()}
-	mux.Handle("/graphql", noStore(checkGraphQLRequest(withRequestInfo(d.Auth, ips, gql))))
+	mux.Handle("/graphql", noStore(checkGraphQLRequest(withRequestInfo(d.Authenticate, d.Cookies, ips, gql))))
 	if d.Config.SchemaPublished() {
 		mux.Handle("/schema.graphql", schemaHandler(published))
 	}
@@ -137,20 +140,23 @@ func MetricsHandler(h http.Handler, token string) http.Handler {
 	})
 }
 
-// withRequestInfo hands the request's client address, user agent, cookies
-// and bearer token to the resolvers, and the response writer for cookies.
-func withRequestInfo(a *auth.Service, ips clientIPs, next http.Handler) http.Handler {
+// withRequestInfo hands the resolvers what they may know of the request
+// as values (client address, user agent, the refresh cookie after its
+// CSRF check) and the viewer's lazy authentication from the bearer token,
+// and writes the session cookies they ask for.
+func withRequestInfo(auth func(bearer string) policy.Authenticate, cookies CookieSettings, ips clientIPs, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := &request.Info{
-			IP:        ips.of(r),
-			UserAgent: r.UserAgent(),
-			Bearer:    bearer(r),
-			Request:   r,
-			Writer:    w,
+			IP:            ips.of(r),
+			UserAgent:     r.UserAgent(),
+			ReadOnly:      r.Method == http.MethodGet,
+			RefreshCookie: cookies.refreshCookie(r),
 		}
 		ctx := request.With(r.Context(), info)
-		ctx = a.WithBearer(ctx, info.Bearer)
-		next.ServeHTTP(w, r.WithContext(ctx))
+		ctx = policy.WithAuthenticate(ctx, auth(bearer(r)))
+		cw := &cookieWriter{ResponseWriter: w, info: info, cookies: cookies}
+		next.ServeHTTP(cw, r.WithContext(ctx))
+		cw.flushCookies()
 	})
 }
 
@@ -207,7 +213,7 @@ func corsFor(origins []string, next http.Handler) http.Handler {
 	return cors.New(cors.Options{
 		AllowedOrigins:   origins,
 		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:   []string{"Authorization", "Content-Type", auth.CSRFHeader, "X-Request-ID"},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", CSRFHeader, "X-Request-ID"},
 		AllowCredentials: true,
 		MaxAge:           600,
 	}).Handler(next)

@@ -1,4 +1,4 @@
-package auth
+package account
 
 import (
 	"context"
@@ -12,6 +12,8 @@ import (
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/policy"
+	"github.com/gqlauth/gqlauth/internal/validate"
 )
 
 // Page sizes of the users connection.
@@ -24,7 +26,7 @@ const (
 // for a missing id gets nil, nil; anyone else asking for an account that
 // is not theirs is FORBIDDEN, whether it exists or not.
 func (s *Service) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
-	v, err := ViewerFrom(ctx)
+	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -38,13 +40,13 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
 	return u, err
 }
 
-// Node returns the user or refresh token id names (node(id), nodes(ids)),
-// if the viewer may see it: the user themself, or an admin; a token by
-// its owner, or an admin. As with User, an admin asking for a missing id
-// gets nil, nil, and anyone else asking for something that is not theirs
-// is FORBIDDEN, whether it exists or not.
+// Node returns the user, session or refresh token id names (node(id),
+// nodes(ids)), if the viewer may see it: a user by themself or an admin;
+// a session or token by its owner or an admin. As with User, an admin
+// asking for a missing id gets nil, nil, and anyone else asking for
+// something that is not theirs is FORBIDDEN, whether it exists or not.
 func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
-	v, err := ViewerFrom(ctx)
+	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +65,16 @@ func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 		return nil, err
 	case err == nil && v.CanAccessUser(rt.UserID):
 		return rt, nil
-	case v.IsAdmin():
+	case err == nil:
+		return nil, apierr.ErrForbidden
+	}
+	sess, err := s.db.Session.Get(ctx, id)
+	switch {
+	case err != nil && !ent.IsNotFound(err):
+		return nil, err
+	case err == nil && v.CanAccessUser(sess.UserID):
+		return sess, nil
+	case err != nil && v.IsAdmin():
 		return nil, nil
 	}
 	return nil, apierr.ErrForbidden
@@ -81,20 +92,20 @@ type UsersPage struct {
 
 // Users pages through every account with keyset cursors. Admins only.
 func (s *Service) Users(ctx context.Context, p UsersPage) (*ent.UserConnection, error) {
-	v, err := ViewerFrom(ctx)
+	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := v.RequireAdmin(); err != nil {
 		return nil, err
 	}
-	errs := fieldErrors{}
+	errs := validate.Errors{}
 	for name, n := range map[string]*int{"first": p.First, "last": p.Last} {
 		if n != nil && (*n < 0 || *n > MaxPageSize) {
-			errs.add(name, "must be between 0 and 100")
+			errs.Add(name, "must be between 0 and 100")
 		}
 	}
-	if err := errs.err(); err != nil {
+	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	if p.First == nil && p.Last == nil {
@@ -130,7 +141,7 @@ const foreignCursorReason = "is not a cursor of this ordering"
 // ordering (a cursor of another ordering would compare, say, a time with
 // an email), so that they get BAD_USER_INPUT rather than an SQL error.
 func checkCursors(p UsersPage) error {
-	errs := fieldErrors{}
+	errs := validate.Errors{}
 	for name, c := range map[string]*entgql.Cursor[uuid.UUID]{"after": p.After, "before": p.Before} {
 		if c == nil {
 			continue
@@ -145,10 +156,10 @@ func checkCursors(p UsersPage) error {
 			ok = p.OrderBy != nil && p.OrderBy.Field != nil && p.OrderBy.Field.String() == "CREATED_AT" && !v.IsZero()
 		}
 		if !ok {
-			errs.add(name, foreignCursorReason)
+			errs.Add(name, foreignCursorReason)
 		}
 	}
-	return errs.err()
+	return errs.Err()
 }
 
 // nullableOrderColumn is the column of an ordering on a field that may be

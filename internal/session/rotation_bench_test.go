@@ -1,17 +1,19 @@
-package auth_test
+package session_test
 
 import (
 	"context"
 	"testing"
 
+	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/apptest"
-	"github.com/gqlauth/gqlauth/internal/auth"
+	"github.com/gqlauth/gqlauth/internal/session"
 )
 
 // BenchmarkRefreshRotation measures one refresh rotation through the
-// service (the transaction that revokes the presented token and stores
-// its successor, plus the new access token) on each database. Each
-// iteration presents the token the previous one returned, as a client does.
+// service (the transaction that locks the session, revokes the presented
+// token and stores its successor, plus the new access token) on each
+// database. Each iteration presents the token the previous one returned,
+// as a client does.
 func BenchmarkRefreshRotation(b *testing.B) {
 	for _, backend := range []apptest.Backend{
 		{Name: "sqlite"},
@@ -21,13 +23,13 @@ func BenchmarkRefreshRotation(b *testing.B) {
 			srv := apptest.New(b, backend, nil)
 			ctx := context.Background()
 			email := apptest.UniqueEmail("rotate")
-			sess, err := srv.Auth.SignUp(ctx, auth.SignUpInput{Email: &email, Password: "correct horse battery"})
+			sess, err := srv.Accounts.SignUp(ctx, account.SignUpInput{Email: &email, Password: "correct horse battery"})
 			if err != nil {
 				b.Fatalf("sign up: %v", err)
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				next, err := srv.Auth.Refresh(ctx, &sess.RefreshToken)
+				next, err := srv.Sessions.Refresh(ctx, session.Presented{Token: sess.RefreshToken})
 				if err != nil {
 					b.Fatalf("refresh: %v", err)
 				}

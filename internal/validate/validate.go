@@ -1,4 +1,9 @@
-package auth
+// Package validate checks and normalises what users type: emails,
+// usernames, names, ages and passwords. Every service that stores user
+// input asks here, so that one value cannot be accepted by one path and
+// refused by another; each problem is reported as BAD_USER_INPUT naming
+// its field (Errors).
+package validate
 
 import (
 	"fmt"
@@ -35,26 +40,26 @@ const (
 
 var usernamePattern = regexp.MustCompile(fmt.Sprintf(`^[A-Za-z0-9_.-]{3,%d}$`, MaxUsernameChars))
 
-// fieldErrors collects every problem of one input, so a form can show
+// Errors collects every problem of one input, so a form can show
 // them all at once.
-type fieldErrors map[string]string
+type Errors map[string]string
 
-func (f fieldErrors) add(field, reason string) {
+func (f Errors) Add(field, reason string) {
 	if _, ok := f[field]; !ok {
 		f[field] = reason
 	}
 }
 
-func (f fieldErrors) err() error {
+func (f Errors) Err() error {
 	if len(f) == 0 {
 		return nil
 	}
 	return apierr.Invalid(f)
 }
 
-// cleanText rejects what no text field may hold: invalid UTF-8, NUL and
+// CleanText rejects what no text field may hold: invalid UTF-8, NUL and
 // other control characters. It reports whether s is acceptable.
-func cleanText(s string) bool {
+func CleanText(s string) bool {
 	if !utf8.ValidString(s) {
 		return false
 	}
@@ -66,7 +71,7 @@ func cleanText(s string) bool {
 	return true
 }
 
-// normalizeEmail trims and lower-cases an address and checks it, and
+// Email trims and lower-cases an address and checks it, and
 // returns it with its domain in one canonical form, so that one mailbox
 // cannot hold two accounts:
 //
@@ -77,14 +82,14 @@ func cleanText(s string) bool {
 //     address, stored as "bücher.de".
 //   - The local part may hold Unicode (RFC 6531); it is lower-cased and
 //     NFC-normalised, and otherwise kept as typed.
-func normalizeEmail(raw string) (string, string) {
+func Email(raw string) (string, string) {
 	s := strings.ToLower(strings.TrimSpace(raw))
 	switch {
 	case s == "":
 		return "", "must not be empty"
 	case len(s) > MaxEmailBytes:
 		return "", fmt.Sprintf("must be at most %d bytes", MaxEmailBytes)
-	case !cleanText(s):
+	case !CleanText(s):
 		return "", "contains invalid characters"
 	case hasFormatChar(s):
 		// IDNA would drop some of them (a soft hyphen) and keep others (a
@@ -113,7 +118,7 @@ func normalizeEmail(raw string) (string, string) {
 	if len(out) > MaxEmailBytes {
 		return "", fmt.Sprintf("must be at most %d bytes", MaxEmailBytes)
 	}
-	if !cleanText(out) || hasFormatChar(out) {
+	if !CleanText(out) || hasFormatChar(out) {
 		return "", "is not a valid email address"
 	}
 	// Look-alikes: the local part and each label of the domain must each
@@ -130,8 +135,8 @@ func normalizeEmail(raw string) (string, string) {
 	return out, ""
 }
 
-// checkUsername checks a username and returns it trimmed.
-func checkUsername(raw string) (string, string) {
+// Username checks a username and returns it trimmed.
+func Username(raw string) (string, string) {
 	s := strings.TrimSpace(raw)
 	if !usernamePattern.MatchString(s) {
 		return "", fmt.Sprintf("must be 3 to %d letters, digits, '_', '.' or '-'", MaxUsernameChars)
@@ -139,23 +144,23 @@ func checkUsername(raw string) (string, string) {
 	return s, ""
 }
 
-// checkPassword explains what is wrong with a new password, or returns "".
-func checkPassword(p string) string {
+// Password explains what is wrong with a new password, or returns "".
+func Password(p string) string {
 	switch {
 	case len(p) < MinPasswordBytes:
 		return fmt.Sprintf("must be at least %d bytes", MinPasswordBytes)
 	case len(p) > MaxPasswordBytes:
 		return fmt.Sprintf("must be at most %d bytes (bcrypt ignores the rest)", MaxPasswordBytes)
-	case !cleanText(p):
+	case !CleanText(p):
 		return "must not contain control characters"
 	}
 	return ""
 }
 
-// checkSignInPassword explains what makes a sign-in password impossible,
+// SignInPassword explains what makes a sign-in password impossible,
 // or returns "". Only bounds are checked: a wrong password is not a
 // validation error.
-func checkSignInPassword(p string) string {
+func SignInPassword(p string) string {
 	switch {
 	case p == "":
 		return "must not be empty"
@@ -163,15 +168,15 @@ func checkSignInPassword(p string) string {
 		// bcrypt would compare only the first 72 bytes: a wrong long
 		// password sharing them would pass.
 		return fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)
-	case !cleanText(p):
+	case !CleanText(p):
 		return "must not contain control characters"
 	}
 	return ""
 }
 
-// checkName trims an optional name; an empty one becomes nil. Its
+// Name trims an optional name; an empty one becomes nil. Its
 // length is counted in characters, the unit of its column.
-func checkName(raw *string) (*string, string) {
+func Name(raw *string) (*string, string) {
 	if raw == nil {
 		return nil, ""
 	}
@@ -179,7 +184,7 @@ func checkName(raw *string) (*string, string) {
 	switch {
 	case s == "":
 		return nil, ""
-	case !cleanText(s):
+	case !CleanText(s):
 		return nil, "contains invalid characters"
 	case utf8.RuneCountInString(s) > MaxNameChars:
 		return nil, fmt.Sprintf("must be at most %d characters", MaxNameChars)
@@ -190,45 +195,97 @@ func checkName(raw *string) (*string, string) {
 	return &s, ""
 }
 
-// profile is a validated, normalised set of profile fields.
-type profile struct {
-	email, username, usernameKey *string
-	firstName, lastName          *string
-	age                          *int
+// Fields is a validated, normalised set of profile fields.
+type Fields struct {
+	Email, Username, UsernameKey *string
+	FirstName, LastName          *string
+	Age                          *int
 }
 
-// checkProfile validates the profile fields shared by signUp and
-// updateProfile, recording problems in errs.
-func checkProfile(errs fieldErrors, email, username, firstName, lastName *string, age *int) profile {
-	var p profile
+// Profile validates the profile fields shared by signUp, updateProfile and
+// `gqlauth user create`, recording problems in errs.
+func Profile(errs Errors, email, username, firstName, lastName *string, age *int) Fields {
+	var p Fields
 	if email != nil && strings.TrimSpace(*email) != "" {
-		if e, why := normalizeEmail(*email); why != "" {
-			errs.add("email", why)
+		if e, why := Email(*email); why != "" {
+			errs.Add("email", why)
 		} else {
-			p.email = &e
+			p.Email = &e
 		}
 	}
 	if username != nil && strings.TrimSpace(*username) != "" {
-		if u, why := checkUsername(*username); why != "" {
-			errs.add("username", why)
+		if u, why := Username(*username); why != "" {
+			errs.Add("username", why)
 		} else {
 			key := strings.ToLower(u)
-			p.username, p.usernameKey = &u, &key
+			p.Username, p.UsernameKey = &u, &key
 		}
 	}
 	var why string
-	if p.firstName, why = checkName(firstName); why != "" {
-		errs.add("firstName", why)
+	if p.FirstName, why = Name(firstName); why != "" {
+		errs.Add("firstName", why)
 	}
-	if p.lastName, why = checkName(lastName); why != "" {
-		errs.add("lastName", why)
+	if p.LastName, why = Name(lastName); why != "" {
+		errs.Add("lastName", why)
 	}
 	if age != nil {
 		if *age < MinAge || *age > MaxAge {
-			errs.add("age", "must be between 0 and 150")
+			errs.Add("age", "must be between 0 and 150")
 		} else {
-			p.age = age
+			p.Age = age
 		}
 	}
 	return p
+}
+
+// RequireEmailOrUsername is the rule that an account keeps an email or a
+// username (or both): it records the problem in errs when neither is
+// left, unless one of them was already refused for another reason.
+func RequireEmailOrUsername(errs Errors, email, username *string) {
+	if email == nil && username == nil && errs["email"] == "" && errs["username"] == "" {
+		errs.Add("email", "an email or a username is required")
+	}
+}
+
+// Identifier is how a sign-in names its account: exactly one of an email
+// and a username.
+type Identifier struct {
+	// Email is the normalised address, or "" when the username is used.
+	Email string
+	// UsernameKey is the lower-cased username, or "" when the email is used.
+	UsernameKey string
+}
+
+// Key is the identifier as typed and normalised, for the lockout's
+// counter of an unknown account.
+func (id Identifier) Key() string {
+	if id.Email != "" {
+		return id.Email
+	}
+	return id.UsernameKey
+}
+
+// SignInIdentifier checks the identifier of a sign-in: exactly one of
+// email and username, each within the bounds an account could have.
+func SignInIdentifier(errs Errors, email, username *string) Identifier {
+	hasEmail := email != nil && strings.TrimSpace(*email) != ""
+	hasUsername := username != nil && strings.TrimSpace(*username) != ""
+	var id Identifier
+	switch {
+	case hasEmail == hasUsername:
+		errs.Add("email", "give exactly one of email and username")
+	case hasEmail:
+		e, why := Email(*email)
+		if why != "" {
+			errs.Add("email", why)
+		}
+		id.Email = e
+	default:
+		name := strings.TrimSpace(*username)
+		if len(name) > MaxUsernameBytes || !CleanText(name) {
+			errs.Add("username", "is not a valid username")
+		}
+		id.UsernameKey = strings.ToLower(name)
+	}
+	return id
 }

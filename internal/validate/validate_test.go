@@ -1,4 +1,4 @@
-package auth
+package validate
 
 import (
 	"strings"
@@ -23,9 +23,9 @@ func TestNormalizeEmail(t *testing.T) {
 		{"user+tag@sub.example.co.uk", "user+tag@sub.example.co.uk"},
 	}
 	for _, tc := range cases {
-		got, why := normalizeEmail(tc.in)
+		got, why := Email(tc.in)
 		if why != "" || got != tc.want {
-			t.Errorf("normalizeEmail(%q) = %q, %q; want %q", tc.in, got, why, tc.want)
+			t.Errorf("Email(%q) = %q, %q; want %q", tc.in, got, why, tc.want)
 		}
 	}
 	for _, bad := range []string{
@@ -33,8 +33,8 @@ func TestNormalizeEmail(t *testing.T) {
 		"a\x00@example.com", "a@exam\nple.com", "a\u202e@example.com" + "\x7f", "a@-bad-.com",
 		"a@xn--invalid-.com", strings.Repeat("a", 250) + "@example.com", "a@ex\xffample.com",
 	} {
-		if got, why := normalizeEmail(bad); why == "" {
-			t.Errorf("normalizeEmail(%q) accepted as %q", bad, got)
+		if got, why := Email(bad); why == "" {
+			t.Errorf("Email(%q) accepted as %q", bad, got)
 		}
 	}
 }
@@ -76,12 +76,12 @@ func TestPasswordChecks(t *testing.T) {
 		"nul\x00inside":           false,
 		"invalid \xff utf8 bytes": false,
 	} {
-		if got := checkPassword(p) == ""; got != ok {
-			t.Errorf("checkPassword(%q) ok=%v, want %v", p, got, ok)
+		if got := Password(p) == ""; got != ok {
+			t.Errorf("Password(%q) ok=%v, want %v", p, got, ok)
 		}
 	}
-	if checkSignInPassword("") == "" || checkSignInPassword("a\x00") == "" || checkSignInPassword("short") != "" {
-		t.Error("checkSignInPassword bounds")
+	if SignInPassword("") == "" || SignInPassword("a\x00") == "" || SignInPassword("short") != "" {
+		t.Error("SignInPassword bounds")
 	}
 }
 
@@ -99,31 +99,31 @@ func FuzzValidation(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if email, why := normalizeEmail(s); why == "" {
-			if !cleanText(email) || len(email) > MaxEmailBytes || email != strings.ToLower(email) {
+		if email, why := Email(s); why == "" {
+			if !CleanText(email) || len(email) > MaxEmailBytes || email != strings.ToLower(email) {
 				t.Fatalf("accepted email %q as %q", s, email)
 			}
-			if again, why := normalizeEmail(email); why != "" || again != email {
+			if again, why := Email(email); why != "" || again != email {
 				t.Fatalf("%q normalised to %q, which normalises to %q (%s)", s, email, again, why)
 			}
 			if hasFormatChar(email) || mixesScripts(email[:strings.LastIndexByte(email, '@')]) {
 				t.Fatalf("accepted email %q with an invisible character or mixed scripts", email)
 			}
 		}
-		if name, why := checkName(&s); why == "" && name != nil {
-			if !cleanText(*name) || utf8.RuneCountInString(*name) > MaxNameChars || *name != strings.TrimSpace(*name) {
+		if name, why := Name(&s); why == "" && name != nil {
+			if !CleanText(*name) || utf8.RuneCountInString(*name) > MaxNameChars || *name != strings.TrimSpace(*name) {
 				t.Fatalf("accepted name %q", *name)
 			}
 			if strings.IndexFunc(*name, func(r rune) bool { return unicode.Is(unicode.Bidi_Control, r) }) >= 0 {
 				t.Fatalf("accepted name %q with a bidirectional control", *name)
 			}
 		}
-		if u, why := checkUsername(s); why == "" {
+		if u, why := Username(s); why == "" {
 			if !usernamePattern.MatchString(u) {
 				t.Fatalf("accepted username %q", u)
 			}
 		}
-		if checkPassword(s) == "" {
+		if Password(s) == "" {
 			if len(s) < MinPasswordBytes || len(s) > MaxPasswordBytes || !utf8.ValidString(s) {
 				t.Fatalf("accepted password %q", s)
 			}

@@ -1,0 +1,116 @@
+package account
+
+import (
+	"context"
+
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/predicate"
+	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/policy"
+	"github.com/gqlauth/gqlauth/internal/validate"
+)
+
+// Me returns the signed-in user, read fresh from the database.
+func (s *Service) Me(ctx context.Context) (*ent.User, error) {
+	v, err := policy.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.db.User.Get(ctx, v.UserID)
+	if ent.IsNotFound(err) {
+		return nil, apierr.New(apierr.Unauthenticated, "the account no longer exists")
+	}
+	return u, err
+}
+
+// Change is one field of a partial update. Set says the client gave the
+// field at all; a Set change whose Value is nil clears the field.
+type Change[T any] struct {
+	Set   bool
+	Value *T
+}
+
+// ProfileUpdate is the updateProfile mutation's input: the fields to
+// change. A text field set to an empty string is cleared like a nil one.
+type ProfileUpdate struct {
+	Email     Change[string]
+	Username  Change[string]
+	FirstName Change[string]
+	LastName  Change[string]
+	Age       Change[int]
+}
+
+// UpdateProfile changes the signed-in user's profile. Values are checked
+// as in SignUp, and every invalid field is reported at once, together
+// with "an email or a username is required" when the change would leave
+// neither. A taken email or username is CONFLICT, decided by the
+// database's unique indexes. The access token's email and username
+// claims catch up at the next refresh.
+func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.User, error) {
+	v, err := policy.ViewerFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	errs := validate.Errors{}
+	p := validate.Profile(errs, in.Email.Value, in.Username.Value, in.FirstName.Value, in.LastName.Value, in.Age.Value)
+	var out *ent.User
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		// The row lock makes concurrent updates of one user take turns, so
+		// two of them cannot together clear both email and username.
+		u, err := tx.User.Query().Where(user.ID(v.UserID), predicate.User(database.ForUpdate)).Unique(false).Only(ctx)
+		if ent.IsNotFound(err) {
+			return errAccountGone
+		}
+		if err != nil {
+			return err
+		}
+		upd := tx.User.UpdateOne(u)
+		email, username := u.Email, u.Username
+		if in.Email.Set {
+			email = p.Email
+			if p.Email != nil {
+				upd.SetEmail(*p.Email)
+			} else {
+				upd.ClearEmail()
+			}
+		}
+		if in.Username.Set {
+			username = p.Username
+			if p.Username != nil {
+				upd.SetUsername(*p.Username).SetUsernameKey(*p.UsernameKey)
+			} else {
+				upd.ClearUsername().ClearUsernameKey()
+			}
+		}
+		if in.FirstName.Set {
+			upd.SetNillableFirstName(p.FirstName)
+			if p.FirstName == nil {
+				upd.ClearFirstName()
+			}
+		}
+		if in.LastName.Set {
+			upd.SetNillableLastName(p.LastName)
+			if p.LastName == nil {
+				upd.ClearLastName()
+			}
+		}
+		if in.Age.Set {
+			upd.SetNillableAge(p.Age)
+			if p.Age == nil {
+				upd.ClearAge()
+			}
+		}
+		validate.RequireEmailOrUsername(errs, email, username)
+		if err := errs.Err(); err != nil {
+			return err
+		}
+		out, err = upd.Save(ctx)
+		return conflictOr(err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}

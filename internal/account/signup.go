@@ -1,0 +1,122 @@
+package account
+
+import (
+	"context"
+
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/session"
+	"github.com/gqlauth/gqlauth/internal/validate"
+)
+
+// SignUpInput is the signUp mutation's input (bound by gqlgen).
+type SignUpInput struct {
+	Email           *string
+	Username        *string
+	Password        string
+	ConfirmPassword *string
+	FirstName       *string
+	LastName        *string
+	Age             *int
+}
+
+// NewUser is an account created by the operator's command line.
+type NewUser struct {
+	Email    *string
+	Username *string
+	Password string
+	Role     user.Role
+}
+
+// registration is a checked new account, ready to store.
+type registration struct {
+	fields validate.Fields
+	hash   []byte
+	role   user.Role
+}
+
+// check validates a new account's fields and password and hashes the
+// password: the rules of signUp and `gqlauth user create` alike. Every
+// invalid field is reported at once.
+func (s *Service) check(errs validate.Errors, f validate.Fields, password string, role user.Role) (registration, error) {
+	validate.RequireEmailOrUsername(errs, f.Email, f.Username)
+	if why := validate.Password(password); why != "" {
+		errs.Add("password", why)
+	}
+	if role == "" {
+		role = user.RoleUSER
+	}
+	if user.RoleValidator(role) != nil {
+		errs.Add("role", "must be ADMIN or USER")
+	}
+	if err := errs.Err(); err != nil {
+		return registration{}, err
+	}
+	hash, err := s.passwords.Hash(password)
+	if err != nil {
+		return registration{}, err
+	}
+	return registration{fields: f, hash: hash, role: role}, nil
+}
+
+// store creates the account r in tx. A taken email or username is
+// CONFLICT, decided by the database's unique indexes so that concurrent
+// sign-ups cannot both win.
+func store(ctx context.Context, tx *ent.Tx, r registration) (*ent.User, error) {
+	u, err := tx.User.Create().
+		SetNillableEmail(r.fields.Email).
+		SetNillableUsername(r.fields.Username).
+		SetNillableUsernameKey(r.fields.UsernameKey).
+		SetPasswordHash(string(r.hash)).
+		SetNillableFirstName(r.fields.FirstName).
+		SetNillableLastName(r.fields.LastName).
+		SetNillableAge(r.fields.Age).
+		SetRole(r.role).
+		Save(ctx)
+	return u, conflictOr(err)
+}
+
+// SignUp creates an account and signs it in.
+func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*session.Tokens, error) {
+	errs := validate.Errors{}
+	f := validate.Profile(errs, in.Email, in.Username, in.FirstName, in.LastName, in.Age)
+	if in.ConfirmPassword != nil && *in.ConfirmPassword != in.Password {
+		errs.Add("confirmPassword", "does not match password")
+	}
+	r, err := s.check(errs, f, in.Password, user.RoleUSER)
+	if err != nil {
+		return nil, err
+	}
+	var is session.Issued
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		u, err := store(ctx, tx, r)
+		if err != nil {
+			return err
+		}
+		is, err = s.sessions.Start(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.sessions.HandOut(is)
+}
+
+// Create creates an account without signing it in, checked like SignUp.
+// It is for the operator's command line (`gqlauth user create`), which
+// needs no viewer: whoever can run it can reach the database anyway.
+func (s *Service) Create(ctx context.Context, in NewUser) (*ent.User, error) {
+	errs := validate.Errors{}
+	f := validate.Profile(errs, in.Email, in.Username, nil, nil, nil)
+	r, err := s.check(errs, f, in.Password, in.Role)
+	if err != nil {
+		return nil, err
+	}
+	var u *ent.User
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		u, err = store(ctx, tx, r)
+		return err
+	})
+	return u, err
+}

@@ -1,0 +1,249 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/predicate"
+	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	dbsession "github.com/gqlauth/gqlauth/ent/session"
+	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/policy"
+)
+
+// Selection names the sessions endSessions ends, and the access tokens it
+// denies besides theirs.
+type Selection struct {
+	// Session is one session to end; it is denied even when it has
+	// already ended (a logout with an access token that outlived it).
+	Session uuid.UUID
+	// User, when Session is uuid.Nil, ends every live session of the user
+	// but Except.
+	User   uuid.UUID
+	Except uuid.UUID
+	// UserTokensBefore, when not zero, also denies every access token of
+	// User issued before it (a global logout, a password change, a
+	// deleted account), including those of sessions started meanwhile.
+	UserTokensBefore time.Time
+	// TokenID, when not "", also denies that one access token (the
+	// caller's, whose session may live on).
+	TokenID string
+}
+
+// endSessions ends the sessions sel names, in the caller's transaction:
+// it locks their rows, denies their access tokens, and revokes them and
+// their refresh tokens with reason.
+//
+// Every way a session ends comes here, for one ordering rule: the denials
+// are written before the caller commits. When the deny list is down, the
+// transaction then rolls back with nothing revoked and the request can be
+// retried, finding the sessions again; the other order would revoke the
+// refresh tokens, fail, and leave a retry nothing to end while the access
+// tokens kept working. The session rows are locked first (on PostgreSQL;
+// SQLite runs one writer at a time), so a rotation of one of them either
+// committed before (its successor is revoked here with the rest) or waits
+// and then finds the session ended (see Refresh): no pass can miss a
+// token inserted concurrently.
+func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, reason string) error {
+	q := tx.Session.Query().Where(dbsession.RevokedAtIsNil(), predicate.Session(database.ForUpdate))
+	if sel.Session != uuid.Nil {
+		q.Where(dbsession.ID(sel.Session))
+	} else {
+		q.Where(dbsession.UserID(sel.User))
+		if sel.Except != uuid.Nil {
+			q.Where(dbsession.IDNEQ(sel.Except))
+		}
+	}
+	ids, err := q.Unique(false).IDs(ctx)
+	if err != nil {
+		return fmt.Errorf("lock sessions: %w", err)
+	}
+
+	deny := make([]string, 0, len(ids)+1)
+	if sel.Session != uuid.Nil && len(ids) == 0 {
+		deny = append(deny, sel.Session.String())
+	}
+	for _, id := range ids {
+		deny = append(deny, id.String())
+	}
+	if len(deny) > 0 {
+		if err := s.deny.DenySessions(ctx, deny...); err != nil {
+			return errDenyUnavailable(err)
+		}
+	}
+	if !sel.UserTokensBefore.IsZero() {
+		if err := s.deny.DenyUserBefore(ctx, sel.User.String(), sel.UserTokensBefore); err != nil {
+			return errDenyUnavailable(err)
+		}
+	}
+	if sel.TokenID != "" {
+		if err := s.deny.DenyToken(ctx, sel.TokenID); err != nil {
+			return errDenyUnavailable(err)
+		}
+	}
+
+	if len(ids) == 0 {
+		return nil
+	}
+	now := s.now()
+	if err := tx.Session.Update().Where(dbsession.IDIn(ids...)).
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("revoke sessions: %w", err)
+	}
+	if err := tx.RefreshToken.Update().Where(refreshtoken.SessionIDIn(ids...), refreshtoken.RevokedAtIsNil()).
+		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
+		return fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// End ends the sessions sel names in the caller's transaction (see
+// endSessions), for account changes that end sessions: a password change,
+// a deleted account.
+func (s *Service) End(ctx context.Context, tx *ent.Tx, sel Selection, reason string) error {
+	return s.endSessions(ctx, tx, sel, reason)
+}
+
+// errDenyUnavailable is the answer when the deny list cannot be written.
+func errDenyUnavailable(err error) error {
+	return apierr.Wrap(apierr.ServiceUnavailable, "the session store is unavailable; try again shortly", err)
+}
+
+// LogoutScope says which sessions a logout ends.
+type LogoutScope string
+
+// The logout scopes (the GraphQL enum LogoutScope).
+const (
+	// LogoutLocal ends the current session.
+	LogoutLocal LogoutScope = "LOCAL"
+	// LogoutOthers ends every session of the user but the current one.
+	LogoutOthers LogoutScope = "OTHERS"
+	// LogoutGlobal ends every session of the user, and denies every
+	// access token the user was issued before now.
+	LogoutGlobal LogoutScope = "GLOBAL"
+)
+
+// Logout ends sessions of the caller, who is known by a valid access
+// token or by a refresh token. It reports whether the caller's own session
+// ended (and so its cookies should be cleared).
+func (s *Service) Logout(ctx context.Context, scope LogoutScope, p Presented) (bool, error) {
+	v, verr := policy.OptionalViewer(ctx)
+	if verr != nil && !apierr.IsUnauthenticated(verr) {
+		return false, verr // the deny list is down: fail closed
+	}
+	var sel Selection
+	switch {
+	case v != nil:
+		sel.User, sel.Session = v.UserID, v.SessionID
+		if v.Claims != nil { // nil Claims: a WithViewer viewer, no token
+			sel.TokenID = v.Claims.ID
+		}
+	case p.Token != "":
+		rt, err := tokenByValue(ctx, s.db.RefreshToken.Query(), p.Token)
+		if ent.IsNotFound(err) {
+			return false, errRefreshInvalid
+		}
+		if err != nil {
+			return false, err
+		}
+		if err := p.checkSession(rt.SessionID); err != nil {
+			return false, err
+		}
+		if rt.RevokedAt != nil {
+			return false, errRefreshInvalid
+		}
+		sel.User, sel.Session = rt.UserID, rt.SessionID
+	case p.Err != nil:
+		return false, p.Err
+	case verr != nil:
+		return false, verr
+	default:
+		return false, apierr.New(apierr.Unauthenticated, "logout needs an access token or a refresh token")
+	}
+	own := sel.Session
+	switch scope {
+	case LogoutOthers:
+		// The caller's own session and access token live on.
+		sel = Selection{User: sel.User, Except: own}
+	case LogoutGlobal:
+		// Every live session, and a not-before for the user's access
+		// tokens; the caller's token entry catches one issued within the
+		// very second of the logout.
+		sel.Session = uuid.Nil
+		sel.UserTokensBefore = s.now()
+	}
+	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		return s.endSessions(ctx, tx, sel, ReasonLogout)
+	})
+	return err == nil && scope != LogoutOthers, err
+}
+
+// Revoke ends the session of one refresh token, named by its value (the
+// argument, else the refresh cookie) or by its id. The caller must own it
+// or be an admin; anyone else is told it does not exist. It reports
+// whether that was the caller's own session.
+func (s *Service) Revoke(ctx context.Context, p Presented, id *uuid.UUID) (bool, error) {
+	v, err := policy.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	var rt *ent.RefreshToken
+	switch {
+	case p.Token != "" && !p.FromCookie():
+		rt, err = tokenByValue(ctx, s.db.RefreshToken.Query(), p.Token)
+	case id != nil:
+		p = Presented{}
+		rt, err = s.db.RefreshToken.Get(ctx, *id)
+	case p.Err != nil:
+		return false, p.Err
+	case p.Token != "":
+		rt, err = tokenByValue(ctx, s.db.RefreshToken.Query(), p.Token)
+	default:
+		return false, apierr.Invalid(map[string]string{"refreshToken": "give a refresh token or the id of one"})
+	}
+	if ent.IsNotFound(err) || (err == nil && !v.CanAccessUser(rt.UserID)) {
+		return false, errRefreshNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := p.checkSession(rt.SessionID); err != nil {
+		return false, err
+	}
+	if rt.RevokedAt != nil || !s.now().Before(rt.ExpiresAt) {
+		return false, apierr.New(apierr.BadUserInput, "the refresh token is already revoked or expired")
+	}
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		return s.endSessions(ctx, tx, Selection{Session: rt.SessionID}, ReasonRevoked)
+	})
+	return err == nil && rt.SessionID == v.SessionID, err
+}
+
+// RevokeSession ends the session id: the caller's own, or anyone's for an
+// admin; anyone else is told it does not exist. Its access tokens are
+// denied at once. It reports whether that was the caller's own session.
+func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) (bool, error) {
+	v, err := policy.ViewerFrom(ctx)
+	if err != nil {
+		return false, err
+	}
+	sess, err := s.db.Session.Get(ctx, id)
+	if ent.IsNotFound(err) || (err == nil && !v.CanAccessUser(sess.UserID)) {
+		return false, errSessionNotFound
+	}
+	if err != nil {
+		return false, err
+	}
+	if sess.RevokedAt != nil {
+		return false, apierr.New(apierr.BadUserInput, "the session has already ended")
+	}
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		return s.endSessions(ctx, tx, Selection{Session: id}, ReasonRevoked)
+	})
+	return err == nil && id == v.SessionID, err
+}
