@@ -14,9 +14,9 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/app"
-	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/config"
 )
