@@ -65,7 +65,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if trusted != nil {
 		log.Info("trusted documents loaded", "documents", trusted.Len(), "mode", cfg.TrustedMode())
 	}
-	db, err := OpenDatabase(ctx, cfg, log)
+	db, err := OpenDatabase(ctx, cfg, log, dbOpts...)
 	if err != nil {
 		return nil, err
 	}

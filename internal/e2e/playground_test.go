@@ -50,7 +50,7 @@ func TestPlaygroundOperationsRunOverHTTP(t *testing.T) {
 	doc := string(raw)
 	srv := apptest.New(t, apptest.Backends[0], nil)
 	c := srv.Client()
-	vars := map[string]any{"userId": "", "tokenId": ""}
+	vars := map[string]any{"userId": "", "tokenId": "", "sessionId": ""}
 	var out struct {
 		AccessToken string
 		User        struct{ ID, Email string }
@@ -86,6 +86,20 @@ func TestPlaygroundOperationsRunOverHTTP(t *testing.T) {
 			vars["tokenId"] = tk.ID
 		}
 	}
+	// A second device signs in; Sessions lists it, RevokeSession ends it.
+	other := srv.Client().SignIn(t, "ada@example.com", "correct horse battery")
+	var sessions []struct {
+		ID      string
+		Current bool
+	}
+	if err := json.Unmarshal(runPlaygroundOperation(t, c, doc, "Sessions", vars)["sessions"], &sessions); err != nil || len(sessions) != 3 {
+		t.Fatalf("Sessions: %v, %+v", err, sessions)
+	}
+	vars["sessionId"] = sessionOf(t, other.AccessToken)
+	runPlaygroundOperation(t, c, doc, "RevokeSession", vars)
+	if code := meCode(t, srv, other.AccessToken); code != "UNAUTHENTICATED" {
+		t.Fatalf("RevokeSession left the session working: %q", code)
+	}
 	runPlaygroundOperation(t, c, doc, "UpdateProfile", vars)
 	// Refresh without $refreshToken: the cookie and the CSRF header.
 	payload(runPlaygroundOperation(t, c, doc, "Refresh", vars), "refresh")
@@ -94,8 +108,8 @@ func TestPlaygroundOperationsRunOverHTTP(t *testing.T) {
 	runPlaygroundOperation(t, c, doc, "SetUserRole", vars)
 
 	// DeleteUser on a second account (the last admin cannot go).
-	other := srv.Client().SignUp(t, apptest.UniqueEmail("deleted"), userPassword)
-	vars["userId"] = other.User.ID
+	deleted := srv.Client().SignUp(t, apptest.UniqueEmail("deleted"), userPassword)
+	vars["userId"] = deleted.User.ID
 	runPlaygroundOperation(t, c, doc, "DeleteUser", vars)
 	runPlaygroundOperation(t, c, doc, "Logout", vars)
 	if res := c.Do(t, `{ me { id } }`, nil); res.Code() != "UNAUTHENTICATED" {
