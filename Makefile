@@ -41,7 +41,7 @@ lint:
 
 ## fuzz: run each fuzz target for FUZZTIME (their seed corpora also run in `make test`)
 FUZZTIME ?= 20s
-FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/auth:FuzzValidation \
+FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/validate:FuzzValidation \
 	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
 	./internal/server:FuzzLimits ./internal/server:FuzzFragmentGraphs
 fuzz:
