@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/internal/auth"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
@@ -140,7 +141,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
 	}
-	deps := server.Deps{Config: cfg, Auth: a.Auth, Log: log, AuthRate: authRate,
+	resolver := &graph.Resolver{Auth: a.Auth, RefreshTokenInBody: cfg.RefreshTokenInBody}
+	deps := server.Deps{Config: cfg, Auth: a.Auth, Log: log, Resolver: resolver, AuthRate: authRate,
 		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted}
 	if a.Redis != nil {
 		deps.Redis = a.Redis
@@ -152,7 +154,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 // throttles builds the sign-in lockout and the per-client rate limit of
 // credential fields: in Redis when there is one (shared by every
 // instance), else in process. A zero setting turns each off.
-func throttles(cfg *config.Config, rdb *redis.Client) (auth.Lockout, server.ClientLimiter) {
+func throttles(cfg *config.Config, rdb *redis.Client) (auth.Lockout, graph.ClientLimiter) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
@@ -161,7 +163,7 @@ func throttles(cfg *config.Config, rdb *redis.Client) (auth.Lockout, server.Clie
 	if cfg.LoginMaxFailures > 0 {
 		lockout = ratelimit.NewLockout(counter, cfg.LoginMaxFailures, cfg.LoginFailureWindow)
 	}
-	var buckets server.ClientLimiter
+	var buckets graph.ClientLimiter
 	switch {
 	case cfg.RateLimitAuth == 0:
 	case rdb != nil:
