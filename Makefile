@@ -43,7 +43,7 @@ lint:
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/validate:FuzzValidation \
 	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
-	./internal/server:FuzzLimits ./internal/server:FuzzFragmentGraphs
+	./graph:FuzzLimits ./graph:FuzzFragmentGraphs
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

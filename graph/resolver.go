@@ -1,9 +1,16 @@
 // Package graph is gqlauth's GraphQL layer. Resolvers translate GraphQL
 // arguments into calls on the services in internal/ and their results
-// back; rules live in the services, not here.
+// back; rules live in the services, not here. NewHandler builds the
+// executable schema and the GraphQL handler around them: document limits,
+// complexity, the @credential rate limit, the error presenter and the
+// operation observer; internal/server adds the HTTP transport and mounts it.
 package graph
 
 //go:generate go run github.com/99designs/gqlgen generate
+
+// This file will not be regenerated automatically.
+//
+// It serves as dependency injection for your app, add any dependencies you require here.
 
 import (
 	"context"

@@ -172,7 +172,7 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, dbO
 // throttles builds the sign-in lockout and the per-client rate limit of
 // credential fields: in Redis when there is one (shared by every
 // instance), else in process. A zero setting turns each off.
-func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, server.ClientLimiter) {
+func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
@@ -181,7 +181,7 @@ func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, server.Cli
 	if cfg.LoginMaxFailures > 0 {
 		lockout = ratelimit.NewLockout(counter, cfg.LoginMaxFailures, cfg.LoginFailureWindow)
 	}
-	var buckets server.ClientLimiter
+	var buckets graph.ClientLimiter
 	switch {
 	case cfg.RateLimitAuth == 0:
 	case rdb != nil:

@@ -21,9 +21,6 @@ type Info struct {
 	IP string
 	// UserAgent is the client's User-Agent header.
 	UserAgent string
-	// ReadOnly says the request came as GET, over which only queries may
-	// run.
-	ReadOnly bool
 	// RefreshCookie is the refresh cookie, if the request carried one.
 	RefreshCookie RefreshCookie
 

@@ -42,15 +42,3 @@ func TestClientIP(t *testing.T) {
 		})
 	}
 }
-
-func TestClientKeyGroupsIPv6By64(t *testing.T) {
-	if a, b := clientKey("2001:db8:1:2::1"), clientKey("2001:db8:1:2:ffff::9"); a != b {
-		t.Fatalf("one /64 gave two keys: %q %q", a, b)
-	}
-	if a, b := clientKey("2001:db8:1:2::1"), clientKey("2001:db8:1:3::1"); a == b {
-		t.Fatalf("two /64s gave one key %q", a)
-	}
-	if got := clientKey("::ffff:192.0.2.1"); got != "192.0.2.1" {
-		t.Fatalf("IPv4-mapped address keyed as %q", got)
-	}
-}

@@ -138,11 +138,13 @@ func expected(field string) string {
 	return "a string"
 }
 
-// decoded is what checkGraphQLRequest hands the transport: the request
-// and the response media type negotiated from Accept.
+// decoded is what checkGraphQLRequest hands the transport: the request,
+// the response media type negotiated from Accept, and whether it came by
+// GET, which runs queries only (queriesOnlyOverGET).
 type decoded struct {
 	req   *graphQLRequest
 	media string
+	get   bool
 }
 
 type decodedKey struct{}
@@ -184,7 +186,7 @@ func checkGraphQLRequest(next http.Handler) http.Handler {
 			writeRequestError(w, media, rerr)
 			return
 		}
-		ctx := context.WithValue(r.Context(), decodedKey{}, &decoded{req: req, media: media})
+		ctx := context.WithValue(r.Context(), decodedKey{}, &decoded{req: req, media: media, get: r.Method == http.MethodGet})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

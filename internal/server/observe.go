@@ -6,26 +6,21 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql"
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
-
+	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/request"
 )
 
-// outcome is what the GraphQL layer learned of a request, filled in by
-// operationObserver for the access log and the metrics.
-type outcome struct {
-	graphql   bool
-	operation string
-	code      string
-	// validated: the operation passed parsing, validation, variable
-	// coercion and every document limit, and was executed.
-	validated bool
-}
-
+// outcomeKey holds the request's *graph.OperationReport, which the
+// GraphQL handler fills in for observe.
 type outcomeKey struct{}
+
+// reportOf returns the report observe put in ctx, or nil
+// (graph.HandlerOptions.Report).
+func reportOf(ctx context.Context) *graph.OperationReport {
+	out, _ := ctx.Value(outcomeKey{}).(*graph.OperationReport)
+	return out
+}
 
 // observe gives each request an id (X-Request-ID when sane, echoed in
 // the response), then writes one access line when it ends: id, method,
@@ -38,7 +33,7 @@ func observe(log *slog.Logger, m *metrics.Metrics, ips clientIPs, next http.Hand
 		start := time.Now()
 		id := request.IDFrom(r.Header.Get(request.IDHeader))
 		w.Header().Set(request.IDHeader, id)
-		out := &outcome{}
+		out := &graph.OperationReport{}
 		ctx := context.WithValue(request.WithID(r.Context(), id), outcomeKey{}, out)
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r.WithContext(ctx))
@@ -60,14 +55,14 @@ func observe(log *slog.Logger, m *metrics.Metrics, ips clientIPs, next http.Hand
 			slog.Int64("bytes", sw.bytes),
 			slog.String("ip", ips.of(r)),
 		}
-		if !out.graphql && r.URL.Path == "/graphql" && (r.Method == http.MethodGet || r.Method == http.MethodPost) {
+		if !out.Answered && r.URL.Path == "/graphql" && (r.Method == http.MethodGet || r.Method == http.MethodPost) {
 			// Refused by the transport before any operation was read.
-			out.graphql, out.code = true, "BAD_REQUEST"
+			out.Answered, out.Code = true, "BAD_REQUEST"
 		}
-		if out.graphql {
-			attrs = append(attrs, slog.String("operation", out.operation), slog.String("code", out.code))
+		if out.Answered {
+			attrs = append(attrs, slog.String("operation", out.Name), slog.String("code", out.Code))
 			if m != nil {
-				m.GraphQLRequest(out.operation, out.validated, out.code, took)
+				m.GraphQLRequest(out.Name, out.Executed, out.Code, took)
 			}
 		}
 		// ctx carries the id, which the log handler adds (request.LogHandler).
@@ -100,67 +95,3 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach the connection's writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
-// operationObserver is a gqlgen extension that tells observe which
-// operation a request ran and how it ended: "OK", or the extensions.code
-// of the first error.
-type operationObserver struct{}
-
-var (
-	_ graphql.HandlerExtension     = operationObserver{}
-	_ graphql.OperationInterceptor = operationObserver{}
-	_ graphql.ResponseInterceptor  = operationObserver{}
-)
-
-// ExtensionName implements graphql.HandlerExtension.
-func (operationObserver) ExtensionName() string { return "OperationObserver" }
-
-// Validate implements graphql.HandlerExtension.
-func (operationObserver) Validate(graphql.ExecutableSchema) error { return nil }
-
-// InterceptOperation implements graphql.OperationInterceptor. gqlgen
-// calls it only for an operation it is about to execute: one that parsed,
-// validated, had its variables coerced and passed every document limit.
-// A document refused before that never gets here, so its name, which the
-// client chose, cannot take one of the metrics' operation label slots.
-func (operationObserver) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	if out, ok := ctx.Value(outcomeKey{}).(*outcome); ok {
-		out.validated = true
-	}
-	return next(ctx)
-}
-
-// InterceptResponse implements graphql.ResponseInterceptor.
-func (operationObserver) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-	resp := next(ctx)
-	out, ok := ctx.Value(outcomeKey{}).(*outcome)
-	if !ok {
-		return resp
-	}
-	out.graphql = true
-	if graphql.HasOperationContext(ctx) {
-		oc := graphql.GetOperationContext(ctx)
-		out.operation = oc.OperationName
-		switch {
-		case out.operation != "":
-		case oc.Operation != nil:
-			out.operation = oc.Operation.Name
-		case oc.RawQuery != "":
-			// The document failed validation, so gqlgen kept no parsed
-			// copy; parse it (syntax only) to name it all the same.
-			if doc, err := parser.ParseQuery(&ast.Source{Input: oc.RawQuery}); err == nil {
-				if op := doc.Operations.ForName(""); op != nil {
-					out.operation = op.Name
-				}
-			}
-		}
-	}
-	out.code = "OK"
-	if resp != nil && len(resp.Errors) > 0 {
-		out.code = "UNKNOWN"
-		if c, ok := resp.Errors[0].Extensions["code"].(string); ok && c != "" {
-			out.code = c
-		}
-	}
-	return resp
-}

@@ -10,15 +10,10 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/redis/go-redis/v9"
 	"github.com/rs/cors"
-	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/gqlauth/gqlauth/graph"
-	"github.com/gqlauth/gqlauth/graph/sdl"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/policy"
@@ -28,7 +23,7 @@ import (
 // Deps are what the handler serves.
 type Deps struct {
 	Config *config.Config
-	// Resolver is the GraphQL layer's services.
+	// Resolver is what the GraphQL schema runs (graph.NewHandler).
 	Resolver *graph.Resolver
 	// Authenticate finds the viewer of a request from its bearer token
 	// ("" for none), lazily (authn.Authenticator.Lazy).
@@ -38,7 +33,7 @@ type Deps struct {
 	Log     *slog.Logger
 	// AuthRate is the per-client bucket of credential fields
 	// (RATE_LIMIT_AUTH); nil means no limit.
-	AuthRate ClientLimiter
+	AuthRate graph.ClientLimiter
 
 	// SQL is the pool under DB, pinged by /readyz.
 	SQL *sql.DB
@@ -57,26 +52,25 @@ type Deps struct {
 
 // New returns gqlauth's HTTP handler.
 func New(d Deps) http.Handler {
-	// The schema clients see: no gqlgen directives, no @defer (graph/sdl).
-	public := sdl.Public(graph.NewExecutableSchema(graph.Config{}).Schema())
-	schema := graph.NewExecutableSchema(graph.Config{Resolvers: d.Resolver, Complexity: complexity(), Schema: public})
-	gql := handler.New(schema)
+	// The GraphQL layer (schema, limits, complexity, presenter) is
+	// graph's; what HTTP adds is the transport, the rule that GET runs
+	// queries only, and where the operation's outcome is reported.
+	gql := graph.NewHandler(d.Resolver, graph.HandlerOptions{
+		Limits:         graph.LimitsFrom(d.Config),
+		Introspection:  d.Config.Introspection(),
+		AuthRate:       d.AuthRate,
+		Log:            d.Log,
+		AllowOperation: queriesOnlyOverGET,
+		Report:         reportOf,
+	})
 	// Only JSON POST (and GET for queries), decoded by
 	// checkGraphQLRequest: form-encoded and multipart bodies are "simple
 	// requests" a foreign site can send with the user's cookies, so
 	// accepting them would open a CSRF hole.
 	gql.AddTransport(graphQLTransport{documents: d.TrustedDocuments})
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
-	if d.Config.Introspection() {
-		gql.Use(extension.Introspection{})
-	}
-	applyLimits(gql, schema.Schema(), LimitsFrom(d.Config), d.AuthRate)
-	gql.SetErrorPresenter(graph.ErrorPresenter(d.Log))
-	gql.SetRecoverFunc(graph.RecoverFunc(d.Log))
-	gql.Use(operationObserver{})
 
 	// The same bytes as the committed graph/schema.graphql (a test checks).
-	published := sdl.Format(schema.Schema())
+	published := graph.SDL()
 
 	mux := http.NewServeMux()
 	ips := clientIPs{trusted: d.Config.TrustedProxyPrefixes()}
@@ -149,7 +143,6 @@ func withRequestInfo(auth func(bearer string) policy.Authenticate, cookies Cooki
 		info := &request.Info{
 			IP:            ips.of(r),
 			UserAgent:     r.UserAgent(),
-			ReadOnly:      r.Method == http.MethodGet,
 			RefreshCookie: cookies.refreshCookie(r),
 		}
 		ctx := request.With(r.Context(), info)

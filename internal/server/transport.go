@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"mime"
 	"net/http"
@@ -8,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -77,6 +80,23 @@ func negotiate(accept []string) (media string, ok bool) {
 		return mediaGraphQLResponse, true
 	}
 	return "", false
+}
+
+// CodeMutationOverGET refuses a mutation sent with GET (GraphQL over
+// HTTP: GET must not change state), listed in docs/security.md.
+const CodeMutationOverGET = "MUTATION_NOT_ALLOWED_OVER_GET"
+
+// queriesOnlyOverGET is the transport's rule on operations
+// (graph.HandlerOptions.AllowOperation): a request that came by GET runs
+// queries only. The GraphQL handler applies it to the validated document
+// before its own limits, and requestErrorStatus answers it with 405.
+func queriesOnlyOverGET(ctx context.Context, kind ast.Operation) *gqlerror.Error {
+	if d := decodedFrom(ctx); d == nil || !d.get || kind == ast.Query {
+		return nil
+	}
+	err := gqlerror.Errorf("a %s must be sent with POST", kind)
+	errcode.Set(err, CodeMutationOverGET)
+	return err
 }
 
 // requestErrorStatus is the status of a response without data: a

@@ -1,4 +1,4 @@
-package server
+package graph
 
 import (
 	"context"
@@ -8,8 +8,6 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
-
-	"github.com/gqlauth/gqlauth/graph"
 )
 
 // fragmentGraph turns fuzz bytes into a document of up to 16 fragments on
@@ -99,7 +97,7 @@ func FuzzFragmentGraphs(f *testing.F) {
 	} {
 		f.Add(seed)
 	}
-	es := graph.NewExecutableSchema(graph.Config{Complexity: complexity()})
+	es := NewExecutableSchema(Config{Complexity: complexity()})
 	f.Fuzz(func(t *testing.T, seed []byte) {
 		query := fragmentGraph(seed)
 		doc, ok := parseValid(t, query)

@@ -1,12 +1,17 @@
-package server
+package graph
 
 import (
 	"context"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
+	"github.com/google/uuid"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/internal/account"
 )
 
 // complexityLimit refuses an operation that costs more than limit
@@ -98,4 +103,41 @@ func (c *complexityLimit) selectionCost(ctx context.Context, op *graphql.Operati
 		total = add(total, cost)
 	}
 	return total
+}
+
+// listSize is the page a connection returns: first or last, else the
+// default; out-of-range values count as the largest page the service
+// would serve, since it refuses them anyway.
+func listSize(first, last *int, def int) int {
+	n := def
+	switch {
+	case first != nil:
+		n = *first
+	case last != nil:
+		n = *last
+	}
+	if n < 0 {
+		return 0
+	}
+	return min(n, account.MaxPageSize*10)
+}
+
+// assumedSessions is the cost multiplier of refreshTokens, a list
+// without paging: a guess at a user's refresh tokens.
+const assumedSessions = 10
+
+// complexity makes list fields cost their length times their selection,
+// so that FixedComplexityLimit sees a page of 100 users as 100 users.
+func complexity() ComplexityRoot {
+	var c ComplexityRoot
+	c.Query.Users = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
+		return 1 + listSize(first, last, account.DefaultPageSize)*child
+	}
+	c.Query.Nodes = func(child int, ids []uuid.UUID) int {
+		return 1 + len(ids)*child
+	}
+	c.Query.RefreshTokens = func(child int, _ uuid.UUID) int {
+		return 1 + assumedSessions*child
+	}
+	return c
 }

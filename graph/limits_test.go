@@ -1,4 +1,4 @@
-package server
+package graph
 
 import (
 	"strings"
@@ -8,11 +8,9 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/parser"
 	"github.com/vektah/gqlparser/v2/validator"
-
-	"github.com/gqlauth/gqlauth/graph"
 )
 
-var testSchema = graph.NewExecutableSchema(graph.Config{}).Schema()
+var testSchema = NewExecutableSchema(Config{}).Schema()
 
 // testCreds are the credential fields of testSchema.
 var testCreds = credentialFieldsOf(testSchema)
@@ -136,26 +134,6 @@ func TestMeasureFragmentFanOut(t *testing.T) {
 }
 
 func itoa(i int) string { return string(rune('a'+i/26)) + string(rune('a'+i%26)) }
-
-func TestBadString(t *testing.T) {
-	for s, bad := range map[string]bool{
-		"plain":                   false,
-		"ünïcödé 名前 🙂":            false,
-		"tab\there":               true,
-		"nul\x00":                 true,
-		"bell\a":                  true,
-		"del\x7f":                 true,
-		"c1\u0085":                true,
-		"\xff\xfe":                true,
-		"replacement \ufffd":      true,
-		strings.Repeat("x", 1025): true,
-		strings.Repeat("x", 1024): false,
-	} {
-		if got := badString(s, 1024) != ""; got != bad {
-			t.Errorf("%.20q: bad=%v, want %v", s, got, bad)
-		}
-	}
-}
 
 // FuzzLimits runs the document checks on arbitrary valid documents:
 // they must not panic, and what they measure must fit the document.

@@ -1,4 +1,4 @@
-package server
+package graph
 
 import (
 	"regexp"
@@ -114,5 +114,17 @@ func TestCredentialFieldsReadFromSchema(t *testing.T) {
 	}
 	if strings.Count(testCreds.names, ",")+2 != len(marked) {
 		t.Errorf("the message %q does not name the %d marked fields", testCreds.names, len(marked))
+	}
+}
+
+func TestClientKeyGroupsIPv6By64(t *testing.T) {
+	if a, b := clientKey("2001:db8:1:2::1"), clientKey("2001:db8:1:2:ffff::9"); a != b {
+		t.Fatalf("one /64 gave two keys: %q %q", a, b)
+	}
+	if a, b := clientKey("2001:db8:1:2::1"), clientKey("2001:db8:1:3::1"); a == b {
+		t.Fatalf("two /64s gave one key %q", a)
+	}
+	if got := clientKey("::ffff:192.0.2.1"); got != "192.0.2.1" {
+		t.Fatalf("IPv4-mapped address keyed as %q", got)
 	}
 }
