@@ -28,7 +28,12 @@ require (
 
 require (
 	github.com/coder/websocket v1.8.15 // indirect
+	github.com/dlclark/regexp2 v1.7.0 // indirect
+	github.com/emersion/go-sasl v0.0.0-20241020182733-b788ff22d5a6 // indirect
+	github.com/emersion/go-smtp v0.25.1 // indirect
 	github.com/kylelemons/godebug v1.1.0 // indirect
+	github.com/trustelem/zxcvbn v1.0.1 // indirect
+	github.com/wneessen/go-mail v0.8.1 // indirect
 )
 
 require (
