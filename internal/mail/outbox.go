@@ -237,12 +237,11 @@ func (o *Outbox) claim(ctx context.Context) (*ent.MailMessage, error) {
 	now := o.set.Now().UTC()
 	q := tx.MailMessage.Query().
 		Where(mailmessage.StateEQ(mailmessage.StatePending), mailmessage.NextAttemptAtLTE(now)).
-		Order(mailmessage.ByNextAttemptAt(), mailmessage.ByID()).
-		Limit(1)
+		Order(mailmessage.ByNextAttemptAt(), mailmessage.ByID())
 	if o.dialect == dialect.Postgres {
 		q = q.ForUpdate(entsql.WithLockAction(entsql.SkipLocked))
 	}
-	m, err := q.Only(ctx)
+	m, err := q.First(ctx)
 	if ent.IsNotFound(err) {
 		return nil, tx.Rollback()
 	}
