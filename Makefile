@@ -43,7 +43,8 @@ lint:
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/auth:FuzzValidation \
 	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
-	./internal/server:FuzzLimits ./internal/server:FuzzFragmentGraphs
+	./internal/server:FuzzLimits ./internal/server:FuzzFragmentGraphs \
+	./internal/password:FuzzPolicy ./internal/mail:FuzzParseURL
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
