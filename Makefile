@@ -43,7 +43,8 @@ lint:
 FUZZTIME ?= 20s
 FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/validate:FuzzValidation \
 	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
-	./graph:FuzzLimits ./graph:FuzzFragmentGraphs
+	./graph:FuzzLimits ./graph:FuzzFragmentGraphs \
+	./internal/password:FuzzPolicy ./internal/mail:FuzzParseURL
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

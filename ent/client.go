@@ -16,6 +16,7 @@ import (
 	"entgo.io/ent/dialect"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
@@ -28,6 +29,8 @@ type Client struct {
 	config
 	// Schema is the client for creating, migrating and dropping schema.
 	Schema *migrate.Schema
+	// MailMessage is the client for interacting with the MailMessage builders.
+	MailMessage *MailMessageClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
 	RefreshToken *RefreshTokenClient
 	// Session is the client for interacting with the Session builders.
@@ -45,6 +48,7 @@ func NewClient(opts ...Option) *Client {
 
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
+	c.MailMessage = NewMailMessageClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
 	c.User = NewUserClient(c.config)
@@ -140,6 +144,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	return &Tx{
 		ctx:          ctx,
 		config:       cfg,
+		MailMessage:  NewMailMessageClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
 		User:         NewUserClient(cfg),
@@ -162,6 +167,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	return &Tx{
 		ctx:          ctx,
 		config:       cfg,
+		MailMessage:  NewMailMessageClient(cfg),
 		RefreshToken: NewRefreshTokenClient(cfg),
 		Session:      NewSessionClient(cfg),
 		User:         NewUserClient(cfg),
@@ -171,7 +177,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 // Debug returns a new debug-client. It's used to get verbose logging on specific operations.
 //
 //	client.Debug().
-//		RefreshToken.
+//		MailMessage.
 //		Query().
 //		Count(ctx)
 func (c *Client) Debug() *Client {
@@ -193,6 +199,7 @@ func (c *Client) Close() error {
 // Use adds the mutation hooks to all the entity clients.
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
+	c.MailMessage.Use(hooks...)
 	c.RefreshToken.Use(hooks...)
 	c.Session.Use(hooks...)
 	c.User.Use(hooks...)
@@ -201,6 +208,7 @@ func (c *Client) Use(hooks ...Hook) {
 // Intercept adds the query interceptors to all the entity clients.
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
+	c.MailMessage.Intercept(interceptors...)
 	c.RefreshToken.Intercept(interceptors...)
 	c.Session.Intercept(interceptors...)
 	c.User.Intercept(interceptors...)
@@ -209,6 +217,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 // Mutate implements the ent.Mutator interface.
 func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
+	case *MailMessageMutation:
+		return c.MailMessage.mutate(ctx, m)
 	case *RefreshTokenMutation:
 		return c.RefreshToken.mutate(ctx, m)
 	case *SessionMutation:
@@ -217,6 +227,139 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.User.mutate(ctx, m)
 	default:
 		return nil, fmt.Errorf("ent: unknown mutation type %T", m)
+	}
+}
+
+// MailMessageClient is a client for the MailMessage schema.
+type MailMessageClient struct {
+	config
+}
+
+// NewMailMessageClient returns a client for the MailMessage from the given config.
+func NewMailMessageClient(c config) *MailMessageClient {
+	return &MailMessageClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `mailmessage.Hooks(f(g(h())))`.
+func (c *MailMessageClient) Use(hooks ...Hook) {
+	c.hooks.MailMessage = append(c.hooks.MailMessage, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `mailmessage.Intercept(f(g(h())))`.
+func (c *MailMessageClient) Intercept(interceptors ...Interceptor) {
+	c.inters.MailMessage = append(c.inters.MailMessage, interceptors...)
+}
+
+// Create returns a builder for creating a MailMessage entity.
+func (c *MailMessageClient) Create() *MailMessageCreate {
+	mutation := newMailMessageMutation(c.config, OpCreate)
+	return &MailMessageCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of MailMessage entities.
+func (c *MailMessageClient) CreateBulk(builders ...*MailMessageCreate) *MailMessageCreateBulk {
+	return &MailMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *MailMessageClient) MapCreateBulk(slice any, setFunc func(*MailMessageCreate, int)) *MailMessageCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &MailMessageCreateBulk{err: fmt.Errorf("calling to MailMessageClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*MailMessageCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &MailMessageCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for MailMessage.
+func (c *MailMessageClient) Update() *MailMessageUpdate {
+	mutation := newMailMessageMutation(c.config, OpUpdate)
+	return &MailMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *MailMessageClient) UpdateOne(_m *MailMessage) *MailMessageUpdateOne {
+	mutation := newMailMessageMutation(c.config, OpUpdateOne, withMailMessage(_m))
+	return &MailMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *MailMessageClient) UpdateOneID(id uuid.UUID) *MailMessageUpdateOne {
+	mutation := newMailMessageMutation(c.config, OpUpdateOne, withMailMessageID(id))
+	return &MailMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for MailMessage.
+func (c *MailMessageClient) Delete() *MailMessageDelete {
+	mutation := newMailMessageMutation(c.config, OpDelete)
+	return &MailMessageDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *MailMessageClient) DeleteOne(_m *MailMessage) *MailMessageDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *MailMessageClient) DeleteOneID(id uuid.UUID) *MailMessageDeleteOne {
+	builder := c.Delete().Where(mailmessage.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &MailMessageDeleteOne{builder}
+}
+
+// Query returns a query builder for MailMessage.
+func (c *MailMessageClient) Query() *MailMessageQuery {
+	return &MailMessageQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeMailMessage},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a MailMessage entity by its id.
+func (c *MailMessageClient) Get(ctx context.Context, id uuid.UUID) (*MailMessage, error) {
+	return c.Query().Where(mailmessage.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *MailMessageClient) GetX(ctx context.Context, id uuid.UUID) *MailMessage {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *MailMessageClient) Hooks() []Hook {
+	return c.hooks.MailMessage
+}
+
+// Interceptors returns the client interceptors.
+func (c *MailMessageClient) Interceptors() []Interceptor {
+	return c.inters.MailMessage
+}
+
+func (c *MailMessageClient) mutate(ctx context.Context, m *MailMessageMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&MailMessageCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&MailMessageUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&MailMessageUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&MailMessageDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown MailMessage mutation op: %q", m.Op())
 	}
 }
 
@@ -718,10 +861,10 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		RefreshToken, Session, User []ent.Hook
+		MailMessage, RefreshToken, Session, User []ent.Hook
 	}
 	inters struct {
-		RefreshToken, Session, User []ent.Interceptor
+		MailMessage, RefreshToken, Session, User []ent.Interceptor
 	}
 )
 

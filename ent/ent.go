@@ -12,6 +12,7 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
@@ -75,6 +76,7 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
+			mailmessage.Table:  mailmessage.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			session.Table:      session.ValidColumn,
 			user.Table:         user.ValidColumn,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/ent/session"
@@ -16,6 +17,69 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	mailmessageMixin := schema.MailMessage{}.Mixin()
+	mailmessageMixinFields0 := mailmessageMixin[0].Fields()
+	_ = mailmessageMixinFields0
+	mailmessageFields := schema.MailMessage{}.Fields()
+	_ = mailmessageFields
+	// mailmessageDescKind is the schema descriptor for kind field.
+	mailmessageDescKind := mailmessageFields[0].Descriptor()
+	// mailmessage.KindValidator is a validator for the "kind" field. It is called by the builders before save.
+	mailmessage.KindValidator = func() func(string) error {
+		validators := mailmessageDescKind.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(kind string) error {
+			for _, fn := range fns {
+				if err := fn(kind); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// mailmessageDescRecipient is the schema descriptor for recipient field.
+	mailmessageDescRecipient := mailmessageFields[1].Descriptor()
+	// mailmessage.RecipientValidator is a validator for the "recipient" field. It is called by the builders before save.
+	mailmessage.RecipientValidator = func() func(string) error {
+		validators := mailmessageDescRecipient.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(recipient string) error {
+			for _, fn := range fns {
+				if err := fn(recipient); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// mailmessageDescSubject is the schema descriptor for subject field.
+	mailmessageDescSubject := mailmessageFields[2].Descriptor()
+	// mailmessage.SubjectValidator is a validator for the "subject" field. It is called by the builders before save.
+	mailmessage.SubjectValidator = mailmessageDescSubject.Validators[0].(func(string) error)
+	// mailmessageDescMessageID is the schema descriptor for message_id field.
+	mailmessageDescMessageID := mailmessageFields[5].Descriptor()
+	// mailmessage.MessageIDValidator is a validator for the "message_id" field. It is called by the builders before save.
+	mailmessage.MessageIDValidator = mailmessageDescMessageID.Validators[0].(func(string) error)
+	// mailmessageDescAttempts is the schema descriptor for attempts field.
+	mailmessageDescAttempts := mailmessageFields[7].Descriptor()
+	// mailmessage.DefaultAttempts holds the default value on creation for the attempts field.
+	mailmessage.DefaultAttempts = mailmessageDescAttempts.Default.(int)
+	// mailmessage.AttemptsValidator is a validator for the "attempts" field. It is called by the builders before save.
+	mailmessage.AttemptsValidator = mailmessageDescAttempts.Validators[0].(func(int) error)
+	// mailmessageDescLastError is the schema descriptor for last_error field.
+	mailmessageDescLastError := mailmessageFields[8].Descriptor()
+	// mailmessage.LastErrorValidator is a validator for the "last_error" field. It is called by the builders before save.
+	mailmessage.LastErrorValidator = mailmessageDescLastError.Validators[0].(func(string) error)
+	// mailmessageDescID is the schema descriptor for id field.
+	mailmessageDescID := mailmessageMixinFields0[0].Descriptor()
+	// mailmessage.DefaultID holds the default value on creation for the id field.
+	mailmessage.DefaultID = mailmessageDescID.Default.(func() uuid.UUID)
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
 	_ = refreshtokenMixinFields0

@@ -80,13 +80,15 @@ const benchPassword = "correct horse battery staple"
 // the bench's own database and Redis prefix.
 func childEnv(dbURL, redisURL, prefix string, bcryptCost int) map[string]string {
 	return map[string]string{
-		"APP_ENV":           "production",
-		"DATABASE_URL":      dbURL,
-		"REDIS_URL":         redisURL,
-		"REDIS_KEY_PREFIX":  prefix,
-		"JWT_ACCESS_SECRET": benchSecret,
-		"BCRYPT_COST":       fmt.Sprint(bcryptCost),
-		"LOG_LEVEL":         "warn",
+		"APP_ENV": "production",
+		// The bench sends no mail.
+		"EMAIL_VERIFICATION": "off",
+		"DATABASE_URL":       dbURL,
+		"REDIS_URL":          redisURL,
+		"REDIS_KEY_PREFIX":   prefix,
+		"JWT_ACCESS_SECRET":  benchSecret,
+		"BCRYPT_COST":        fmt.Sprint(bcryptCost),
+		"LOG_LEVEL":          "warn",
 		// The load generator is one client address: the per-IP limit of
 		// credential fields would throttle it by design. The per-account
 		// lockout stays on (each worker signs in as its own user).

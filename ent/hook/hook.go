@@ -9,6 +9,18 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 )
 
+// The MailMessageFunc type is an adapter to allow the use of ordinary
+// function as MailMessage mutator.
+type MailMessageFunc func(context.Context, *ent.MailMessageMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f MailMessageFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.MailMessageMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.MailMessageMutation", m)
+}
+
 // The RefreshTokenFunc type is an adapter to allow the use of ordinary
 // function as RefreshToken mutator.
 type RefreshTokenFunc func(context.Context, *ent.RefreshTokenMutation) (ent.Value, error)

@@ -8,6 +8,40 @@ import (
 )
 
 var (
+	// MailMessagesColumns holds the columns for the "mail_messages" table.
+	MailMessagesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeString, Size: 64},
+		{Name: "recipient", Type: field.TypeString, Size: 254},
+		{Name: "subject", Type: field.TypeString, Size: 998},
+		{Name: "text_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "html_body", Type: field.TypeString, Size: 2147483647},
+		{Name: "message_id", Type: field.TypeString, Unique: true},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"pending", "sent", "failed"}, Default: "pending"},
+		{Name: "attempts", Type: field.TypeInt, Default: 0},
+		{Name: "last_error", Type: field.TypeString, Nullable: true, Size: 1000},
+		{Name: "next_attempt_at", Type: field.TypeTime},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "sent_at", Type: field.TypeTime, Nullable: true},
+	}
+	// MailMessagesTable holds the schema information for the "mail_messages" table.
+	MailMessagesTable = &schema.Table{
+		Name:       "mail_messages",
+		Columns:    MailMessagesColumns,
+		PrimaryKey: []*schema.Column{MailMessagesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "mailmessage_state_next_attempt_at",
+				Unique:  false,
+				Columns: []*schema.Column{MailMessagesColumns[7], MailMessagesColumns[10]},
+			},
+			{
+				Name:    "mailmessage_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{MailMessagesColumns[11]},
+			},
+		},
+	}
 	// RefreshTokensColumns holds the columns for the "refresh_tokens" table.
 	RefreshTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -123,6 +157,7 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		MailMessagesTable,
 		RefreshTokensTable,
 		SessionsTable,
 		UsersTable,

@@ -157,6 +157,53 @@ type Config struct {
 	// believed; from anyone else the socket peer is the client.
 	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:","`
 
+	// EmailVerification is off, optional or required: whether signUp sends
+	// a verification mail, and whether signIn then waits for it. off also
+	// turns off every other email flow (password reset, email change), so
+	// that gqlauth sends no mail at all.
+	EmailVerification string `env:"EMAIL_VERIFICATION" envDefault:"optional"`
+	// MailURL is the SMTP server gqlauth's mail goes through:
+	// smtp://user:pass@host:587 (STARTTLS required), smtps://user:pass@host:465
+	// (TLS from the first byte), or smtp://host:1025?tls=none for a local
+	// server without TLS (Mailpit; no password then). Empty outside
+	// production writes each mail to the log instead (development only).
+	MailURL string `env:"MAIL_URL"`
+	// MailFrom is the From of every mail ("Acme <no-reply@acme.example>");
+	// its display name is the product name the templates show.
+	MailFrom string `env:"MAIL_FROM"`
+	// AppURL is the public origin of the app that mail links point at
+	// (https://app.example.com); defaults to http://localhost:PORT.
+	AppURL string `env:"APP_URL"`
+	// MailTimeout bounds one delivery: connecting, TLS, AUTH and sending.
+	MailTimeout time.Duration `env:"MAIL_TIMEOUT" envDefault:"10s"`
+	// MailTemplatesDir holds templates that replace the built-in ones of
+	// the same file name (docs/email.md lists them).
+	MailTemplatesDir string `env:"MAIL_TEMPLATES_DIR"`
+	// MailMaxAttempts is how many times a mail is tried before it is
+	// marked failed.
+	MailMaxAttempts int `env:"MAIL_MAX_ATTEMPTS" envDefault:"8"`
+	// MailRetryBackoff is the wait after a first failed delivery; it
+	// doubles after each further failure, up to 30 minutes.
+	MailRetryBackoff time.Duration `env:"MAIL_RETRY_BACKOFF" envDefault:"30s"`
+
+	// PasswordMinLength is the least number of characters (Unicode code
+	// points) of a new password. NIST SP 800-63B-4 asks for 15 when the
+	// password is the only factor, 8 with a second one.
+	PasswordMinLength int `env:"PASSWORD_MIN_LENGTH" envDefault:"8"`
+	// PasswordBreachCheck is off or hibp: whether new passwords are looked
+	// up in Have I Been Pwned's range API (only 5 hex characters of their
+	// SHA-1 leave gqlauth).
+	PasswordBreachCheck string `env:"PASSWORD_BREACH_CHECK" envDefault:"off"`
+	// PasswordBreachAPIURL is the range API's base URL (…/range/ABCDE).
+	PasswordBreachAPIURL string `env:"PASSWORD_BREACH_API_URL" envDefault:"https://api.pwnedpasswords.com"`
+	// PasswordBreachTimeout bounds the breach lookup; past it the password
+	// is accepted and a warning logged.
+	PasswordBreachTimeout time.Duration `env:"PASSWORD_BREACH_TIMEOUT" envDefault:"2s"`
+	// PasswordPepper, when set, keys the HMAC-SHA-256 that passwords go
+	// through before bcrypt: a secret kept out of the database, so that a
+	// stolen database alone cannot be attacked offline.
+	PasswordPepper string `env:"PASSWORD_PEPPER"`
+
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
 
@@ -200,6 +247,42 @@ func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled,
 // SchemaPublished reports whether /schema.graphql is served: as
 // introspection is, unless SCHEMA_ENABLED says otherwise.
 func (c *Config) SchemaPublished() bool { return orDefault(c.SchemaEnabled, c.Introspection()) }
+
+// The values of EMAIL_VERIFICATION.
+const (
+	EmailVerificationOff      = "off"
+	EmailVerificationOptional = "optional"
+	EmailVerificationRequired = "required"
+)
+
+// The values of PASSWORD_BREACH_CHECK.
+const (
+	BreachCheckOff  = "off"
+	BreachCheckHIBP = "hibp"
+)
+
+// MailFlows reports whether the email flows (verification, password
+// reset, email change) are on: whenever EMAIL_VERIFICATION is not off.
+func (c *Config) MailFlows() bool { return c.EmailVerification != EmailVerificationOff }
+
+// AppOrigin is APP_URL without a trailing slash, or http://localhost:PORT.
+func (c *Config) AppOrigin() string {
+	if c.AppURL == "" {
+		return "http://localhost:" + strconv.Itoa(c.Port)
+	}
+	return strings.TrimRight(c.AppURL, "/")
+}
+
+// DefaultMailFrom is MAIL_FROM outside production when it is not set.
+const DefaultMailFrom = "gqlauth <no-reply@localhost>"
+
+// MailSender is MAIL_FROM, or DefaultMailFrom.
+func (c *Config) MailSender() string {
+	if c.MailFrom == "" {
+		return DefaultMailFrom
+	}
+	return c.MailFrom
+}
 
 // The values of TRUSTED_DOCUMENTS_MODE.
 const (
@@ -486,6 +569,12 @@ func (c *Config) validate() error {
 		c.GeneratedSecret = true
 	case len(c.JWTAccessSecret) < 32:
 		return bad("JWT_ACCESS_SECRET", "must be at least 32 bytes, got %d", len(c.JWTAccessSecret))
+	}
+	if err := c.validateMail(); err != nil {
+		return err
+	}
+	if err := c.validatePasswords(); err != nil {
+		return err
 	}
 	return c.checkProduction()
 }

@@ -26,15 +26,14 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestProduction(t *testing.T) {
-	secret := testSecret
-	c, err := FromEnv(map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret})
+	c, err := FromEnv(production(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.Playground() || c.Introspection() || !c.Secure() {
 		t.Fatal("production defaults: playground and introspection off, cookies Secure")
 	}
-	c, err = FromEnv(map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret, "PLAYGROUND_ENABLED": "true"})
+	c, err = FromEnv(production(map[string]string{"PLAYGROUND_ENABLED": "true"}))
 	if err != nil || !c.Playground() {
 		t.Fatal("PLAYGROUND_ENABLED=true must win in production")
 	}
@@ -47,7 +46,7 @@ func TestProduction(t *testing.T) {
 func TestPublishingDefaults(t *testing.T) {
 	prod := func(kv ...string) *Config {
 		t.Helper()
-		vars := map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret}
+		vars := production(nil)
 		for i := 0; i+1 < len(kv); i += 2 {
 			vars[kv[i]] = kv[i+1]
 		}
@@ -91,7 +90,6 @@ func TestPublishingDefaults(t *testing.T) {
 }
 
 func TestInvalidValuesNameTheVariable(t *testing.T) {
-	secret := testSecret
 	cases := []struct {
 		vars map[string]string
 		want string
@@ -102,7 +100,7 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"JWT_REFRESH_EXPIRES_IN": "xd"}, "JWT_REFRESH_EXPIRES_IN"},
 		{map[string]string{"BCRYPT_COST": "3"}, "BCRYPT_COST"},
 		{map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
-		{map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": secret, "BCRYPT_COST": "9"}, "BCRYPT_COST"},
+		{production(map[string]string{"BCRYPT_COST": "9"}), "BCRYPT_COST"},
 		{map[string]string{"APP_ENV": "production"}, "JWT_ACCESS_SECRET"},
 		{map[string]string{"JWT_ACCESS_SECRET": "short"}, "JWT_ACCESS_SECRET"},
 		{map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
@@ -113,6 +111,25 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"TRUSTED_DOCUMENTS_MODE": "strict", "TRUSTED_DOCUMENTS": "docs.json"}, "TRUSTED_DOCUMENTS_MODE"},
 		{map[string]string{"TRUSTED_DOCUMENTS_MODE": "enforce"}, "TRUSTED_DOCUMENTS_MODE"},
 		{map[string]string{"METRICS_TOKEN": "short"}, "METRICS_TOKEN"},
+		{map[string]string{"EMAIL_VERIFICATION": "sometimes"}, "EMAIL_VERIFICATION"},
+		{map[string]string{"MAIL_URL": "http://smtp.example.com"}, "MAIL_URL"},
+		{map[string]string{"MAIL_URL": "smtp://"}, "MAIL_URL"},
+		{map[string]string{"MAIL_FROM": "not an address"}, "MAIL_FROM"},
+		{map[string]string{"APP_URL": "app.example.com"}, "APP_URL"},
+		{map[string]string{"APP_URL": "https://app.example.com/#x"}, "APP_URL"},
+		{map[string]string{"MAIL_TIMEOUT": "10ms"}, "MAIL_TIMEOUT"},
+		{map[string]string{"MAIL_MAX_ATTEMPTS": "0"}, "MAIL_MAX_ATTEMPTS"},
+		{map[string]string{"MAIL_RETRY_BACKOFF": "1ms"}, "MAIL_RETRY_BACKOFF"},
+		{production(map[string]string{"MAIL_URL": ""}), "MAIL_URL"},
+		{production(map[string]string{"MAIL_FROM": ""}), "MAIL_FROM"},
+		{production(map[string]string{"APP_URL": ""}), "APP_URL"},
+		{map[string]string{"PASSWORD_MIN_LENGTH": "7"}, "PASSWORD_MIN_LENGTH"},
+		{map[string]string{"PASSWORD_MIN_LENGTH": "65"}, "PASSWORD_MIN_LENGTH"},
+		{map[string]string{"PASSWORD_BREACH_CHECK": "on"}, "PASSWORD_BREACH_CHECK"},
+		{map[string]string{"PASSWORD_BREACH_API_URL": "ftp://x"}, "PASSWORD_BREACH_API_URL"},
+		{map[string]string{"PASSWORD_BREACH_TIMEOUT": "1m"}, "PASSWORD_BREACH_TIMEOUT"},
+		{map[string]string{"PASSWORD_PEPPER": "short"}, "PASSWORD_PEPPER"},
+		{production(map[string]string{"PASSWORD_PEPPER": strings.Repeat("pepper", 8)}), "PASSWORD_PEPPER"},
 	}
 	for _, tc := range cases {
 		_, err := FromEnv(tc.vars)

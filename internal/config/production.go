@@ -123,7 +123,7 @@ func (c *Config) Warnings() []string {
 	if c.Production() && !c.Secure() {
 		out = append(out, "COOKIE_SECURE=false in production: the refresh-token cookie will be sent over plain HTTP, where anyone on the network can read it and take over the session; serve gqlauth behind TLS and remove the setting")
 	}
-	return out
+	return append(out, c.mailWarnings()...)
 }
 
 // LogWarnings logs each of Warnings at level WARN.

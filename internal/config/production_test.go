@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,8 +14,14 @@ import (
 // testSecret is a JWT_ACCESS_SECRET production accepts (openssl rand -base64 48).
 const testSecret = "3q2+7wM1m0b9Zf4yXg8uH2kLpQ5rTtVvWx1zA6cD0eFhJ7nS9oR4iY2uBqE8lKmN"
 
+// production is a production configuration that starts (the email flows
+// need an SMTP server, a sender and the app's origin), with vars added.
 func production(vars map[string]string) map[string]string {
-	out := map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret}
+	out := map[string]string{
+		"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret,
+		"MAIL_URL": "smtps://gqlauth:mail-password@smtp.example.com:465", "MAIL_FROM": "Example <no-reply@example.com>",
+		"APP_URL": "https://app.example.com",
+	}
 	for k, v := range vars {
 		out[k] = v
 	}
@@ -105,5 +112,42 @@ func TestCookieSecureFalseWarnsInProduction(t *testing.T) {
 	}
 	if got := warnings(map[string]string{}); !strings.Contains(got, "JWT_ACCESS_SECRET is not set") {
 		t.Errorf("generated secret: log = %q", got)
+	}
+}
+
+// TestMailSettings: production with the email flows on needs an SMTP
+// server, a sender and the app's origin, and starts without them once the
+// flows are off; development has defaults for the rest. MAIL_URL's password never appears in an error.
+func TestMailSettings(t *testing.T) {
+	if _, err := FromEnv(production(map[string]string{"MAIL_URL": "", "MAIL_FROM": "", "APP_URL": "", "EMAIL_VERIFICATION": "off"})); err != nil {
+		t.Errorf("production with EMAIL_VERIFICATION=off and no mail settings: %v", err)
+	}
+	for _, v := range []string{"optional", "required"} {
+		_, err := FromEnv(production(map[string]string{"MAIL_URL": "", "EMAIL_VERIFICATION": v}))
+		if err == nil || !strings.HasPrefix(err.Error(), "MAIL_URL: is required in production") {
+			t.Errorf("production with EMAIL_VERIFICATION=%s and no MAIL_URL: %v", v, err)
+		}
+	}
+	dev, err := FromEnv(map[string]string{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dev.MailFlows() || dev.EmailVerification != EmailVerificationOptional {
+		t.Error("EMAIL_VERIFICATION does not default to optional")
+	}
+	if dev.AppOrigin() != "http://localhost:8080" || dev.MailSender() != DefaultMailFrom {
+		t.Errorf("development defaults: APP_URL %q, MAIL_FROM %q", dev.AppOrigin(), dev.MailSender())
+	}
+	c, err := FromEnv(map[string]string{"APP_URL": "https://app.example.com/", "PORT": "9000"})
+	if err != nil || c.AppOrigin() != "https://app.example.com" {
+		t.Errorf("APP_URL with a trailing slash: %q, %v", c.AppOrigin(), err)
+	}
+	plain, err := FromEnv(production(map[string]string{"APP_URL": "http://app.example.com"}))
+	if err != nil || !slices.ContainsFunc(plain.Warnings(), func(w string) bool { return strings.HasPrefix(w, "APP_URL is http://") }) {
+		t.Errorf("production with an http:// APP_URL: %v, warnings %q", err, plain.Warnings())
+	}
+	_, err = FromEnv(map[string]string{"MAIL_URL": "imap://user:s3cret-mail-pw@host"})
+	if err == nil || strings.Contains(err.Error(), "s3cret-mail-pw") {
+		t.Errorf("a bad MAIL_URL: %v (must be refused without repeating the password)", err)
 	}
 }

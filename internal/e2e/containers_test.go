@@ -4,6 +4,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,8 @@ type composeFile struct {
 		Healthcheck struct {
 			Test []string `yaml:"test"`
 		} `yaml:"healthcheck"`
-		StopGracePeriod string `yaml:"stop_grace_period"`
+		StopGracePeriod string   `yaml:"stop_grace_period"`
+		Ports           []string `yaml:"ports"`
 	} `yaml:"services"`
 }
 
@@ -107,6 +109,15 @@ func TestDockerCompose(t *testing.T) {
 		if g.Environment[need] == "" {
 			t.Errorf("gqlauth's environment lacks %s", need)
 		}
+	}
+	// Mailpit catches the mail, its inbox on port 8025, and gqlauth sends
+	// to it (docs/email.md).
+	mp, ok := cf.Services["mailpit"]
+	if !ok || !strings.HasPrefix(mp.Image, "axllent/mailpit:") || !slices.Contains(mp.Ports, "8025:8025") || len(mp.Healthcheck.Test) == 0 {
+		t.Errorf("mailpit service: image %q, ports %q; want axllent/mailpit (pinned), 8025:8025 and a healthcheck", mp.Image, mp.Ports)
+	}
+	if !strings.Contains(g.Environment["MAIL_URL"], "smtp://mailpit:1025") {
+		t.Errorf("gqlauth's MAIL_URL is %q, want it to default to Mailpit", g.Environment["MAIL_URL"])
 	}
 	grace, err := time.ParseDuration(g.StopGracePeriod)
 	shutdown, err2 := config.ParseDuration(g.Environment["SHUTDOWN_TIMEOUT"])

@@ -49,7 +49,7 @@ func TestExamplesFollowConfig(t *testing.T) {
 	}{
 		{"test default", nil, http.StatusNotFound},
 		{"development default", map[string]string{"APP_ENV": "development"}, http.StatusOK},
-		{"production default", map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10", "COOKIE_SECURE": "true"}, http.StatusNotFound},
+		{"production default", map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10", "COOKIE_SECURE": "true", "EMAIL_VERIFICATION": "off"}, http.StatusNotFound},
 		{"enabled", map[string]string{"EXAMPLES_ENABLED": "true"}, http.StatusOK},
 		{"disabled in development", map[string]string{"APP_ENV": "development", "EXAMPLES_ENABLED": "false"}, http.StatusNotFound},
 	} {

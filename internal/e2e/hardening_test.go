@@ -314,7 +314,7 @@ func TestLimitsAreSettings(t *testing.T) {
 // the playground and "Did you mean" suggestions are off, and that each
 // can be turned back on.
 func TestProductionHidesTheSchema(t *testing.T) {
-	prod := map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10"}
+	prod := map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10", "EMAIL_VERIFICATION": "off"}
 	srv := apptest.New(t, apptest.Backends[0], prod)
 	c := srv.Client()
 	for _, q := range []string{

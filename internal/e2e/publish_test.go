@@ -11,7 +11,7 @@ import (
 )
 
 // production are the settings of a production test server.
-var production = map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10"}
+var production = map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10", "EMAIL_VERIFICATION": "off"}
 
 func with(base map[string]string, kv ...string) map[string]string {
 	out := map[string]string{}

@@ -899,7 +899,7 @@ func TestSessionEndRacingRefresh(t *testing.T) {
 }
 
 func TestCookiesSecureInProduction(t *testing.T) {
-	srv := apptest.New(t, apptest.Backends[0], map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10"})
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{"APP_ENV": "production", "BCRYPT_COST": "10", "EMAIL_VERIFICATION": "off"})
 	res := srv.Client().Do(t, `mutation($in: SignUpInput!) { signUp(input: $in) { accessToken } }`,
 		map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("prod"), "password": password}})
 	wantOK(t, res)

@@ -82,6 +82,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 		port, metricsPort := opsFreePort(t), opsFreePort(t)
 		env := []string{
 			"APP_ENV=production",
+			"EMAIL_VERIFICATION=off", // no SMTP server here
 			"PORT=" + strconv.Itoa(port),
 			"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
 			"JWT_ACCESS_SECRET=shutdown-test-secret-shutdown-test!!",
