@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
@@ -75,6 +76,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			refreshtoken.Table: refreshtoken.ValidColumn,
+			signingkey.Table:   signingkey.ValidColumn,
 			user.Table:         user.ValidColumn,
 		})
 	})

@@ -9,5 +9,8 @@ import (
 // RefreshToken is the predicate function for refreshtoken builders.
 type RefreshToken func(*sql.Selector)
 
+// SigningKey is the predicate function for signingkey builders.
+type SigningKey func(*sql.Selector)
+
 // User is the predicate function for user builders.
 type User func(*sql.Selector)

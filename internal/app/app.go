@@ -26,13 +26,17 @@ import (
 
 // App is a running gqlauth, minus the listener.
 type App struct {
-	Config  *config.Config
-	DB      *database.DB
-	Redis   *redis.Client // nil without REDIS_URL
-	Deny    token.DenyList
-	Auth    *auth.Service
-	Handler http.Handler
-	Log     *slog.Logger
+	Config *config.Config
+	DB     *database.DB
+	Redis  *redis.Client // nil without REDIS_URL
+	Deny   token.DenyList
+	// Keys are the signing keys in use, reloaded from KeyStore every
+	// JWT_KEYS_REFRESH_INTERVAL until Close.
+	Keys     *token.KeySet
+	KeyStore *token.KeyStore
+	Auth     *auth.Service
+	Handler  http.Handler
+	Log      *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
 	Metrics *metrics.Metrics
@@ -41,6 +45,8 @@ type App struct {
 	MetricsHandler http.Handler
 	// draining is set by BeginShutdown; /readyz then answers 503.
 	draining atomic.Bool
+	// stop ends the background work New started (the key refresh).
+	stop context.CancelFunc
 }
 
 // New opens the database (migrating it), connects the deny list and
@@ -112,7 +118,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		a.Deny = token.Observe(a.Deny, a.Metrics)
 	}
 	lockout, authRate := throttles(cfg, a.Redis)
-	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	dk, err := DataKey(cfg, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.KeyStore = NewKeyStore(db.Client, cfg, dk)
+	if a.Keys, err = openKeys(ctx, a.KeyStore, cfg, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	var bg context.Context
+	bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go a.Keys.Run(bg, cfg.JWTKeysRefreshInterval, func(ctx context.Context) error {
+		_, err := a.KeyStore.RevokeRetired(ctx)
+		return err
+	})
+	issuer := token.NewIssuer(a.Keys, token.IssuerSettings{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, ClientID: cfg.ClientID(), TTL: cfg.AccessTokenTTL,
+	})
 	a.Auth, err = auth.NewService(db.Client, issuer, a.Deny, auth.Settings{
 		BcryptCost:         cfg.BcryptCost,
 		RefreshTokenTTL:    cfg.RefreshTokenTTL,
@@ -123,7 +147,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			Secure:      cfg.Secure(),
 			SameSite:    cfg.SameSite(),
 			Domain:      cfg.CookieDomain,
-			CSRFKey:     cfg.CSRFKey(),
+			CSRFKey:     csrfKey(cfg, dk),
 		},
 		Lockout: lockout,
 	}, log)
@@ -141,12 +165,23 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
 	}
 	deps := server.Deps{Config: cfg, Auth: a.Auth, Log: log, AuthRate: authRate,
-		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted}
+		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted,
+		Keys: a.Keys, Authenticate: a.authenticate}
 	if a.Redis != nil {
 		deps.Redis = a.Redis
 	}
 	a.Handler = server.New(deps)
 	return a, nil
+}
+
+// authenticate answers the forward-auth endpoint through the auth
+// service's bearer-token check.
+func (a *App) authenticate(ctx context.Context, bearer string) (server.Identity, error) {
+	id, err := a.Auth.Identify(ctx, bearer)
+	if err != nil {
+		return server.Identity{}, err
+	}
+	return server.Identity{UserID: id.UserID, SessionID: id.SessionID, Role: id.Role, Email: id.Email}, nil
 }
 
 // throttles builds the sign-in lockout and the per-client rate limit of
@@ -195,8 +230,11 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 // on, while requests are still served until the listener closes.
 func (a *App) BeginShutdown() { a.draining.Store(true) }
 
-// Close releases the database and Redis connections.
+// Close stops the key refresh and releases the database and Redis connections.
 func (a *App) Close() error {
+	if a.stop != nil {
+		a.stop()
+	}
 	if a.Redis != nil {
 		a.Redis.Close()
 	}

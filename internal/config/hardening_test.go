@@ -17,7 +17,7 @@ func TestHardeningDefaults(t *testing.T) {
 		c.RateLimitAuth != 30 || !c.FieldSuggestions() {
 		t.Fatalf("defaults: %+v", c)
 	}
-	prod, err := FromEnv(map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret})
+	prod, err := FromEnv(map[string]string{"APP_ENV": "production", "DATA_ENCRYPTION_KEY": testDataKey})
 	if err != nil {
 		t.Fatal(err)
 	}
