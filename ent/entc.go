@@ -48,6 +48,9 @@ var enumValues = map[string]string{
 	"UserOrderField.CREATED_AT": "By creation time.",
 	"UserOrderField.EMAIL":      "By email address.",
 	"UserOrderField.USERNAME":   "By username.",
+	"FactorType.TOTP":           "An authenticator app: 6-digit codes every 30 seconds (RFC 6238).",
+	"FactorStatus.UNVERIFIED":   "Enrolled, waiting for its first correct code; deleted after an hour.",
+	"FactorStatus.VERIFIED":     "Confirmed with a correct code: it signs in.",
 }
 
 // describe replaces what entgql writes as boilerplate ("Role is enum for

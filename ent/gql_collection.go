@@ -7,10 +7,95 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
+
+// CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
+func (_q *FactorQuery) CollectFields(ctx context.Context, satisfies ...string) (*FactorQuery, error) {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return _q, nil
+	}
+	if err := _q.collectField(ctx, false, graphql.GetOperationContext(ctx), fc.Field, nil, satisfies...); err != nil {
+		return nil, err
+	}
+	return _q, nil
+}
+
+func (_q *FactorQuery) collectField(ctx context.Context, oneNode bool, opCtx *graphql.OperationContext, collected graphql.CollectedField, path []string, satisfies ...string) error {
+	path = append([]string(nil), path...)
+	var (
+		unknownSeen    bool
+		fieldSeen      = make(map[string]struct{}, len(factor.Columns))
+		selectedFields = []string{factor.FieldID}
+	)
+	for _, field := range graphql.CollectFields(opCtx, collected.Selections, satisfies) {
+		switch field.Name {
+		case "type":
+			if _, ok := fieldSeen[factor.FieldType]; !ok {
+				selectedFields = append(selectedFields, factor.FieldType)
+				fieldSeen[factor.FieldType] = struct{}{}
+			}
+		case "friendlyName":
+			if _, ok := fieldSeen[factor.FieldFriendlyName]; !ok {
+				selectedFields = append(selectedFields, factor.FieldFriendlyName)
+				fieldSeen[factor.FieldFriendlyName] = struct{}{}
+			}
+		case "status":
+			if _, ok := fieldSeen[factor.FieldStatus]; !ok {
+				selectedFields = append(selectedFields, factor.FieldStatus)
+				fieldSeen[factor.FieldStatus] = struct{}{}
+			}
+		case "createdAt":
+			if _, ok := fieldSeen[factor.FieldCreatedAt]; !ok {
+				selectedFields = append(selectedFields, factor.FieldCreatedAt)
+				fieldSeen[factor.FieldCreatedAt] = struct{}{}
+			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[factor.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, factor.FieldLastUsedAt)
+				fieldSeen[factor.FieldLastUsedAt] = struct{}{}
+			}
+		case "id":
+		case "__typename":
+		default:
+			unknownSeen = true
+		}
+	}
+	if !unknownSeen {
+		_q.Select(selectedFields...)
+	}
+	return nil
+}
+
+type factorPaginateArgs struct {
+	first, last   *int
+	after, before *Cursor
+	opts          []FactorPaginateOption
+}
+
+func newFactorPaginateArgs(rv map[string]any) *factorPaginateArgs {
+	args := &factorPaginateArgs{}
+	if rv == nil {
+		return args
+	}
+	if v := rv[firstField]; v != nil {
+		args.first = v.(*int)
+	}
+	if v := rv[lastField]; v != nil {
+		args.last = v.(*int)
+	}
+	if v := rv[afterField]; v != nil {
+		args.after = v.(*Cursor)
+	}
+	if v := rv[beforeField]; v != nil {
+		args.before = v.(*Cursor)
+	}
+	return args
+}
 
 // CollectFields tells the query-builder to eagerly load connected nodes by resolver context.
 func (_q *RefreshTokenQuery) CollectFields(ctx context.Context, satisfies ...string) (*RefreshTokenQuery, error) {

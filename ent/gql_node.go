@@ -9,6 +9,7 @@ import (
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
@@ -19,6 +20,11 @@ import (
 type Noder interface {
 	IsNode()
 }
+
+var factorImplementors = []string{"Factor", "Node"}
+
+// IsNode implements the Node interface check for GQLGen.
+func (*Factor) IsNode() {}
 
 var refreshtokenImplementors = []string{"RefreshToken", "Node"}
 
@@ -93,6 +99,15 @@ func (c *Client) Noder(ctx context.Context, id uuid.UUID, opts ...NodeOption) (_
 
 func (c *Client) noder(ctx context.Context, table string, id uuid.UUID) (Noder, error) {
 	switch table {
+	case factor.Table:
+		query := c.Factor.Query().
+			Where(factor.ID(id))
+		if fc := graphql.GetFieldContext(ctx); fc != nil {
+			if err := query.collectField(ctx, true, graphql.GetOperationContext(ctx), fc.Field, nil, factorImplementors...); err != nil {
+				return nil, err
+			}
+		}
+		return query.Only(ctx)
 	case refreshtoken.Table:
 		query := c.RefreshToken.Query().
 			Where(refreshtoken.ID(id))
@@ -193,6 +208,22 @@ func (c *Client) noders(ctx context.Context, table string, ids []uuid.UUID) ([]N
 		idmap[id] = append(idmap[id], &noders[i])
 	}
 	switch table {
+	case factor.Table:
+		query := c.Factor.Query().
+			Where(factor.IDIn(ids...))
+		query, err := query.CollectFields(ctx, factorImplementors...)
+		if err != nil {
+			return nil, err
+		}
+		nodes, err := query.All(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, node := range nodes {
+			for _, noder := range idmap[node.ID] {
+				*noder = node
+			}
+		}
 	case refreshtoken.Table:
 		query := c.RefreshToken.Query().
 			Where(refreshtoken.IDIn(ids...))

@@ -15,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
@@ -99,6 +100,255 @@ func paginateLimit(first, last *int) int {
 		limit = *last + 1
 	}
 	return limit
+}
+
+// FactorEdge is the edge representation of Factor.
+type FactorEdge struct {
+	Node   *Factor `json:"node"`
+	Cursor Cursor  `json:"cursor"`
+}
+
+// FactorConnection is the connection containing edges to Factor.
+type FactorConnection struct {
+	Edges      []*FactorEdge `json:"edges"`
+	PageInfo   PageInfo      `json:"pageInfo"`
+	TotalCount int           `json:"totalCount"`
+}
+
+func (c *FactorConnection) build(nodes []*Factor, pager *factorPager, after *Cursor, first *int, before *Cursor, last *int) {
+	c.PageInfo.HasNextPage = before != nil
+	c.PageInfo.HasPreviousPage = after != nil
+	if first != nil && *first+1 == len(nodes) {
+		c.PageInfo.HasNextPage = true
+		nodes = nodes[:len(nodes)-1]
+	} else if last != nil && *last+1 == len(nodes) {
+		c.PageInfo.HasPreviousPage = true
+		nodes = nodes[:len(nodes)-1]
+	}
+	var nodeAt func(int) *Factor
+	if last != nil {
+		n := len(nodes) - 1
+		nodeAt = func(i int) *Factor {
+			return nodes[n-i]
+		}
+	} else {
+		nodeAt = func(i int) *Factor {
+			return nodes[i]
+		}
+	}
+	c.Edges = make([]*FactorEdge, len(nodes))
+	for i := range nodes {
+		node := nodeAt(i)
+		c.Edges[i] = &FactorEdge{
+			Node:   node,
+			Cursor: pager.toCursor(node),
+		}
+	}
+	if l := len(c.Edges); l > 0 {
+		c.PageInfo.StartCursor = &c.Edges[0].Cursor
+		c.PageInfo.EndCursor = &c.Edges[l-1].Cursor
+	}
+	if c.TotalCount == 0 {
+		c.TotalCount = len(nodes)
+	}
+}
+
+// FactorPaginateOption enables pagination customization.
+type FactorPaginateOption func(*factorPager) error
+
+// WithFactorOrder configures pagination ordering.
+func WithFactorOrder(order *FactorOrder) FactorPaginateOption {
+	if order == nil {
+		order = DefaultFactorOrder
+	}
+	o := *order
+	return func(pager *factorPager) error {
+		if err := o.Direction.Validate(); err != nil {
+			return err
+		}
+		if o.Field == nil {
+			o.Field = DefaultFactorOrder.Field
+		}
+		pager.order = &o
+		return nil
+	}
+}
+
+// WithFactorFilter configures pagination filter.
+func WithFactorFilter(filter func(*FactorQuery) (*FactorQuery, error)) FactorPaginateOption {
+	return func(pager *factorPager) error {
+		if filter == nil {
+			return errors.New("FactorQuery filter cannot be nil")
+		}
+		pager.filter = filter
+		return nil
+	}
+}
+
+type factorPager struct {
+	reverse bool
+	order   *FactorOrder
+	filter  func(*FactorQuery) (*FactorQuery, error)
+}
+
+func newFactorPager(opts []FactorPaginateOption, reverse bool) (*factorPager, error) {
+	pager := &factorPager{reverse: reverse}
+	for _, opt := range opts {
+		if err := opt(pager); err != nil {
+			return nil, err
+		}
+	}
+	if pager.order == nil {
+		pager.order = DefaultFactorOrder
+	}
+	return pager, nil
+}
+
+func (p *factorPager) applyFilter(query *FactorQuery) (*FactorQuery, error) {
+	if p.filter != nil {
+		return p.filter(query)
+	}
+	return query, nil
+}
+
+func (p *factorPager) toCursor(_m *Factor) Cursor {
+	return p.order.Field.toCursor(_m)
+}
+
+func (p *factorPager) applyCursors(query *FactorQuery, after, before *Cursor) (*FactorQuery, error) {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFactorOrder.Field.column, p.order.Field.column, direction) {
+		query = query.Where(predicate)
+	}
+	return query, nil
+}
+
+func (p *factorPager) applyOrder(query *FactorQuery) *FactorQuery {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	query = query.Order(p.order.Field.toTerm(direction.OrderTermOption()))
+	if p.order.Field != DefaultFactorOrder.Field {
+		query = query.Order(DefaultFactorOrder.Field.toTerm(direction.OrderTermOption()))
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return query
+}
+
+func (p *factorPager) orderExpr(query *FactorQuery) sql.Querier {
+	direction := p.order.Direction
+	if p.reverse {
+		direction = direction.Reverse()
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(p.order.Field.column)
+	}
+	return sql.ExprFunc(func(b *sql.Builder) {
+		b.Ident(p.order.Field.column).Pad().WriteString(string(direction))
+		if p.order.Field != DefaultFactorOrder.Field {
+			b.Comma().Ident(DefaultFactorOrder.Field.column).Pad().WriteString(string(direction))
+		}
+	})
+}
+
+// Paginate executes the query and returns a relay based cursor connection to Factor.
+func (_m *FactorQuery) Paginate(
+	ctx context.Context, after *Cursor, first *int,
+	before *Cursor, last *int, opts ...FactorPaginateOption,
+) (*FactorConnection, error) {
+	if err := validateFirstLast(first, last); err != nil {
+		return nil, err
+	}
+	pager, err := newFactorPager(opts, last != nil)
+	if err != nil {
+		return nil, err
+	}
+	if _m, err = pager.applyFilter(_m); err != nil {
+		return nil, err
+	}
+	conn := &FactorConnection{Edges: []*FactorEdge{}}
+	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
+		hasPagination := after != nil || first != nil || before != nil || last != nil
+		if hasPagination || ignoredEdges {
+			c := _m.Clone()
+			c.ctx.Fields = nil
+			if conn.TotalCount, err = c.Count(ctx); err != nil {
+				return nil, err
+			}
+			conn.PageInfo.HasNextPage = first != nil && conn.TotalCount > 0
+			conn.PageInfo.HasPreviousPage = last != nil && conn.TotalCount > 0
+		}
+	}
+	if ignoredEdges || (first != nil && *first == 0) || (last != nil && *last == 0) {
+		return conn, nil
+	}
+	if _m, err = pager.applyCursors(_m, after, before); err != nil {
+		return nil, err
+	}
+	limit := paginateLimit(first, last)
+	if limit != 0 {
+		_m.Limit(limit)
+	}
+	if field := collectedField(ctx, edgesField, nodeField); field != nil {
+		if err := _m.collectField(ctx, limit == 1, graphql.GetOperationContext(ctx), *field, []string{edgesField, nodeField}); err != nil {
+			return nil, err
+		}
+	}
+	_m = pager.applyOrder(_m)
+	nodes, err := _m.All(ctx)
+	if err != nil {
+		return nil, err
+	}
+	conn.build(nodes, pager, after, first, before, last)
+	return conn, nil
+}
+
+// FactorOrderField defines the ordering field of Factor.
+type FactorOrderField struct {
+	// Value extracts the ordering value from the given Factor.
+	Value    func(*Factor) (ent.Value, error)
+	column   string // field or computed.
+	toTerm   func(...sql.OrderTermOption) factor.OrderOption
+	toCursor func(*Factor) Cursor
+}
+
+// FactorOrder defines the ordering of Factor.
+type FactorOrder struct {
+	Direction OrderDirection    `json:"direction"`
+	Field     *FactorOrderField `json:"field"`
+}
+
+// DefaultFactorOrder is the default ordering of Factor.
+var DefaultFactorOrder = &FactorOrder{
+	Direction: entgql.OrderDirectionAsc,
+	Field: &FactorOrderField{
+		Value: func(_m *Factor) (ent.Value, error) {
+			return _m.ID, nil
+		},
+		column: factor.FieldID,
+		toTerm: factor.ByID,
+		toCursor: func(_m *Factor) Cursor {
+			return Cursor{ID: _m.ID}
+		},
+	},
+}
+
+// ToEdge converts Factor into FactorEdge.
+func (_m *Factor) ToEdge(order *FactorOrder) *FactorEdge {
+	if order == nil {
+		order = DefaultFactorOrder
+	}
+	return &FactorEdge{
+		Node:   _m,
+		Cursor: order.Field.toCursor(_m),
+	}
 }
 
 // RefreshTokenEdge is the edge representation of RefreshToken.

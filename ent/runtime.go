@@ -6,7 +6,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
+	"github.com/gqlauth/gqlauth/ent/recoverycode"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/ent/session"
@@ -18,6 +20,23 @@ import (
 // (default values, validators, hooks and policies) and stitches it
 // to their package variables.
 func init() {
+	factorMixin := schema.Factor{}.Mixin()
+	factorMixinFields0 := factorMixin[0].Fields()
+	_ = factorMixinFields0
+	factorFields := schema.Factor{}.Fields()
+	_ = factorFields
+	// factorDescFriendlyName is the schema descriptor for friendly_name field.
+	factorDescFriendlyName := factorFields[2].Descriptor()
+	// factor.FriendlyNameValidator is a validator for the "friendly_name" field. It is called by the builders before save.
+	factor.FriendlyNameValidator = factorDescFriendlyName.Validators[0].(func(string) error)
+	// factorDescLastStep is the schema descriptor for last_step field.
+	factorDescLastStep := factorFields[5].Descriptor()
+	// factor.DefaultLastStep holds the default value on creation for the last_step field.
+	factor.DefaultLastStep = factorDescLastStep.Default.(int64)
+	// factorDescID is the schema descriptor for id field.
+	factorDescID := factorMixinFields0[0].Descriptor()
+	// factor.DefaultID holds the default value on creation for the id field.
+	factor.DefaultID = factorDescID.Default.(func() uuid.UUID)
 	mailmessageMixin := schema.MailMessage{}.Mixin()
 	mailmessageMixinFields0 := mailmessageMixin[0].Fields()
 	_ = mailmessageMixinFields0
@@ -81,6 +100,15 @@ func init() {
 	mailmessageDescID := mailmessageMixinFields0[0].Descriptor()
 	// mailmessage.DefaultID holds the default value on creation for the id field.
 	mailmessage.DefaultID = mailmessageDescID.Default.(func() uuid.UUID)
+	recoverycodeMixin := schema.RecoveryCode{}.Mixin()
+	recoverycodeMixinFields0 := recoverycodeMixin[0].Fields()
+	_ = recoverycodeMixinFields0
+	recoverycodeFields := schema.RecoveryCode{}.Fields()
+	_ = recoverycodeFields
+	// recoverycodeDescID is the schema descriptor for id field.
+	recoverycodeDescID := recoverycodeMixinFields0[0].Descriptor()
+	// recoverycode.DefaultID holds the default value on creation for the id field.
+	recoverycode.DefaultID = recoverycodeDescID.Default.(func() uuid.UUID)
 	refreshtokenMixin := schema.RefreshToken{}.Mixin()
 	refreshtokenMixinFields0 := refreshtokenMixin[0].Fields()
 	_ = refreshtokenMixinFields0

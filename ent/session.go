@@ -41,6 +41,8 @@ type Session struct {
 	Aal int `json:"aal,omitempty"`
 	// The authentication methods used (RFC 8176 values such as pwd, otp, hwk).
 	Amr []string `json:"amr,omitempty"`
+	// When the person last proved who they are (sign-in, step-up, re-authentication); null on sessions older than the column, which count from created_at.
+	AuthTime *time.Time `json:"auth_time,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the SessionQuery when eager-loading is set.
 	Edges        SessionEdges `json:"edges"`
@@ -91,7 +93,7 @@ func (*Session) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case session.FieldRevokedReason, session.FieldUserAgent, session.FieldIP:
 			values[i] = new(sql.NullString)
-		case session.FieldCreatedAt, session.FieldLastSeenAt, session.FieldExpiresAt, session.FieldRevokedAt:
+		case session.FieldCreatedAt, session.FieldLastSeenAt, session.FieldExpiresAt, session.FieldRevokedAt, session.FieldAuthTime:
 			values[i] = new(sql.NullTime)
 		case session.FieldID, session.FieldUserID:
 			values[i] = new(uuid.UUID)
@@ -182,6 +184,13 @@ func (_m *Session) assignValues(columns []string, values []any) error {
 					return fmt.Errorf("unmarshal field amr: %w", err)
 				}
 			}
+		case session.FieldAuthTime:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field auth_time", values[i])
+			} else if value.Valid {
+				_m.AuthTime = new(time.Time)
+				*_m.AuthTime = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -265,6 +274,11 @@ func (_m *Session) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("amr=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Amr))
+	builder.WriteString(", ")
+	if v := _m.AuthTime; v != nil {
+		builder.WriteString("auth_time=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

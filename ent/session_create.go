@@ -123,6 +123,20 @@ func (_c *SessionCreate) SetAmr(v []string) *SessionCreate {
 	return _c
 }
 
+// SetAuthTime sets the "auth_time" field.
+func (_c *SessionCreate) SetAuthTime(v time.Time) *SessionCreate {
+	_c.mutation.SetAuthTime(v)
+	return _c
+}
+
+// SetNillableAuthTime sets the "auth_time" field if the given value is not nil.
+func (_c *SessionCreate) SetNillableAuthTime(v *time.Time) *SessionCreate {
+	if v != nil {
+		_c.SetAuthTime(*v)
+	}
+	return _c
+}
+
 // SetID sets the "id" field.
 func (_c *SessionCreate) SetID(v uuid.UUID) *SessionCreate {
 	_c.mutation.SetID(v)
@@ -307,6 +321,10 @@ func (_c *SessionCreate) createSpec() (*Session, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.Amr(); ok {
 		_spec.SetField(session.FieldAmr, field.TypeJSON, value)
 		_node.Amr = value
+	}
+	if value, ok := _c.mutation.AuthTime(); ok {
+		_spec.SetField(session.FieldAuthTime, field.TypeTime, value)
+		_node.AuthTime = &value
 	}
 	if nodes := _c.mutation.UserIDs(); len(nodes) > 0 {
 		edge := &sqlgraph.EdgeSpec{

@@ -178,6 +178,26 @@ func (_u *SessionUpdate) ClearAmr() *SessionUpdate {
 	return _u
 }
 
+// SetAuthTime sets the "auth_time" field.
+func (_u *SessionUpdate) SetAuthTime(v time.Time) *SessionUpdate {
+	_u.mutation.SetAuthTime(v)
+	return _u
+}
+
+// SetNillableAuthTime sets the "auth_time" field if the given value is not nil.
+func (_u *SessionUpdate) SetNillableAuthTime(v *time.Time) *SessionUpdate {
+	if v != nil {
+		_u.SetAuthTime(*v)
+	}
+	return _u
+}
+
+// ClearAuthTime clears the value of the "auth_time" field.
+func (_u *SessionUpdate) ClearAuthTime() *SessionUpdate {
+	_u.mutation.ClearAuthTime()
+	return _u
+}
+
 // AddRefreshTokenIDs adds the "refresh_tokens" edge to the RefreshToken entity by IDs.
 func (_u *SessionUpdate) AddRefreshTokenIDs(ids ...uuid.UUID) *SessionUpdate {
 	_u.mutation.AddRefreshTokenIDs(ids...)
@@ -327,6 +347,12 @@ func (_u *SessionUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.AmrCleared() {
 		_spec.ClearField(session.FieldAmr, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AuthTime(); ok {
+		_spec.SetField(session.FieldAuthTime, field.TypeTime, value)
+	}
+	if _u.mutation.AuthTimeCleared() {
+		_spec.ClearField(session.FieldAuthTime, field.TypeTime)
 	}
 	if _u.mutation.RefreshTokensCleared() {
 		edge := &sqlgraph.EdgeSpec{
@@ -540,6 +566,26 @@ func (_u *SessionUpdateOne) ClearAmr() *SessionUpdateOne {
 	return _u
 }
 
+// SetAuthTime sets the "auth_time" field.
+func (_u *SessionUpdateOne) SetAuthTime(v time.Time) *SessionUpdateOne {
+	_u.mutation.SetAuthTime(v)
+	return _u
+}
+
+// SetNillableAuthTime sets the "auth_time" field if the given value is not nil.
+func (_u *SessionUpdateOne) SetNillableAuthTime(v *time.Time) *SessionUpdateOne {
+	if v != nil {
+		_u.SetAuthTime(*v)
+	}
+	return _u
+}
+
+// ClearAuthTime clears the value of the "auth_time" field.
+func (_u *SessionUpdateOne) ClearAuthTime() *SessionUpdateOne {
+	_u.mutation.ClearAuthTime()
+	return _u
+}
+
 // AddRefreshTokenIDs adds the "refresh_tokens" edge to the RefreshToken entity by IDs.
 func (_u *SessionUpdateOne) AddRefreshTokenIDs(ids ...uuid.UUID) *SessionUpdateOne {
 	_u.mutation.AddRefreshTokenIDs(ids...)
@@ -719,6 +765,12 @@ func (_u *SessionUpdateOne) sqlSave(ctx context.Context) (_node *Session, err er
 	}
 	if _u.mutation.AmrCleared() {
 		_spec.ClearField(session.FieldAmr, field.TypeJSON)
+	}
+	if value, ok := _u.mutation.AuthTime(); ok {
+		_spec.SetField(session.FieldAuthTime, field.TypeTime, value)
+	}
+	if _u.mutation.AuthTimeCleared() {
+		_spec.ClearField(session.FieldAuthTime, field.TypeTime)
 	}
 	if _u.mutation.RefreshTokensCleared() {
 		edge := &sqlgraph.EdgeSpec{

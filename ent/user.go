@@ -51,12 +51,18 @@ type UserEdges struct {
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
+	// Factors holds the value of the factors edge.
+	Factors []*Factor `json:"factors,omitempty"`
+	// RecoveryCodes holds the value of the recovery_codes edge.
+	RecoveryCodes []*RecoveryCode `json:"recovery_codes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [2]bool
+	loadedTypes [4]bool
 
 	namedRefreshTokens map[string][]*RefreshToken
 	namedSessions      map[string][]*Session
+	namedFactors       map[string][]*Factor
+	namedRecoveryCodes map[string][]*RecoveryCode
 }
 
 // RefreshTokensOrErr returns the RefreshTokens value or an error if the edge
@@ -75,6 +81,24 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
+}
+
+// FactorsOrErr returns the Factors value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) FactorsOrErr() ([]*Factor, error) {
+	if e.loadedTypes[2] {
+		return e.Factors, nil
+	}
+	return nil, &NotLoadedError{edge: "factors"}
+}
+
+// RecoveryCodesOrErr returns the RecoveryCodes value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
+	if e.loadedTypes[3] {
+		return e.RecoveryCodes, nil
+	}
+	return nil, &NotLoadedError{edge: "recovery_codes"}
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -200,6 +224,16 @@ func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
 }
 
+// QueryFactors queries the "factors" edge of the User entity.
+func (_m *User) QueryFactors() *FactorQuery {
+	return NewUserClient(_m.config).QueryFactors(_m)
+}
+
+// QueryRecoveryCodes queries the "recovery_codes" edge of the User entity.
+func (_m *User) QueryRecoveryCodes() *RecoveryCodeQuery {
+	return NewUserClient(_m.config).QueryRecoveryCodes(_m)
+}
+
 // Update returns a builder for updating this User.
 // Note that you need to call User.Unwrap() before calling this method if this User
 // was returned from a transaction, and the transaction was committed or rolled back.
@@ -312,6 +346,54 @@ func (_m *User) appendNamedSessions(name string, edges ...*Session) {
 		_m.Edges.namedSessions[name] = []*Session{}
 	} else {
 		_m.Edges.namedSessions[name] = append(_m.Edges.namedSessions[name], edges...)
+	}
+}
+
+// NamedFactors returns the Factors named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedFactors(name string) ([]*Factor, error) {
+	if _m.Edges.namedFactors == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedFactors[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedFactors(name string, edges ...*Factor) {
+	if _m.Edges.namedFactors == nil {
+		_m.Edges.namedFactors = make(map[string][]*Factor)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedFactors[name] = []*Factor{}
+	} else {
+		_m.Edges.namedFactors[name] = append(_m.Edges.namedFactors[name], edges...)
+	}
+}
+
+// NamedRecoveryCodes returns the RecoveryCodes named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedRecoveryCodes(name string) ([]*RecoveryCode, error) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedRecoveryCodes[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedRecoveryCodes(name string, edges ...*RecoveryCode) {
+	if _m.Edges.namedRecoveryCodes == nil {
+		_m.Edges.namedRecoveryCodes = make(map[string][]*RecoveryCode)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedRecoveryCodes[name] = []*RecoveryCode{}
+	} else {
+		_m.Edges.namedRecoveryCodes[name] = append(_m.Edges.namedRecoveryCodes[name], edges...)
 	}
 }
 

@@ -29,7 +29,13 @@ func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
 	return r.Accounts.Me(ctx)
 }
 
+// AuthPayload returns AuthPayloadResolver implementation.
+func (r *Resolver) AuthPayload() AuthPayloadResolver { return &authPayloadResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
-type mutationResolver struct{ *Resolver }
+type (
+	authPayloadResolver struct{ *Resolver }
+	mutationResolver    struct{ *Resolver }
+)

@@ -9,6 +9,44 @@ import (
 )
 
 var (
+	// FactorsColumns holds the columns for the "factors" table.
+	FactorsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"TOTP"}},
+		{Name: "friendly_name", Type: field.TypeString, Nullable: true, Size: 100},
+		{Name: "status", Type: field.TypeEnum, Enums: []string{"UNVERIFIED", "VERIFIED"}, Default: "UNVERIFIED"},
+		{Name: "secret", Type: field.TypeBytes},
+		{Name: "last_step", Type: field.TypeInt64, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// FactorsTable holds the schema information for the "factors" table.
+	FactorsTable = &schema.Table{
+		Name:       "factors",
+		Columns:    FactorsColumns,
+		PrimaryKey: []*schema.Column{FactorsColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "factors_users_factors",
+				Columns:    []*schema.Column{FactorsColumns[8]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "factor_user_id_status",
+				Unique:  false,
+				Columns: []*schema.Column{FactorsColumns[8], FactorsColumns[3]},
+			},
+			{
+				Name:    "factor_status_created_at",
+				Unique:  false,
+				Columns: []*schema.Column{FactorsColumns[3], FactorsColumns[6]},
+			},
+		},
+	}
 	// MailMessagesColumns holds the columns for the "mail_messages" table.
 	MailMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -40,6 +78,35 @@ var (
 				Name:    "mailmessage_created_at",
 				Unique:  false,
 				Columns: []*schema.Column{MailMessagesColumns[11]},
+			},
+		},
+	}
+	// RecoveryCodesColumns holds the columns for the "recovery_codes" table.
+	RecoveryCodesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "code_hash", Type: field.TypeBytes, Unique: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "used_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// RecoveryCodesTable holds the schema information for the "recovery_codes" table.
+	RecoveryCodesTable = &schema.Table{
+		Name:       "recovery_codes",
+		Columns:    RecoveryCodesColumns,
+		PrimaryKey: []*schema.Column{RecoveryCodesColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "recovery_codes_users_recovery_codes",
+				Columns:    []*schema.Column{RecoveryCodesColumns[4]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "recoverycode_user_id",
+				Unique:  false,
+				Columns: []*schema.Column{RecoveryCodesColumns[4]},
 			},
 		},
 	}
@@ -108,6 +175,7 @@ var (
 		{Name: "ip", Type: field.TypeString, Nullable: true, Size: 64},
 		{Name: "aal", Type: field.TypeInt, Default: 1},
 		{Name: "amr", Type: field.TypeJSON, Nullable: true},
+		{Name: "auth_time", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeUUID},
 	}
 	// SessionsTable holds the schema information for the "sessions" table.
@@ -118,7 +186,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "sessions_users_sessions",
-				Columns:    []*schema.Column{SessionsColumns[10]},
+				Columns:    []*schema.Column{SessionsColumns[11]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -127,7 +195,7 @@ var (
 			{
 				Name:    "session_user_id_last_seen_at",
 				Unique:  false,
-				Columns: []*schema.Column{SessionsColumns[10], SessionsColumns[2]},
+				Columns: []*schema.Column{SessionsColumns[11], SessionsColumns[2]},
 			},
 			{
 				Name:    "session_expires_at",
@@ -187,7 +255,9 @@ var (
 	}
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
+		FactorsTable,
 		MailMessagesTable,
+		RecoveryCodesTable,
 		RefreshTokensTable,
 		SessionsTable,
 		SigningKeysTable,
@@ -196,6 +266,8 @@ var (
 )
 
 func init() {
+	FactorsTable.ForeignKeys[0].RefTable = UsersTable
+	RecoveryCodesTable.ForeignKeys[0].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	RefreshTokensTable.ForeignKeys[1].RefTable = UsersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable

@@ -58,6 +58,10 @@ func (Session) Fields() []ent.Field {
 			Optional().
 			Comment("The authentication methods used (RFC 8176 values such as pwd, otp, hwk).").
 			Annotations(entgql.Skip(entgql.SkipAll)),
+		field.Time("auth_time").
+			Optional().Nillable().
+			Comment("When the person last proved who they are (sign-in, step-up, re-authentication); null on sessions older than the column, which count from created_at.").
+			Annotations(entgql.Skip(entgql.SkipAll)),
 	}
 }
 

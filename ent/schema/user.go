@@ -92,6 +92,16 @@ func (User) Edges() []ent.Edge {
 				entsql.OnDelete(entsql.Cascade),
 				entgql.Skip(entgql.SkipAll),
 			),
+		edge.To("factors", Factor.Type).
+			Annotations(
+				entsql.OnDelete(entsql.Cascade),
+				entgql.Skip(entgql.SkipAll),
+			),
+		edge.To("recovery_codes", RecoveryCode.Type).
+			Annotations(
+				entsql.OnDelete(entsql.Cascade),
+				entgql.Skip(entgql.SkipAll),
+			),
 	}
 }
 

@@ -33,6 +33,8 @@ const (
 	FieldAal = "aal"
 	// FieldAmr holds the string denoting the amr field in the database.
 	FieldAmr = "amr"
+	// FieldAuthTime holds the string denoting the auth_time field in the database.
+	FieldAuthTime = "auth_time"
 	// EdgeUser holds the string denoting the user edge name in mutations.
 	EdgeUser = "user"
 	// EdgeRefreshTokens holds the string denoting the refresh_tokens edge name in mutations.
@@ -68,6 +70,7 @@ var Columns = []string{
 	FieldIP,
 	FieldAal,
 	FieldAmr,
+	FieldAuthTime,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -144,6 +147,11 @@ func ByIP(opts ...sql.OrderTermOption) OrderOption {
 // ByAal orders the results by the aal field.
 func ByAal(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldAal, opts...).ToFunc()
+}
+
+// ByAuthTime orders the results by the auth_time field.
+func ByAuthTime(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAuthTime, opts...).ToFunc()
 }
 
 // ByUserField orders the results by user field.

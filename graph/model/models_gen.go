@@ -3,6 +3,11 @@
 package model
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
+
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/gqlauth/gqlauth/ent"
 )
@@ -20,6 +25,25 @@ type AuthPayload struct {
 	ExpiresIn int `json:"expiresIn"`
 	// The signed-in user.
 	User *ent.User `json:"user"`
+	// The session's assurance level. AAL1 with a non-empty factors list means
+	// a step-up (verifyMfa) is due before anything but me, factors, verifyMfa,
+	// refresh, logout and sessions works.
+	Aal AuthenticatorAssuranceLevel `json:"aal"`
+	// The user's verified factors.
+	Factors []*ent.Factor `json:"factors"`
+}
+
+// A new TOTP factor, waiting for its first code (verifyTotpEnrollment). The
+// secret is shown this once.
+type TotpEnrollment struct {
+	// The new factor, UNVERIFIED.
+	Factor *ent.Factor `json:"factor"`
+	// The shared secret in base32, for typing into an authenticator app.
+	Secret string `json:"secret"`
+	// The otpauth://totp/… URI authenticator apps read.
+	URI string `json:"uri"`
+	// The URI as a QR code: a data: URL of a PNG.
+	QRCode string `json:"qrCode"`
 }
 
 // Changes to the signed-in user's profile. A field left out is unchanged; a
@@ -37,4 +61,62 @@ type UpdateProfileInput struct {
 	LastName graphql.Omittable[*string] `json:"lastName,omitempty"`
 	// 0 to 150.
 	Age graphql.Omittable[*int] `json:"age,omitempty"`
+}
+
+// How sure the server is of who holds a session (NIST SP 800-63B).
+type AuthenticatorAssuranceLevel string
+
+const (
+	// One factor: a password (or an email link or code).
+	AuthenticatorAssuranceLevelAal1 AuthenticatorAssuranceLevel = "AAL1"
+	// Two factors: a password and a TOTP or recovery code.
+	AuthenticatorAssuranceLevelAal2 AuthenticatorAssuranceLevel = "AAL2"
+)
+
+var AllAuthenticatorAssuranceLevel = []AuthenticatorAssuranceLevel{
+	AuthenticatorAssuranceLevelAal1,
+	AuthenticatorAssuranceLevelAal2,
+}
+
+func (e AuthenticatorAssuranceLevel) IsValid() bool {
+	switch e {
+	case AuthenticatorAssuranceLevelAal1, AuthenticatorAssuranceLevelAal2:
+		return true
+	}
+	return false
+}
+
+func (e AuthenticatorAssuranceLevel) String() string {
+	return string(e)
+}
+
+func (e *AuthenticatorAssuranceLevel) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuthenticatorAssuranceLevel(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuthenticatorAssuranceLevel", str)
+	}
+	return nil
+}
+
+func (e AuthenticatorAssuranceLevel) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuthenticatorAssuranceLevel) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuthenticatorAssuranceLevel) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

@@ -24,6 +24,17 @@ const (
 	TooManyRequests    Code = "TOO_MANY_REQUESTS"
 	ServiceUnavailable Code = "SERVICE_UNAVAILABLE"
 	Internal           Code = "INTERNAL_SERVER_ERROR"
+
+	// MFARequired refuses an AAL1 session of a user with a second factor
+	// until it steps up (verifyMfa); a kind of FORBIDDEN.
+	MFARequired Code = "MFA_REQUIRED"
+	// MFAEnrollmentRequired refuses a user who must enroll a second
+	// factor (MFA_REQUIRED=admins|all) until they do; a kind of FORBIDDEN.
+	MFAEnrollmentRequired Code = "MFA_ENROLLMENT_REQUIRED"
+	// ReauthenticationRequired refuses a sensitive change when the
+	// session's auth_time is older than REAUTH_MAX_AGE (reauthenticate
+	// renews it); a kind of FORBIDDEN.
+	ReauthenticationRequired Code = "REAUTHENTICATION_REQUIRED"
 )
 
 // Error is an error whose code and message are safe to show a client.

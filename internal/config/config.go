@@ -175,6 +175,19 @@ type Config struct {
 	// LoginFailureWindow is how long failed sign-ins are counted, and so
 	// how long a locked account stays locked.
 	LoginFailureWindow time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"15m"`
+	// MFARequired is off, admins or all: who must enroll a second factor
+	// and step up to AAL2 before doing anything else (docs/mfa.md).
+	MFARequired string `env:"MFA_REQUIRED" envDefault:"off"`
+	// MFAMaxFailures is how many wrong codes one factor (or one user's
+	// recovery codes) may take within LoginFailureWindow; 0 turns it off.
+	MFAMaxFailures int `env:"MFA_MAX_FAILURES" envDefault:"5"`
+	// ReauthMaxAge is how recent the last proof of identity must be for
+	// sensitive changes (factors, password, email, deletion of oneself);
+	// 0 turns the check off.
+	ReauthMaxAge time.Duration `env:"REAUTH_MAX_AGE" envDefault:"10m"`
+	// TOTPIssuer names gqlauth in authenticator apps (the otpauth URI's
+	// issuer).
+	TOTPIssuer string `env:"TOTP_ISSUER" envDefault:"gqlauth"`
 	// RateLimitAuth is how many calls of credential fields (the mutations
 	// marked @credential in the schema) one client address may make per
 	// minute; 0 turns the limit off.
@@ -605,6 +618,9 @@ func (c *Config) validate() error {
 		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			return bad("PUBLIC_URL", "must be a URL like https://auth.example.com, got %q", c.PublicURL)
 		}
+	}
+	if err := c.validateMFA(); err != nil {
+		return err
 	}
 	if err := c.validateMail(); err != nil {
 		return err

@@ -50,12 +50,22 @@ const (
 	// KindPasswordResetUnknown goes to an address without an account when
 	// someone asked for a reset for it (PASSWORD_RESET_NOTIFY_UNKNOWN).
 	KindPasswordResetUnknown Kind = "password_reset_unknown"
+	// KindFactorRemoved tells the account's address that a verified
+	// second factor was removed.
+	KindFactorRemoved Kind = "factor_removed"
+	// KindRecoveryCodeUsed tells the account's address that a recovery
+	// code was spent.
+	KindRecoveryCodeUsed Kind = "recovery_code_used"
+	// KindFactorsReset tells the account's address that an admin removed
+	// its second factors (resetFactors).
+	KindFactorsReset Kind = "factors_reset"
 )
 
 // Kinds are every Kind, in the order of the documentation.
 var Kinds = []Kind{
 	KindVerifyEmail, KindPasswordReset, KindPasswordChanged, KindEmailChange,
 	KindEmailChangeNotice, KindAccountExists, KindPasswordResetUnknown,
+	KindFactorRemoved, KindRecoveryCodeUsed, KindFactorsReset,
 }
 
 // Message is one rendered email.

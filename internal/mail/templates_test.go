@@ -34,6 +34,9 @@ func TestBuiltinTemplates(t *testing.T) {
 		mail.KindEmailChangeNotice:    {data.OldEmail, data.NewEmail, data.ActionURL},
 		mail.KindAccountExists:        {data.To, data.ActionURL},
 		mail.KindPasswordResetUnknown: {data.To, "no account uses it"},
+		mail.KindFactorRemoved:        {"1 December 2026, 10:30 UTC", data.ActionURL, "authenticator app was removed"},
+		mail.KindRecoveryCodeUsed:     {"1 December 2026, 10:30 UTC", data.ActionURL, "recovery code"},
+		mail.KindFactorsReset:         {"1 December 2026, 10:30 UTC", data.ActionURL, "administrator removed"},
 	}
 	for _, k := range mail.Kinds {
 		t.Run(string(k), func(t *testing.T) {

@@ -214,7 +214,7 @@ func (s *Service) reissue(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken,
 			if err := tx.RefreshToken.UpdateOneID(rt.ID).SetLastUsedAt(now).Exec(ctx); err != nil {
 				return err
 			}
-			*is = Issued{user: rt.Edges.User, sessionID: rt.SessionID, refresh: next, expires: succ.ExpiresAt}
+			*is = Issued{user: rt.Edges.User, sessionID: rt.SessionID, refresh: next, expires: succ.ExpiresAt, level: levelOf(rt.Edges.Session)}
 			return nil
 		}
 		if !s.inGrace(succ, now) {

@@ -32,6 +32,7 @@ const (
 	ReasonReuseDetected   = "reuse_detected"
 	ReasonPasswordChanged = "password_changed"
 	ReasonUserDeleted     = "user_deleted"
+	ReasonSteppedUp       = "stepped_up" // refresh tokens only: replaced when the session proved more (Prove)
 )
 
 // Settings are the lifetimes of sessions and their refresh tokens.
@@ -145,6 +146,8 @@ type Tokens struct {
 	User           *ent.User
 	SessionID      uuid.UUID
 	RefreshExpires time.Time
+	// AAL is the session's assurance level (1 or 2) the tokens carry.
+	AAL int
 }
 
 // Issued is a session's new refresh token, stored in a transaction that
@@ -155,6 +158,29 @@ type Issued struct {
 	sessionID uuid.UUID
 	refresh   string
 	expires   time.Time
+	// level is what the session had proved when the token was stored.
+	level level
+}
+
+// level is a session's assurance: its level, methods and auth time, as
+// the access tokens carry them.
+type level struct {
+	aal      int
+	amr      []string
+	authTime time.Time
+}
+
+// levelOf reads sess's assurance; a session older than the auth_time
+// column counts from its sign-in.
+func levelOf(sess *ent.Session) level {
+	l := level{aal: sess.Aal, amr: sess.Amr, authTime: sess.CreatedAt}
+	if sess.AuthTime != nil {
+		l.authTime = *sess.AuthTime
+	}
+	if l.aal < 1 {
+		l.aal = 1
+	}
+	return l
 }
 
 var (
@@ -167,9 +193,20 @@ var (
 	errSessionNotFound = apierr.New(apierr.NotFound, "session not found")
 )
 
-// Start creates a session for u, whose credentials the caller has just
-// checked, with its first refresh token, in the caller's transaction.
+// Start creates a session for u, whose password the caller has just
+// checked, with its first refresh token, in the caller's transaction. The
+// session is AAL1: a user with a verified second factor must step it up
+// (Prove, through verifyMfa) before it does more than the @aal1 fields
+// allow.
 func (s *Service) Start(ctx context.Context, tx *ent.Tx, u *ent.User) (Issued, error) {
+	return s.StartWith(ctx, tx, u, MethodPassword)
+}
+
+// StartWith is Start for a sign-in proved by method (an RFC 8176 amr
+// value). Whatever the method, the session starts at AAL1: the hook a
+// password reset or an email-code sign-in uses, so that neither ever
+// skips the second factor (ASVS 6.4.3).
+func (s *Service) StartWith(ctx context.Context, tx *ent.Tx, u *ent.User, method string) (Issued, error) {
 	now := s.now()
 	info := request.From(ctx)
 	c := tx.Session.Create().
@@ -178,7 +215,9 @@ func (s *Service) Start(ctx context.Context, tx *ent.Tx, u *ent.User) (Issued, e
 		SetCreatedAt(now).
 		SetLastSeenAt(now).
 		SetExpiresAt(now.Add(s.set.MaxLifetime)).
-		SetAmr([]string{"pwd"})
+		SetAal(1).
+		SetAmr([]string{method}).
+		SetAuthTime(now)
 	if info.UserAgent != "" {
 		c.SetUserAgent(truncate(info.UserAgent, 512))
 	}
@@ -204,7 +243,7 @@ func (s *Service) deadline(sess *ent.Session) time.Time {
 // session, it expires no later than the session, so that neither the
 // token nor its cookie outlives a session that has already ended.
 func (s *Service) storeToken(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, now time.Time, id uuid.UUID, raw string, hash []byte) (Issued, error) {
-	is := Issued{user: u, sessionID: sess.ID, refresh: raw, expires: earliest(now.Add(s.set.RefreshTokenTTL), s.deadline(sess))}
+	is := Issued{user: u, sessionID: sess.ID, refresh: raw, expires: earliest(now.Add(s.set.RefreshTokenTTL), s.deadline(sess)), level: levelOf(sess)}
 	info := request.From(ctx)
 	c := tx.RefreshToken.Create().
 		SetID(id).
@@ -234,6 +273,9 @@ func (s *Service) HandOut(is Issued) (*Tokens, error) {
 		Role:      string(is.user.Role),
 		Email:     is.user.Email,
 		Username:  is.user.Username,
+		AAL:       is.level.aal,
+		AMR:       is.level.amr,
+		AuthTime:  is.level.authTime,
 	})
 	if err != nil {
 		return nil, err
@@ -245,6 +287,7 @@ func (s *Service) HandOut(is Issued) (*Tokens, error) {
 		User:           is.user,
 		SessionID:      is.sessionID,
 		RefreshExpires: is.expires,
+		AAL:            max(is.level.aal, 1),
 	}, nil
 }
 

@@ -36,6 +36,23 @@ type Claims struct {
 	// Email and Username let a client show who is signed in without a request.
 	Email    string `json:"email,omitempty"`
 	Username string `json:"username,omitempty"`
+	// AAL is the session's authenticator assurance level when the token
+	// was issued: "aal1" or "aal2" (NIST SP 800-63B).
+	AAL string `json:"aal,omitempty"`
+	// AMR names how the person authenticated (RFC 8176: pwd, otp, mfa).
+	AMR []string `json:"amr,omitempty"`
+	// AuthTime is when the person last proved who they are (OpenID
+	// Connect's auth_time): the re-authentication window counts from it.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+}
+
+// Level is the token's assurance level as a number: 2 for "aal2", else 1
+// (also for tokens issued before the aal claim existed).
+func (c *Claims) Level() int {
+	if c.AAL == "aal2" {
+		return 2
+	}
+	return 1
 }
 
 // Subject is who an access token is issued to.
@@ -45,6 +62,12 @@ type Subject struct {
 	Role      string
 	Email     *string
 	Username  *string
+	// AAL is the session's assurance level (1 or 2; 0 leaves the claim out).
+	AAL int
+	// AMR and AuthTime are the session's authentication methods and time
+	// (left out when empty or zero).
+	AMR      []string
+	AuthTime time.Time
 }
 
 // IssuerSettings are the claims every access token carries and its lifetime.
@@ -131,6 +154,13 @@ func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
 	}
 	if s.Username != nil {
 		c.Username = *s.Username
+	}
+	if s.AAL > 0 {
+		c.AAL = fmt.Sprintf("aal%d", s.AAL)
+	}
+	c.AMR = s.AMR
+	if !s.AuthTime.IsZero() {
+		c.AuthTime = jwt.NewNumericDate(s.AuthTime)
 	}
 	t := jwt.NewWithClaims(key.Alg.method(), c)
 	t.Header["typ"] = AccessTokenType
