@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,60 +16,70 @@ import (
 
 // Factors is the resolver for the factors field.
 func (r *authPayloadResolver) Factors(ctx context.Context, obj *model.AuthPayload) ([]*ent.Factor, error) {
-	panic(fmt.Errorf("not implemented: Factors - factors"))
+	return r.MFA.VerifiedFactors(ctx, obj.User.ID)
 }
 
 // EnrollTotp is the resolver for the enrollTotp field.
 func (r *mutationResolver) EnrollTotp(ctx context.Context, friendlyName *string) (*model.TotpEnrollment, error) {
-	panic(fmt.Errorf("not implemented: EnrollTotp - enrollTotp"))
+	e, err := r.MFA.EnrollTotp(ctx, friendlyName)
+	if err != nil {
+		return nil, err
+	}
+	return &model.TotpEnrollment{Factor: e.Factor, Secret: e.Secret, URI: e.URI, QRCode: e.QRCode}, nil
 }
 
 // VerifyTotpEnrollment is the resolver for the verifyTotpEnrollment field.
 func (r *mutationResolver) VerifyTotpEnrollment(ctx context.Context, factorID uuid.UUID, code string) ([]string, error) {
-	panic(fmt.Errorf("not implemented: VerifyTotpEnrollment - verifyTotpEnrollment"))
+	return r.MFA.VerifyTotpEnrollment(ctx, factorID, code)
 }
 
 // VerifyMfa is the resolver for the verifyMfa field.
 func (r *mutationResolver) VerifyMfa(ctx context.Context, factorID *uuid.UUID, code string) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: VerifyMfa - verifyMfa"))
+	return r.payload(ctx)(r.MFA.VerifyMfa(ctx, factorID, code))
 }
 
 // RemoveFactor is the resolver for the removeFactor field.
 func (r *mutationResolver) RemoveFactor(ctx context.Context, id uuid.UUID) (bool, error) {
-	panic(fmt.Errorf("not implemented: RemoveFactor - removeFactor"))
+	return done(r.MFA.RemoveFactor(ctx, id))
 }
 
 // RegenerateRecoveryCodes is the resolver for the regenerateRecoveryCodes field.
 func (r *mutationResolver) RegenerateRecoveryCodes(ctx context.Context) ([]string, error) {
-	panic(fmt.Errorf("not implemented: RegenerateRecoveryCodes - regenerateRecoveryCodes"))
+	return r.MFA.RegenerateRecoveryCodes(ctx)
 }
 
 // Reauthenticate is the resolver for the reauthenticate field.
 func (r *mutationResolver) Reauthenticate(ctx context.Context, password *string, code *string) (*model.AuthPayload, error) {
-	panic(fmt.Errorf("not implemented: Reauthenticate - reauthenticate"))
+	return r.payload(ctx)(r.MFA.Reauthenticate(ctx, password, code))
 }
 
 // ResetFactors is the resolver for the resetFactors field.
 func (r *mutationResolver) ResetFactors(ctx context.Context, userID uuid.UUID) (bool, error) {
-	panic(fmt.Errorf("not implemented: ResetFactors - resetFactors"))
+	return done(r.MFA.ResetFactors(ctx, userID))
 }
 
 // Factors is the resolver for the factors field.
 func (r *queryResolver) Factors(ctx context.Context) ([]*ent.Factor, error) {
-	panic(fmt.Errorf("not implemented: Factors - factors"))
+	return r.MFA.Factors(ctx)
 }
 
 // Aal is the resolver for the aal field.
 func (r *sessionResolver) Aal(ctx context.Context, obj *ent.Session) (model.AuthenticatorAssuranceLevel, error) {
-	panic(fmt.Errorf("not implemented: Aal - aal"))
+	return aal(obj.Aal), nil
 }
 
 // Amr is the resolver for the amr field.
 func (r *sessionResolver) Amr(ctx context.Context, obj *ent.Session) ([]string, error) {
-	panic(fmt.Errorf("not implemented: Amr - amr"))
+	if obj.Amr == nil {
+		return []string{}, nil
+	}
+	return obj.Amr, nil
 }
 
 // AuthTime is the resolver for the authTime field.
 func (r *sessionResolver) AuthTime(ctx context.Context, obj *ent.Session) (*time.Time, error) {
-	panic(fmt.Errorf("not implemented: AuthTime - authTime"))
+	if obj.AuthTime != nil {
+		return obj.AuthTime, nil
+	}
+	return &obj.CreatedAt, nil
 }

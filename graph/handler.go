@@ -64,6 +64,9 @@ func NewHandler(r *Resolver, o HandlerOptions) *handler.Server {
 		gql.Use(extension.Introspection{})
 	}
 	applyLimits(gql, schema.Schema(), o)
+	if r.MFA != nil {
+		gql.AroundFields(requireAssurance(assuranceFieldsOf(schema.Schema()), r.MFA.Requirement))
+	}
 	gql.SetErrorPresenter(ErrorPresenter(o.Log))
 	gql.SetRecoverFunc(RecoverFunc(o.Log))
 	gql.Use(operationObserver{report: o.Report})

@@ -31,6 +31,9 @@ type Resolver struct {
 	// SessionService is named so because queryResolver.Sessions is the
 	// sessions query.
 	SessionService *session.Service
+	// MFA is second factors, step-up and re-authentication; it also
+	// tells the AAL1 allow-list what a request owes (graph/assurance.go).
+	MFA *authn.MFA
 	// RefreshTokenInBody fills AuthPayload.refreshToken; off for
 	// deployments that keep the refresh token in its HttpOnly cookie only.
 	RefreshTokenInBody bool
@@ -50,6 +53,7 @@ func (r *Resolver) payload(ctx context.Context) func(*session.Tokens, error) (*m
 			TokenType:   "Bearer",
 			ExpiresIn:   t.ExpiresIn,
 			User:        t.User,
+			Aal:         aal(t.AAL),
 		}
 		if r.RefreshTokenInBody {
 			p.RefreshToken = &t.RefreshToken
@@ -94,4 +98,17 @@ func presented(ctx context.Context, arg *string) session.Presented {
 // field: given at all (even as null) means Set.
 func change[T any](o graphql.Omittable[*T]) account.Change[T] {
 	return account.Change[T]{Set: o.IsSet(), Value: o.Value()}
+}
+
+// aal is the GraphQL assurance level of a session's level number.
+func aal(level int) model.AuthenticatorAssuranceLevel {
+	if level >= 2 {
+		return model.AuthenticatorAssuranceLevelAal2
+	}
+	return model.AuthenticatorAssuranceLevelAal1
+}
+
+// done answers a mutation that returns true once it has succeeded.
+func done(err error) (bool, error) {
+	return err == nil, err
 }

@@ -22,6 +22,10 @@ type Deps struct {
 	// change or a deletion; the command line, which does neither, may
 	// leave it nil.
 	Sessions *session.Service
+	// ReauthMaxAge is REAUTH_MAX_AGE: how recent the session's last proof
+	// of identity must be for a password change or deleting oneself
+	// (0: off).
+	ReauthMaxAge time.Duration
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
 }
@@ -32,11 +36,12 @@ type Service struct {
 	passwords *authn.Passwords
 	sessions  *session.Service
 	now       func() time.Time
+	reauth    time.Duration
 }
 
 // New returns the account service.
 func New(d Deps) *Service {
-	s := &Service{db: d.DB, passwords: d.Passwords, sessions: d.Sessions, now: d.Clock}
+	s := &Service{db: d.DB, passwords: d.Passwords, sessions: d.Sessions, now: d.Clock, reauth: d.ReauthMaxAge}
 	if s.now == nil {
 		s.now = time.Now
 	}

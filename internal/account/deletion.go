@@ -16,7 +16,8 @@ import (
 
 // DeleteUser deletes the account id with its sessions and refresh tokens
 // (the foreign keys cascade) and denies every access token it was issued.
-// An admin may delete anyone, a user only themself; deleting the last
+// An admin may delete anyone, a user only themself (within
+// REAUTH_MAX_AGE of their last proof of identity); deleting the last
 // ADMIN is refused. It reports whether the caller deleted themself (and
 // so their cookies should be cleared).
 func (s *Service) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
@@ -26,6 +27,11 @@ func (s *Service) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
 	}
 	if err := v.RequireAccessTo(id); err != nil {
 		return false, err
+	}
+	if id == v.UserID {
+		if err := v.RequireRecentAuth(s.now(), s.reauth); err != nil {
+			return false, err
+		}
 	}
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		u, err := lockForRoleChange(ctx, tx, user.ID(id))

@@ -13,7 +13,8 @@ import (
 )
 
 // ChangePassword replaces the signed-in user's password after checking
-// the current one (wrong: UNAUTHENTICATED). Every other session of the
+// the current one (wrong: UNAUTHENTICATED), in a session that proved
+// who holds it within REAUTH_MAX_AGE. Every other session of the
 // user ends (reason password_changed) and every access token the user
 // holds is denied. The current session goes on under the same session id
 // with a new refresh token and a new access token; its old refresh tokens
@@ -22,6 +23,9 @@ import (
 func (s *Service) ChangePassword(ctx context.Context, current, next string) (*session.Tokens, error) {
 	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := v.RequireRecentAuth(s.now(), s.reauth); err != nil {
 		return nil, err
 	}
 	u, err := s.db.User.Get(ctx, v.UserID)

@@ -42,7 +42,7 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*ent.User, error) {
 
 // Node returns the user, session or refresh token id names (node(id),
 // nodes(ids)), if the viewer may see it: a user by themself or an admin;
-// a session or token by its owner or an admin. As with User, an admin
+// a session, token or second factor by its owner or an admin. As with User, an admin
 // asking for a missing id gets nil, nil, and anyone else asking for
 // something that is not theirs is FORBIDDEN, whether it exists or not.
 func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
@@ -74,6 +74,15 @@ func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 		return nil, err
 	case err == nil && v.CanAccessUser(sess.UserID):
 		return sess, nil
+	case err == nil:
+		return nil, apierr.ErrForbidden
+	}
+	f, err := s.db.Factor.Get(ctx, id)
+	switch {
+	case err != nil && !ent.IsNotFound(err):
+		return nil, err
+	case err == nil && v.CanAccessUser(f.UserID):
+		return f, nil
 	case err != nil && v.IsAdmin():
 		return nil, nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/mail"
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/request"
@@ -42,7 +43,10 @@ type App struct {
 	SignIns   *authn.SignIns
 	Sessions  *session.Service
 	Passwords *authn.Passwords
-	Handler   http.Handler
+	// MFA is second factors and step-up; Mailer sends their notices.
+	MFA     *authn.MFA
+	Mailer  *mail.Mailer
+	Handler http.Handler
 	Log       *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
@@ -151,7 +155,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	}
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes}, SessionSettings(cfg))
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns)
-	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions})
+	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions, ReauthMaxAge: cfg.ReauthMaxAge})
+	if a.Mailer, err = openMailer(bg, cfg, db, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.MFA = newMFA(cfg, a, dk, a.Redis, a.Mailer)
 	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
@@ -160,6 +169,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		Accounts:           a.Accounts,
 		SignIns:            a.SignIns,
 		SessionService:     a.Sessions,
+		MFA:                a.MFA,
 		RefreshTokenInBody: cfg.RefreshTokenInBody,
 	}
 	deps := server.Deps{Config: cfg, Resolver: resolver, Authenticate: authenticator.Lazy, Cookies: CookieSettings(cfg, csrfKey(cfg, dk)),
@@ -202,7 +212,7 @@ func forwardAuth(a *authn.Authenticator) server.Authenticate {
 		if err != nil {
 			return server.Identity{}, err
 		}
-		return server.Identity{UserID: v.UserID.String(), SessionID: v.SessionID.String(), Role: string(v.Role), Email: v.Claims.Email}, nil
+		return server.Identity{UserID: v.UserID.String(), SessionID: v.SessionID.String(), Role: string(v.Role), Email: v.Claims.Email, AAL: v.Claims.Level()}, nil
 	}
 }
 
@@ -229,7 +239,8 @@ func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.Clie
 	return lockout, buckets
 }
 
-// RunHousekeeping deletes old refresh tokens every interval until ctx ends.
+// RunHousekeeping deletes old refresh tokens and stale factor
+// enrollments every interval until ctx ends.
 func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -239,6 +250,11 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 			a.Log.Error("housekeeping failed", "error", err)
 		} else if n > 0 {
 			a.Log.Info("housekeeping deleted old refresh tokens", "count", n)
+		}
+		if n, err := a.MFA.DeleteStaleEnrollments(ctx); err != nil && ctx.Err() == nil {
+			a.Log.Error("housekeeping failed", "error", err)
+		} else if n > 0 {
+			a.Log.Info("housekeeping deleted unverified factors", "count", n)
 		}
 		select {
 		case <-ctx.Done():

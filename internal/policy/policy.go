@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"time"
+
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/internal/apierr"
@@ -39,6 +41,25 @@ func (v *Viewer) RequireAccessTo(userID uuid.UUID) error {
 func (v *Viewer) RequireAdmin() error {
 	if !v.IsAdmin() {
 		return apierr.ErrForbidden
+	}
+	return nil
+}
+
+// errReauth refuses a sensitive change in a session whose last proof of
+// identity is too old.
+var errReauth = apierr.New(apierr.ReauthenticationRequired, "this change needs a recent sign-in: call reauthenticate first")
+
+// RequireRecentAuth returns REAUTHENTICATION_REQUIRED unless the viewer's
+// access token says the person proved who they are (auth_time) within
+// maxAge of now: enrollTotp, removeFactor, regenerateRecoveryCodes,
+// changePassword and deleting oneself ask it. maxAge 0 turns the check
+// off; a viewer without a token (the command line) passes.
+func (v *Viewer) RequireRecentAuth(now time.Time, maxAge time.Duration) error {
+	if maxAge <= 0 || v == nil || v.Claims == nil {
+		return nil
+	}
+	if v.Claims.AuthTime == nil || now.Sub(v.Claims.AuthTime.Time) > maxAge {
+		return errReauth
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gqlauth/gqlauth/internal/apierr"
@@ -25,6 +26,9 @@ type Identity struct {
 	Role string
 	// Email is empty when the token carries none.
 	Email string
+	// AAL is the session's assurance level when the token was issued (1
+	// or 2); ?aal=2 refuses less.
+	AAL int
 }
 
 // Authenticate checks a bearer token: its signature, claims and the deny
@@ -39,6 +43,7 @@ const (
 	HeaderSessionID = "X-Auth-Session-Id"
 	HeaderRole      = "X-Auth-Role"
 	HeaderEmail     = "X-Auth-Email"
+	HeaderAAL       = "X-Auth-AAL"
 )
 
 // forwardAuth answers a proxy's question "may this request pass?" from
@@ -78,12 +83,31 @@ func forwardAuth(authenticate Authenticate, log *slog.Logger) http.Handler {
 			w.WriteHeader(http.StatusForbidden)
 			return
 		}
+		if want := r.URL.Query().Get("aal"); want != "" && !meetsAAL(id.AAL, want) {
+			// RFC 9470 (step-up authentication): the client must raise
+			// the session's level, not merely get a new token.
+			h.Set("WWW-Authenticate", `Bearer realm="gqlauth", error="insufficient_user_authentication", error_description="a second factor is required", acr_values="aal2"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		h.Set(HeaderUserID, id.UserID)
 		h.Set(HeaderSessionID, id.SessionID)
 		h.Set(HeaderRole, id.Role)
 		if id.Email != "" {
 			h.Set(HeaderEmail, id.Email)
 		}
+		h.Set(HeaderAAL, strconv.Itoa(max(id.AAL, 1)))
 		w.WriteHeader(http.StatusOK)
 	})
+}
+
+// meetsAAL reports whether level satisfies ?aal=want ("1", "2", or
+// "aal1", "aal2"). A value it cannot read is never met: a typo fails
+// closed.
+func meetsAAL(level int, want string) bool {
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(want), "aal"))
+	if err != nil || n < 1 {
+		return false
+	}
+	return max(level, 1) >= n
 }
