@@ -56,6 +56,21 @@ type Claims struct {
 	// Email and Username, when the account has them.
 	Email    string `json:"email,omitempty"`
 	Username string `json:"username,omitempty"`
+	// AAL is the session's assurance level when the token was issued:
+	// "aal1" (a password) or "aal2" (and a second factor).
+	AAL string `json:"aal,omitempty"`
+	// AMR names how the person authenticated (RFC 8176: pwd, otp, mfa).
+	AMR []string `json:"amr,omitempty"`
+	// AuthTime is when the person last proved who they are.
+	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+}
+
+// Level is the token's assurance level as a number: 2 for "aal2", else 1.
+func (c *Claims) Level() int {
+	if c.AAL == "aal2" {
+		return 2
+	}
+	return 1
 }
 
 // Config says where gqlauth publishes its keys and what its tokens must say.
@@ -80,6 +95,10 @@ type Config struct {
 	DenyList *RedisDenyList
 	// Log receives JWKS fetch failures; nil means slog.Default().
 	Log *slog.Logger
+	// RequireAAL, when 2, refuses tokens of sessions that have not
+	// stepped up with a second factor (ErrInsufficientAAL); 0 or 1
+	// accepts both levels. RequireAAL (the handler) does it per route.
+	RequireAAL int
 }
 
 // Verifier checks access tokens. It is safe for concurrent use.
@@ -87,6 +106,7 @@ type Verifier struct {
 	keys   keyfunc.Keyfunc
 	parser *jwt.Parser
 	deny   *RedisDenyList
+	aal    int
 }
 
 // ErrInvalidToken is returned for a token that does not verify: its
@@ -97,6 +117,11 @@ var ErrInvalidToken = errors.New("invalid access token")
 // ErrDenyListUnavailable is returned when the deny list cannot be asked;
 // the token must then be refused (fail closed).
 var ErrDenyListUnavailable = errors.New("deny list unavailable")
+
+// ErrInsufficientAAL is returned for a valid token whose session has not
+// reached the assurance level required (Config.RequireAAL): the client
+// must step up (gqlauth's verifyMfa), not merely refresh.
+var ErrInsufficientAAL = errors.New("the session must step up with a second factor")
 
 // New fetches the JWKS and returns a Verifier that refreshes it until ctx
 // ends. It fails when the first fetch fails.
@@ -139,6 +164,7 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	return &Verifier{
 		keys: kf,
 		deny: cfg.DenyList,
+		aal:  cfg.RequireAAL,
 		parser: jwt.NewParser(
 			jwt.WithValidMethods(Algorithms),
 			jwt.WithIssuer(cfg.Issuer),
@@ -184,6 +210,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (*Claims, error) {
 			return nil, fmt.Errorf("%w: denied (logged out or revoked)", ErrInvalidToken)
 		}
 	}
+	if c.Level() < v.aal {
+		return nil, ErrInsufficientAAL
+	}
 	return c, nil
 }
 
@@ -218,6 +247,9 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		case errors.Is(err, ErrDenyListUnavailable):
 			http.Error(w, "try again later", http.StatusServiceUnavailable)
 			return
+		case errors.Is(err, ErrInsufficientAAL):
+			insufficientAAL(w)
+			return
 		case err != nil:
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			http.Error(w, "invalid or expired access token", http.StatusUnauthorized)
@@ -225,6 +257,32 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(WithClaims(r.Context(), c)))
 	})
+}
+
+// RequireAAL lets through, behind Middleware, only requests whose token
+// has at least the assurance level (2: a second factor), and answers the
+// others 401 with error="insufficient_user_authentication" (RFC 9470),
+// so that one service can ask for AAL2 on some routes only.
+func RequireAAL(level int, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, ok := ClaimsFrom(r.Context())
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer`)
+			http.Error(w, "authentication required", http.StatusUnauthorized)
+			return
+		}
+		if c.Level() < level {
+			insufficientAAL(w)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// insufficientAAL answers a token whose session must step up (RFC 9470).
+func insufficientAAL(w http.ResponseWriter) {
+	w.Header().Set("WWW-Authenticate", `Bearer error="insufficient_user_authentication", error_description="a second factor is required", acr_values="aal2"`)
+	http.Error(w, "a second factor is required", http.StatusUnauthorized)
 }
 
 // bearer returns the token of an "Authorization: Bearer" header.

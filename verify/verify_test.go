@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gqlauth/gqlauth/internal/apptest"
+	"github.com/gqlauth/gqlauth/internal/authn/totp"
 	"github.com/gqlauth/gqlauth/internal/token"
 	"github.com/gqlauth/gqlauth/verify"
 )
@@ -307,4 +308,72 @@ func TestMiddleware(t *testing.T) {
 			t.Errorf("%s: body %q", name, rec.Body.String())
 		}
 	}
+}
+
+// TestVerifierRequiresAAL2: a password-only token verifies with its aal
+// claim, but is refused where AAL2 is required (Config.RequireAAL and the
+// RequireAAL handler, 401 insufficient_user_authentication); a token of a
+// session stepped up with a TOTP code passes both.
+func TestVerifierRequiresAAL2(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], nil)
+	v := newVerifier(t, srv, time.Hour, false)
+	c := srv.Client()
+	p := c.SignUp(t, apptest.UniqueEmail("aal"), "correct horse")
+	aal1, err := v.Verify(context.Background(), p.AccessToken)
+	if err != nil || aal1.Level() != 1 || aal1.AuthTime == nil || len(aal1.AMR) != 1 || aal1.AMR[0] != "pwd" {
+		t.Fatalf("AAL1 claims %+v, %v", aal1, err)
+	}
+	aal2 := stepUpWithTOTP(t, srv, c, *p.RefreshToken)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	strict, err := verify.New(ctx, verify.Config{
+		JWKSURL: srv.HTTP.URL + "/.well-known/jwks.json", Issuer: srv.Config.JWTIssuer, Audience: srv.Config.JWTAudience,
+		RequireAAL: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := strict.Verify(context.Background(), p.AccessToken); !errors.Is(err, verify.ErrInsufficientAAL) {
+		t.Fatalf("AAL1 token with RequireAAL 2: %v", err)
+	}
+	if cl, err := strict.Verify(context.Background(), aal2); err != nil || cl.Level() != 2 {
+		t.Fatalf("AAL2 token with RequireAAL 2: %+v, %v", cl, err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {})
+	for _, h := range []http.Handler{strict.Middleware(ok), v.Middleware(verify.RequireAAL(2, ok))} {
+		for tok, want := range map[string]int{p.AccessToken: http.StatusUnauthorized, aal2: http.StatusOK} {
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			h.ServeHTTP(rec, req)
+			if rec.Code != want || (want != http.StatusOK && !strings.Contains(rec.Header().Get("WWW-Authenticate"), "insufficient_user_authentication")) {
+				t.Errorf("status %d %q, want %d", rec.Code, rec.Header().Get("WWW-Authenticate"), want)
+			}
+		}
+	}
+}
+
+// stepUpWithTOTP enrolls a TOTP factor for c's user, with a code computed
+// from the secret, and returns the AAL2 access token the next refresh
+// hands out.
+func stepUpWithTOTP(t *testing.T, srv *apptest.Server, c *apptest.Client, refreshToken string) string {
+	t.Helper()
+	var e struct {
+		EnrollTotp struct {
+			Factor struct{ ID string }
+			Secret string
+		}
+	}
+	c.Do(t, `mutation { enrollTotp { factor { id } secret } }`, nil).Decode(t, &e)
+	code, err := totp.Code(e.EnrollTotp.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes struct{ VerifyTotpEnrollment []string }
+	c.Do(t, `mutation($f: ID!, $c: String!) { verifyTotpEnrollment(factorId: $f, code: $c) }`,
+		map[string]any{"f": e.EnrollTotp.Factor.ID, "c": code}).Decode(t, &codes)
+	var r struct{ Refresh struct{ AccessToken string } }
+	c.Do(t, `mutation($t: String) { refresh(refreshToken: $t) { accessToken } }`, map[string]any{"t": refreshToken}).Decode(t, &r)
+	return r.Refresh.AccessToken
 }

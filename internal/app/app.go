@@ -47,7 +47,7 @@ type App struct {
 	MFA     *authn.MFA
 	Mailer  *mail.Mailer
 	Handler http.Handler
-	Log       *slog.Logger
+	Log     *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
 	Metrics *metrics.Metrics

@@ -9,8 +9,8 @@ import (
 	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/authn/totp"
 	"github.com/gqlauth/gqlauth/internal/config"
-	"github.com/gqlauth/gqlauth/internal/datakey"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/datakey"
 	"github.com/gqlauth/gqlauth/internal/mail"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 )
