@@ -1,5 +1,6 @@
 // gqlauth example single-page app: sign up, sign in, show `me`, refresh
-// through the HttpOnly cookie, log out. Plain JavaScript, no build step.
+// through the HttpOnly cookie, log out; set up an authenticator app and
+// answer its code at sign-in. Plain JavaScript, no build step.
 //
 // Where the tokens live:
 // - The access token is kept in the `accessToken` variable below, in
@@ -12,6 +13,11 @@
 //   header, which another site cannot set (double-submit cookie).
 // - On page load the app calls `refresh` through the cookie to get a new
 //   access token: that is how a reload keeps the user signed in.
+//
+// Second factors (docs/mfa.md): a payload with aal AAL1 and a non-empty
+// factors list means the session must step up with verifyMfa before
+// anything but me, factors, verifyMfa, refresh, logout and sessions works
+// (the others answer MFA_REQUIRED). The app then asks for a code.
 'use strict';
 
 (function () {
@@ -21,10 +27,12 @@
 
   const userFields = 'id email username firstName lastName role createdAt';
   // The refresh token is deliberately not selected: the cookie carries it.
-  const payloadFields = `accessToken expiresIn user { ${userFields} }`;
+  const payloadFields = `accessToken expiresIn aal factors { id friendlyName } user { ${userFields} }`;
 
   let accessToken = null; // in memory only
   let refreshTimer = null;
+  let pendingFactors = []; // the verified factors while a step-up is due
+  let enrollingFactor = null; // the factor being set up
 
   const $ = (id) => document.getElementById(id);
 
@@ -69,11 +77,27 @@
     clearTimeout(refreshTimer);
     const ms = Math.max(5, payload.expiresIn - 60) * 1000;
     refreshTimer = setTimeout(() => refresh().catch(showError), ms);
+    if (payload.aal === 'AAL1' && payload.factors.length > 0) {
+      // Signed in with the password only: ask for the second factor.
+      pendingFactors = payload.factors;
+      $('status').textContent = 'Enter your second factor to finish signing in.';
+      document.body.dataset.state = 'mfa';
+      $('mfa-code').focus();
+      return;
+    }
+    pendingFactors = [];
+    $('aal').textContent = payload.aal === 'AAL2'
+      ? 'This session is verified with a second factor (AAL2).'
+      : 'This session is signed in with a password only (AAL1).';
     showUser(payload.user);
   }
 
   function endSession() {
     accessToken = null;
+    pendingFactors = [];
+    enrollingFactor = null;
+    $('totp-setup').hidden = true;
+    $('recovery').hidden = true;
     clearTimeout(refreshTimer);
     refreshTimer = null;
     $('me').textContent = '';
@@ -127,6 +151,51 @@
     startSession(data.refresh);
   }
 
+  // verifyMfa steps the session up to AAL2: a TOTP code of the first
+  // factor, or a recovery code (factorId left out). gqlauth replaces the
+  // refresh cookie; the session keeps its id.
+  async function verifyMfa(code) {
+    code = code.trim();
+    const recovery = code.replace(/\s/g, '').length > 6;
+    const data = await gql(
+      `mutation VerifyMfa($factorId: ID, $code: String!) { verifyMfa(factorId: $factorId, code: $code) { ${payloadFields} } }`,
+      { factorId: recovery ? null : pendingFactors[0].id, code },
+    );
+    $('mfa-code').value = '';
+    startSession(data.verifyMfa);
+  }
+
+  // enrollTotp starts setting up an authenticator app: gqlauth returns the
+  // secret and its QR code (a data: URL of a PNG), shown once.
+  async function enrollTotp() {
+    const data = await gql(
+      'mutation EnrollTotp { enrollTotp(friendlyName: "Example app") { factor { id } secret qrCode } }',
+    );
+    enrollingFactor = data.enrollTotp.factor.id;
+    $('totp-qr').src = data.enrollTotp.qrCode;
+    $('totp-secret').textContent = data.enrollTotp.secret;
+    $('totp-setup').hidden = false;
+    $('recovery').hidden = true;
+    $('totp-code').focus();
+  }
+
+  // verifyTotpEnrollment confirms the app with its first code. The
+  // recovery codes come back once; the session is AAL2 from the next
+  // refresh, which the app makes at once.
+  async function verifyTotpEnrollment(code) {
+    const data = await gql(
+      'mutation VerifyTotpEnrollment($factorId: ID!, $code: String!) { verifyTotpEnrollment(factorId: $factorId, code: $code) }',
+      { factorId: enrollingFactor, code: code.trim() },
+    );
+    enrollingFactor = null;
+    $('totp-setup').hidden = true;
+    $('totp-code').value = '';
+    const codes = data.verifyTotpEnrollment;
+    $('recovery-codes').textContent = codes.join('\n');
+    $('recovery').hidden = codes.length === 0;
+    await refresh();
+  }
+
   // logout ends this session on the server; gqlauth clears both cookies.
   async function logout() {
     try {
@@ -168,6 +237,10 @@
   on('me-button', 'click', loadMe);
   on('refresh-button', 'click', refresh);
   on('logout-button', 'click', logout);
+  on('mfa-form', 'submit', () => verifyMfa($('mfa-code').value));
+  on('mfa-cancel', 'click', logout);
+  on('totp-setup-button', 'click', enrollTotp);
+  on('totp-verify-form', 'submit', () => verifyTotpEnrollment($('totp-code').value));
 
   restore();
 })();

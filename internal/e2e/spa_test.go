@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
@@ -16,8 +17,10 @@ import (
 
 // TestSPAInBrowser drives examples/spa in headless Chromium through a
 // whole session: sign up, `me`, reload (restored through refresh), log
-// out, sign in. It checks where the tokens live: the access token in
-// memory only, the refresh token in a cookie the page cannot read.
+// out, sign in, set up an authenticator app (QR code, first code,
+// recovery codes), then sign in with a TOTP code and with a recovery
+// code. It checks where the tokens live: the access token in memory only,
+// the refresh token in a cookie the page cannot read.
 func TestSPAInBrowser(t *testing.T) {
 	srv := apptest.New(t, apptest.Backends[0], map[string]string{"EXAMPLES_ENABLED": "true"})
 	ctx := newBrowser(t)
@@ -153,6 +156,69 @@ func TestSPAInBrowser(t *testing.T) {
 	if msg := eval("read #error", `document.getElementById("error").textContent`); msg != "" {
 		t.Errorf("the app showed an error: %s", msg)
 	}
+
+	// Set up an authenticator app: the QR code shows, the code computed
+	// from the secret confirms it, the recovery codes show once, and the
+	// session is AAL2.
+	awayFromStepEdge()
+	step(t, ctx, "set up an authenticator app", chromedp.Steps(
+		chromedp.Click(chromedp.ID("totp-setup-button")),
+		chromedp.Poll[chromedp.Void](`(() => { const i = document.getElementById("totp-qr");
+			return i.src.startsWith("data:image/png;base64,") && i.complete && i.naturalWidth > 0; })()`),
+	))
+	secret := eval("read the secret", `document.getElementById("totp-secret").textContent`)
+	step(t, ctx, "confirm the app with its code", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("totp-code"), code(t, secret, -30*time.Second)),
+		chromedp.Click(chromedp.CSS("#totp-verify-form button[type=submit]")),
+		chromedp.Poll[chromedp.Void](`!document.getElementById("recovery").hidden && document.getElementById("aal").textContent.includes("AAL2")`),
+	))
+	recovery := strings.Fields(eval("read the recovery codes", `document.getElementById("recovery-codes").textContent`))
+	if len(recovery) != 10 {
+		t.Fatalf("the app showed %d recovery codes, want 10", len(recovery))
+	}
+
+	// Sign in again: the app asks for the code; a wrong one is refused,
+	// the right one finishes the sign-in at AAL2.
+	signIn := func() {
+		t.Helper()
+		step(t, ctx, "log out and sign in with the password", chromedp.Steps(
+			chromedp.Click(chromedp.ID("logout-button")),
+			chromedp.Poll[chromedp.Void](`document.body.dataset.state === "signed-out"`),
+			chromedp.Evaluate[chromedp.Void](`document.getElementById("signin-email").value = ""; document.getElementById("signin-password").value = ""`),
+			chromedp.SendKeys(chromedp.ID("signin-email"), email),
+			chromedp.SendKeys(chromedp.ID("signin-password"), password),
+			chromedp.Click(chromedp.CSS("#signin-form button[type=submit]")),
+		))
+		waitState("mfa")
+	}
+	signIn()
+	right := code(t, secret, 0)
+	wrong := []byte(right)
+	wrong[0] = '0' + (wrong[0]-'0'+1)%10
+	step(t, ctx, "enter a wrong code", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("mfa-code"), string(wrong)),
+		chromedp.Click(chromedp.CSS("#mfa-form button[type=submit]")),
+		chromedp.Poll[chromedp.Void](`document.getElementById("error").textContent.includes("BAD_USER_INPUT")`),
+	))
+	waitState("mfa")
+	step(t, ctx, "enter the right code", chromedp.Steps(
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("mfa-code").value = ""`),
+		chromedp.SendKeys(chromedp.ID("mfa-code"), right),
+		chromedp.Click(chromedp.CSS("#mfa-form button[type=submit]")),
+	))
+	waitState("signed-in")
+	if got := eval("read #aal", `document.getElementById("aal").textContent`); !strings.Contains(got, "AAL2") {
+		t.Fatalf("after the code the app says %q, want AAL2", got)
+	}
+	tokensInPage()
+
+	// A recovery code works in the same field.
+	signIn()
+	step(t, ctx, "enter a recovery code", chromedp.Steps(
+		chromedp.SendKeys(chromedp.ID("mfa-code"), recovery[3]),
+		chromedp.Click(chromedp.CSS("#mfa-form button[type=submit]")),
+	))
+	waitState("signed-in")
 
 	// No uncaught JavaScript error along the way.
 	jsErrors.Lock()
