@@ -141,6 +141,10 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"PASSWORD_BREACH_TIMEOUT": "1m"}, "PASSWORD_BREACH_TIMEOUT"},
 		{map[string]string{"PASSWORD_PEPPER": "short"}, "PASSWORD_PEPPER"},
 		{production(map[string]string{"PASSWORD_PEPPER": strings.Repeat("pepper", 8)}), "PASSWORD_PEPPER"},
+		{map[string]string{"MFA_REQUIRED": "sometimes"}, "MFA_REQUIRED"},
+		{map[string]string{"MFA_MAX_FAILURES": "-1"}, "MFA_MAX_FAILURES"},
+		{map[string]string{"REAUTH_MAX_AGE": "10ms"}, "REAUTH_MAX_AGE"},
+		{map[string]string{"TOTP_ISSUER": strings.Repeat("x", 65)}, "TOTP_ISSUER"},
 	}
 	for _, tc := range cases {
 		_, err := FromEnv(tc.vars)
