@@ -94,3 +94,12 @@ func (s *Service) Prove(ctx context.Context, tx *ent.Tx, u *ent.User, sid uuid.U
 	raw, hash := token.NewRefreshToken()
 	return s.storeToken(ctx, tx, u, sess, now, schema.NewID(), raw, hash)
 }
+
+// StartAfterReset is the session a password reset (or any email-proved
+// recovery) signs the user into: a new session at AAL1, whatever the
+// account's sessions were before, so that a user with a verified second
+// factor must still step up with verifyMfa (ASVS 6.4.3: a reset never
+// skips the second factor). The reset flow calls it in its transaction.
+func (s *Service) StartAfterReset(ctx context.Context, tx *ent.Tx, u *ent.User) (Issued, error) {
+	return s.StartWith(ctx, tx, u, MethodPassword)
+}
