@@ -134,6 +134,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 				ok(alice.ID), ok(alice.ID), ok(alice.ID), ok(alice.ID)},
 			{"signUp", `mutation($e: String!) { signUp(input: {email: $e, password: "` + userPassword + `"}) { user { id email } } }`, nil,
 				ok(), ok(), ok(), ok()},
+			// Second factors: only the caller's own session steps up or
+			// re-authenticates; a wrong code or password changes nothing.
+			{"verifyMfa", `mutation { verifyMfa(code: "aaaa-bbbb-cccc-dddd") { user { id } } }`, nil,
+				unauthenticated, denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
+			{"reauthenticate", `mutation { reauthenticate(password: "wrong password") { user { id } } }`, nil,
+				unauthenticated, unauthenticated, unauthenticated, unauthenticated},
 		}
 		viewers := []struct {
 			name string
