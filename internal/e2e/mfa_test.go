@@ -469,3 +469,40 @@ func TestMFAReauthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestMFAStaleEnrollment: an enrollment that waited for its first code
+// longer than an hour cannot be completed, and housekeeping deletes it;
+// a verified factor of the same age stays.
+func TestMFAStaleEnrollment(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		u := enroll(t, srv, "stale")
+		var e struct {
+			EnrollTotp struct {
+				Factor struct{ ID string }
+				Secret string
+			}
+		}
+		var r struct{ Refresh mfaPayloadOf }
+		u.Do(t, refreshMFADoc, map[string]any{"t": u.Refresh}).Decode(t, &r)
+		u.Token = r.Refresh.AccessToken
+		u.Do(t, enrollDoc, nil).Decode(t, &e)
+		q := `UPDATE factors SET created_at = ?`
+		if b.Postgres {
+			q = `UPDATE factors SET created_at = $1`
+		}
+		if _, err := srv.DB.SQL.ExecContext(context.Background(), q, time.Now().Add(-61*time.Minute).UTC()); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, u.Do(t, verifyEnrollDoc, map[string]any{"f": e.EnrollTotp.Factor.ID, "c": code(t, e.EnrollTotp.Secret, 0)}), "NOT_FOUND")
+		n, err := srv.MFA.DeleteStaleEnrollments(context.Background())
+		if err != nil || n != 1 {
+			t.Fatalf("housekeeping deleted %d, %v; want the one stale enrollment", n, err)
+		}
+		var fs struct{ Factors []struct{ ID, Status string } }
+		u.Do(t, factorsDoc, nil).Decode(t, &fs)
+		if len(fs.Factors) != 1 || fs.Factors[0].ID != u.FactorID {
+			t.Fatalf("factors after housekeeping: %+v", fs.Factors)
+		}
+	})
+}
