@@ -12,9 +12,11 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gqlauth/gqlauth/ent/auditevent"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/ent/webhookdelivery"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -75,9 +77,11 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			refreshtoken.Table: refreshtoken.ValidColumn,
-			session.Table:      session.ValidColumn,
-			user.Table:         user.ValidColumn,
+			auditevent.Table:      auditevent.ValidColumn,
+			refreshtoken.Table:    refreshtoken.ValidColumn,
+			session.Table:         session.ValidColumn,
+			user.Table:            user.ValidColumn,
+			webhookdelivery.Table: webhookdelivery.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)
