@@ -182,7 +182,7 @@ func (a *App) buildAudit(cfg *config.Config, log *slog.Logger) error {
 	if a.Redis != nil {
 		hub.Redis = a.Redis
 	}
-	a.Live = live.New(hub, live.Settings{MaxConnections: cfg.SSEMaxConnections, MaxPerUser: cfg.SSEMaxConnectionsPerUser})
+	a.Live = live.New(hub, live.Settings{MaxConnections: cfg.SSEMaxConnections, MaxPerUser: live.MaxPerUser})
 	var err error
 	a.Audit, a.Webhooks, err = AuditTrail(cfg, a.DB.Client, log, hooks, a.Live)
 	return err
@@ -202,7 +202,7 @@ func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webh
 		}
 		outbox, err = webhook.New(webhook.Deps{DB: db, Log: log, Metrics: hooks}, webhook.Settings{
 			URLs: cfg.WebhookURLs, Key: key, Events: cfg.WebhookEvents, Format: cfg.WebhookFormat,
-			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.WebhookTimeout,
+			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
 			Issuer: cfg.JWTIssuer,
 		})
 		if err != nil {

@@ -183,15 +183,11 @@ type Config struct {
 	// WebhookRetryBase is the first retry's delay; each next one doubles
 	// (capped at 6h), with jitter.
 	WebhookRetryBase time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"1m"`
-	// WebhookTimeout bounds one delivery attempt.
-	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 
 	// SSEMaxConnections bounds the live session-event streams one
-	// instance holds open.
+	// instance holds open (each user has at most live.MaxPerUser); 0
+	// turns live session events off.
 	SSEMaxConnections int `env:"SSE_MAX_CONNECTIONS" envDefault:"10000"`
-	// SSEMaxConnectionsPerUser bounds the live streams of one user on
-	// one instance.
-	SSEMaxConnectionsPerUser int `env:"SSE_MAX_CONNECTIONS_PER_USER" envDefault:"10"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
@@ -513,7 +509,7 @@ func (c *Config) validate() error {
 	if c.AuditRetention < 0 {
 		return bad("AUDIT_RETENTION", "must not be negative (0 keeps events forever)")
 	}
-	if c.SSEMaxConnections < 0 || c.SSEMaxConnectionsPerUser < 0 {
+	if c.SSEMaxConnections < 0 {
 		return bad("SSE_MAX_CONNECTIONS", "must not be negative (0 turns live session events off)")
 	}
 	if c.ShutdownTimeout < time.Second {
@@ -550,9 +546,6 @@ func (c *Config) validateWebhooks() error {
 	}
 	if c.WebhookRetryBase < 10*time.Millisecond {
 		return fmt.Errorf("WEBHOOK_RETRY_BASE: must be at least 10ms")
-	}
-	if c.WebhookTimeout < 100*time.Millisecond {
-		return fmt.Errorf("WEBHOOK_TIMEOUT: must be at least 100ms")
 	}
 	for _, raw := range c.WebhookURLs {
 		u, err := url.Parse(strings.TrimSpace(raw))

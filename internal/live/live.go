@@ -57,6 +57,10 @@ type Recorder interface {
 	LiveStreams(n int)
 }
 
+// MaxPerUser is how many streams one user may hold open on one instance:
+// a few tabs and devices, not a flood.
+const MaxPerUser = 10
+
 // Settings bound the open streams of one instance.
 type Settings struct {
 	// MaxConnections bounds them all (SSE_MAX_CONNECTIONS); 0 refuses

@@ -39,6 +39,10 @@ const (
 	FormatCAEP = "caep"
 )
 
+// DefaultTimeout bounds one delivery attempt: a receiver should answer
+// at once and do its work later.
+const DefaultTimeout = 10 * time.Second
+
 // Settings are the WEBHOOK_ settings.
 type Settings struct {
 	URLs []string
@@ -49,7 +53,8 @@ type Settings struct {
 	Format      string
 	MaxAttempts int
 	RetryBase   time.Duration
-	Timeout     time.Duration
+	// Timeout bounds one attempt; 0 is DefaultTimeout.
+	Timeout time.Duration
 	// Issuer is the iss of Security Event Tokens (JWT_ISSUER).
 	Issuer string
 }
@@ -114,6 +119,9 @@ func New(d Deps, set Settings) (*Outbox, error) {
 	}
 	if o.now == nil {
 		o.now = time.Now
+	}
+	if o.set.Timeout <= 0 {
+		o.set.Timeout = DefaultTimeout
 	}
 	if o.metrics == nil {
 		o.metrics = nopRecorder{}
