@@ -202,7 +202,7 @@ func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webh
 		}
 		outbox, err = webhook.New(webhook.Deps{DB: db, Log: log, Metrics: hooks}, webhook.Settings{
 			URLs: cfg.WebhookURLs, Key: key, Events: cfg.WebhookEvents, Format: cfg.WebhookFormat,
-			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase,
+			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.WebhookTimeout,
 			Issuer: cfg.JWTIssuer,
 		})
 		if err != nil {

@@ -183,6 +183,9 @@ type Config struct {
 	// WebhookRetryBase is the first retry's delay; each next one doubles
 	// (capped at 6h), with jitter.
 	WebhookRetryBase time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"1m"`
+	// WebhookTimeout bounds one delivery attempt; a row being posted is
+	// leased for twice as long.
+	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
 
 	// SSEMaxConnections bounds the live session-event streams one
 	// instance holds open (each user has at most live.MaxPerUser); 0
@@ -546,6 +549,9 @@ func (c *Config) validateWebhooks() error {
 	}
 	if c.WebhookRetryBase < 10*time.Millisecond {
 		return fmt.Errorf("WEBHOOK_RETRY_BASE: must be at least 10ms")
+	}
+	if c.WebhookTimeout < 100*time.Millisecond {
+		return fmt.Errorf("WEBHOOK_TIMEOUT: must be at least 100ms")
 	}
 	for _, raw := range c.WebhookURLs {
 		u, err := url.Parse(strings.TrimSpace(raw))

@@ -39,10 +39,6 @@ const (
 	FormatCAEP = "caep"
 )
 
-// DefaultTimeout bounds one delivery attempt: a receiver should answer
-// at once and do its work later.
-const DefaultTimeout = 10 * time.Second
-
 // Settings are the WEBHOOK_ settings.
 type Settings struct {
 	URLs []string
@@ -53,7 +49,7 @@ type Settings struct {
 	Format      string
 	MaxAttempts int
 	RetryBase   time.Duration
-	// Timeout bounds one attempt; 0 is DefaultTimeout.
+	// Timeout bounds one attempt (WEBHOOK_TIMEOUT).
 	Timeout time.Duration
 	// Issuer is the iss of Security Event Tokens (JWT_ISSUER).
 	Issuer string
@@ -119,9 +115,6 @@ func New(d Deps, set Settings) (*Outbox, error) {
 	}
 	if o.now == nil {
 		o.now = time.Now
-	}
-	if o.set.Timeout <= 0 {
-		o.set.Timeout = DefaultTimeout
 	}
 	if o.metrics == nil {
 		o.metrics = nopRecorder{}

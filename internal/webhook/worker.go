@@ -38,10 +38,6 @@ const (
 	pollInterval = time.Second
 	// maxBackoff caps the delay between two attempts.
 	maxBackoff = 6 * time.Hour
-	// leaseMargin is how much longer than one attempt's timeout a lease
-	// lasts: long enough that no other worker takes a row still being
-	// posted, short enough that a crashed worker's rows go out again soon.
-	leaseMargin = 30 * time.Second
 )
 
 // Run delivers due webhooks until ctx ends: at once when Wake says rows
@@ -58,8 +54,8 @@ func (o *Outbox) Run(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			o.log.ErrorContext(ctx, "webhook delivery pass failed", "error", err)
 		}
-		if n == batch {
-			continue // more may be due
+		if n > 0 {
+			continue // more may be due: the next of a user's events, or the next batch
 		}
 		select {
 		case <-ctx.Done():
@@ -94,9 +90,12 @@ func (o *Outbox) deliverDue(ctx context.Context) (int, error) {
 // writer at a time.
 func (o *Outbox) lease(ctx context.Context) ([]*ent.WebhookDelivery, time.Time, error) {
 	now := o.now()
-	// Whole microseconds: the lease is compared for equality after a
-	// round trip through PostgreSQL, which keeps no more.
-	until := now.Add(o.set.Timeout + leaseMargin).Truncate(time.Microsecond)
+	// Twice the timeout of an attempt: long enough that no other worker
+	// takes a row still being posted, short enough that the rows of a
+	// crashed worker go out again soon. Whole microseconds: the lease is
+	// compared for equality after a round trip through PostgreSQL, which
+	// keeps no more.
+	until := now.Add(2 * o.set.Timeout).Truncate(time.Microsecond)
 	var rows []*ent.WebhookDelivery
 	err := database.WithTx(ctx, o.db, func(tx *ent.Tx) error {
 		var err error
