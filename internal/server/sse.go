@@ -120,6 +120,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 
 	done := make(chan struct{})
 	defer close(done)
+	reqCtx := ctx
 	go func() {
 		tick := time.NewTicker(ssePing)
 		defer tick.Stop()
@@ -127,7 +128,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 			select {
 			case <-done:
 				return
-			case <-ctx.Done():
+			case <-reqCtx.Done():
 				return
 			case <-tick.C:
 				send(func(w io.Writer) { fmt.Fprint(w, ": ping\n\n") })
@@ -135,9 +136,9 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		}
 	}()
 
-	responses, ctx := exec.DispatchOperation(ctx, rc)
+	responses, opCtx := exec.DispatchOperation(ctx, rc)
 	for {
-		resp := responses(ctx)
+		resp := responses(opCtx)
 		if resp == nil {
 			break
 		}
@@ -147,7 +148,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		}
 		send(func(w io.Writer) { fmt.Fprintf(w, "event: next\ndata: %s\n\n", b) })
 	}
-	if ctx.Err() == nil {
+	if opCtx.Err() == nil {
 		send(func(w io.Writer) { fmt.Fprint(w, "event: complete\ndata:\n\n") })
 	}
 }
