@@ -18,7 +18,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -219,9 +218,4 @@ func (o *Outbox) Wake() {
 	case o.wake <- struct{}{}:
 	default:
 	}
-}
-
-// Sends reports whether the outbox sends events of type typ.
-func (o *Outbox) Sends(typ string) bool {
-	return o != nil && slices.Contains(audit.Types, typ) && o.events[typ]
 }
