@@ -12,11 +12,13 @@ import (
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"github.com/gqlauth/gqlauth/ent/auditevent"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/ent/webhookdelivery"
 )
 
 // ent aliases to avoid import conflicts in user's code.
@@ -77,11 +79,13 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			mailmessage.Table:  mailmessage.ValidColumn,
-			refreshtoken.Table: refreshtoken.ValidColumn,
-			session.Table:      session.ValidColumn,
-			signingkey.Table:   signingkey.ValidColumn,
-			user.Table:         user.ValidColumn,
+			auditevent.Table:      auditevent.ValidColumn,
+			mailmessage.Table:     mailmessage.ValidColumn,
+			refreshtoken.Table:    refreshtoken.ValidColumn,
+			session.Table:         session.ValidColumn,
+			signingkey.Table:      signingkey.ValidColumn,
+			user.Table:            user.ValidColumn,
+			webhookdelivery.Table: webhookdelivery.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

@@ -15,7 +15,9 @@ import (
 
 	"github.com/gqlauth/gqlauth/graph/model"
 	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/live"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/session"
 )
@@ -31,6 +33,10 @@ type Resolver struct {
 	// SessionService is named so because queryResolver.Sessions is the
 	// sessions query.
 	SessionService *session.Service
+	// Audit reads the audit trail (auditEvents, securityActivity).
+	Audit *audit.Trail
+	// Live streams session events (sessionEvents).
+	Live *live.Hub
 	// RefreshTokenInBody fills AuthPayload.refreshToken; off for
 	// deployments that keep the refresh token in its HttpOnly cookie only.
 	RefreshTokenInBody bool

@@ -226,5 +226,10 @@ func openAccounts(ctx context.Context, cfg *config.Config, log *slog.Logger) (*a
 		db.Close()
 		return nil, nil, err
 	}
-	return account.New(account.Deps{DB: db.Client, Passwords: passwords}), func() { db.Close() }, nil
+	trail, _, err := app.AuditTrail(cfg, db.Client, log, nil, nil)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return account.New(account.Deps{DB: db.Client, Passwords: passwords, Audit: trail}), func() { db.Close() }, nil
 }

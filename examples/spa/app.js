@@ -12,6 +12,11 @@
 //   header, which another site cannot set (double-submit cookie).
 // - On page load the app calls `refresh` through the cookie to get a new
 //   access token: that is how a reload keeps the user signed in.
+//
+// While signed in, the app listens to its session's live events (the
+// sessionEvents subscription over Server-Sent Events, docs/audit.md): when
+// the session is ended elsewhere ("sign out everywhere" on another device,
+// an admin's revokeSession, a password change), it signs out at once.
 'use strict';
 
 (function () {
@@ -25,6 +30,7 @@
 
   let accessToken = null; // in memory only
   let refreshTimer = null;
+  let events = null; // the AbortController of the live session-event stream
 
   const $ = (id) => document.getElementById(id);
 
@@ -70,15 +76,63 @@
     const ms = Math.max(5, payload.expiresIn - 60) * 1000;
     refreshTimer = setTimeout(() => refresh().catch(showError), ms);
     showUser(payload.user);
+    watchSession(accessToken);
   }
 
-  function endSession() {
+  function endSession(why = 'Signed out.') {
     accessToken = null;
     clearTimeout(refreshTimer);
     refreshTimer = null;
+    if (events) events.abort();
+    events = null;
     $('me').textContent = '';
-    $('status').textContent = 'Signed out.';
+    $('status').textContent = why;
     document.body.dataset.state = 'signed-out';
+  }
+
+  // watchSession subscribes to the session's live events over Server-Sent
+  // Events (graphql-sse, distinct connections mode: one POST per
+  // subscription, Accept: text/event-stream). gqlauth ends the stream
+  // after REVOKED and when the access token expires; the next refresh
+  // subscribes again with the new token.
+  async function watchSession(token) {
+    if (events) events.abort();
+    const ctl = new AbortController();
+    events = ctl;
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'text/event-stream',
+          Authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({ query: 'subscription SessionEvents { sessionEvents { type sessionId at } }' }),
+        signal: ctl.signal,
+      });
+      if (!res.ok || !res.body) return;
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = message.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('\n');
+          if (!message.startsWith('event: next') || !data) continue;
+          const event = JSON.parse(data).data;
+          if (event && event.sessionEvents.type === 'REVOKED' && events === ctl) {
+            endSession('Signed out: this session was ended on another device.');
+            return;
+          }
+        }
+      }
+    } catch (err) {
+      if (err.name !== 'AbortError') console.warn('session events:', err);
+    }
   }
 
   function showUser(user) {
@@ -136,6 +190,15 @@
     }
   }
 
+  // logoutEverywhere ends every session of the user, on every device.
+  async function logoutEverywhere() {
+    try {
+      await gql('mutation LogoutEverywhere { logout(scope: GLOBAL) }', undefined, { useCookie: true });
+    } finally {
+      endSession();
+    }
+  }
+
   // restore tries to resume the session after a page load. Without the
   // CSRF cookie there is no session to resume, so no request is made.
   async function restore() {
@@ -168,6 +231,7 @@
   on('me-button', 'click', loadMe);
   on('refresh-button', 'click', refresh);
   on('logout-button', 'click', logout);
+  on('logout-everywhere-button', 'click', logoutEverywhere);
 
   restore();
 })();

@@ -22,6 +22,11 @@ type AuthPayload struct {
 	User *ent.User `json:"user"`
 }
 
+// What a client can be told as it happens, over Server-Sent Events
+// (POST /graphql with Accept: text/event-stream).
+type Subscription struct {
+}
+
 // Changes to the signed-in user's profile. A field left out is unchanged; a
 // field given as null (or, for the text fields, as an empty string) is
 // cleared. Email and username are validated as in signUp, and at least one

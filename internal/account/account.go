@@ -10,6 +10,7 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/session"
 )
@@ -22,6 +23,8 @@ type Deps struct {
 	// change or a deletion; the command line, which does neither, may
 	// leave it nil.
 	Sessions *session.Service
+	// Audit records sign-ups and account changes; nil records nothing.
+	Audit *audit.Trail
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
 }
@@ -31,12 +34,13 @@ type Service struct {
 	db        *ent.Client
 	passwords *authn.Passwords
 	sessions  *session.Service
+	audit     *audit.Trail
 	now       func() time.Time
 }
 
 // New returns the account service.
 func New(d Deps) *Service {
-	s := &Service{db: d.DB, passwords: d.Passwords, sessions: d.Sessions, now: d.Clock}
+	s := &Service{db: d.DB, passwords: d.Passwords, sessions: d.Sessions, audit: d.Audit, now: d.Clock}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/session"
@@ -76,8 +77,10 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*se
 		if err := s.sessions.End(ctx, tx, sel, session.ReasonPasswordChanged); err != nil {
 			return err
 		}
-		is, err = s.sessions.Continue(ctx, tx, u, v.SessionID, session.ReasonPasswordChanged)
-		return err
+		if is, err = s.sessions.Continue(ctx, tx, u, v.SessionID, session.ReasonPasswordChanged); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserPasswordChanged, UserID: u.ID, SessionID: is.SessionID()})
 	})
 	if err != nil {
 		return nil, err

@@ -2,11 +2,14 @@ package account
 
 import (
 	"context"
+	"reflect"
+	"slices"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/validate"
@@ -106,11 +109,38 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.Use
 		if err := errs.Err(); err != nil {
 			return err
 		}
-		out, err = upd.Save(ctx)
-		return conflictOr(err)
+		if out, err = upd.Save(ctx); err != nil {
+			return conflictOr(err)
+		}
+		return s.audit.Record(ctx, tx, profileEvents(u, out)...)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// profileEvents are the audit events of a profile update from before to
+// after: user.profile_updated naming the fields that changed (not their
+// values), and user.email_changed when the email did.
+func profileEvents(before, after *ent.User) []audit.Event {
+	var fields []string
+	changed := func(name string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			fields = append(fields, name)
+		}
+	}
+	changed("email", before.Email, after.Email)
+	changed("username", before.Username, after.Username)
+	changed("firstName", before.FirstName, after.FirstName)
+	changed("lastName", before.LastName, after.LastName)
+	changed("age", before.Age, after.Age)
+	if len(fields) == 0 {
+		return nil
+	}
+	events := []audit.Event{{Type: audit.UserProfileUpdated, UserID: after.ID, Details: map[string]any{"fields": fields}}}
+	if slices.Contains(fields, "email") {
+		events = append(events, audit.Event{Type: audit.UserEmailChanged, UserID: after.ID})
+	}
+	return events
 }

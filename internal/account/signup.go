@@ -5,6 +5,7 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/validate"
@@ -94,8 +95,10 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*session.Tokens, 
 		if err != nil {
 			return err
 		}
-		is, err = s.sessions.Start(ctx, tx, u)
-		return err
+		if is, err = s.sessions.Start(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserSignedUp, UserID: u.ID, SessionID: is.SessionID()})
 	})
 	if err != nil {
 		return nil, err
@@ -115,8 +118,11 @@ func (s *Service) Create(ctx context.Context, in NewUser) (*ent.User, error) {
 	}
 	var u *ent.User
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		u, err = store(ctx, tx, r)
-		return err
+		if u, err = store(ctx, tx, r); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserSignedUp, Actor: audit.ActorCLI, UserID: u.ID,
+			Details: map[string]any{"role": string(u.Role)}})
 	})
 	return u, err
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,15 +17,18 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/live"
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
 	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/token"
+	"github.com/gqlauth/gqlauth/internal/webhook"
 )
 
 // App is a running gqlauth, minus the listener.
@@ -42,8 +46,13 @@ type App struct {
 	SignIns   *authn.SignIns
 	Sessions  *session.Service
 	Passwords *authn.Passwords
-	Handler   http.Handler
-	Log       *slog.Logger
+	// Audit is the audit trail; Webhooks its outbox (nil without
+	// WEBHOOK_URLS); Live the live session events.
+	Audit    *audit.Trail
+	Webhooks *webhook.Outbox
+	Live     *live.Hub
+	Handler  http.Handler
+	Log      *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
 	Metrics *metrics.Metrics
@@ -54,6 +63,10 @@ type App struct {
 	draining atomic.Bool
 	// stop ends the background work New started (the key refresh).
 	stop context.CancelFunc
+	// stopWorkers ends the background workers (the webhook worker, the
+	// live events' Redis subscriber); workers waits for them.
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
 }
 
 // New opens the database (migrating it), connects the deny list and
@@ -149,9 +162,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			a.MetricsHandler = server.MetricsHandler(a.Metrics.Handler(), cfg.MetricsToken)
 		}
 	}
-	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes}, SessionSettings(cfg))
-	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns)
-	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions})
+	if err := a.buildAudit(cfg, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
+	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
+	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions, Audit: a.Audit})
 	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
@@ -160,6 +177,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		Accounts:           a.Accounts,
 		SignIns:            a.SignIns,
 		SessionService:     a.Sessions,
+		Audit:              a.Audit,
+		Live:               a.Live,
 		RefreshTokenInBody: cfg.RefreshTokenInBody,
 	}
 	deps := server.Deps{Config: cfg, Resolver: resolver, Authenticate: authenticator.Lazy, Cookies: CookieSettings(cfg, csrfKey(cfg, dk)),
@@ -170,7 +189,62 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		deps.Redis = a.Redis
 	}
 	a.Handler = server.New(deps)
+	a.startWorkers()
 	return a, nil
+}
+
+// buildAudit builds the audit trail with its webhook outbox and the live
+// session events it feeds.
+func (a *App) buildAudit(cfg *config.Config, log *slog.Logger) error {
+	var (
+		hooks   webhook.Recorder
+		streams live.Recorder
+	)
+	if a.Metrics != nil {
+		hooks, streams = a.Metrics, a.Metrics
+	}
+	hub := live.Deps{DB: a.DB.Client, Prefix: cfg.RedisKeyPrefix, Log: log, Metrics: streams}
+	if a.Redis != nil {
+		hub.Redis = a.Redis
+	}
+	a.Live = live.New(hub, live.Settings{MaxConnections: cfg.SSEMaxConnections, MaxPerUser: live.MaxPerUser})
+	var err error
+	a.Audit, a.Webhooks, err = AuditTrail(cfg, a.DB.Client, log, hooks, a.Live)
+	return err
+}
+
+// AuditTrail builds the audit trail of cfg on db, with the webhook outbox
+// when WEBHOOK_URLS is set (nil otherwise) and listener (nil: none) told
+// of committed events. The command line uses it too: its events queue
+// webhooks that the server's worker delivers.
+func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webhook.Recorder, listener audit.Listener) (*audit.Trail, *webhook.Outbox, error) {
+	deps := audit.Deps{DB: db, Listener: listener, Refreshes: cfg.AuditRefreshes, Log: log}
+	var outbox *webhook.Outbox
+	if len(cfg.WebhookURLs) > 0 {
+		key, err := cfg.WebhookKey()
+		if err != nil {
+			return nil, nil, fmt.Errorf("WEBHOOK_SECRET: %v", err)
+		}
+		outbox, err = webhook.New(webhook.Deps{DB: db, Log: log, Metrics: hooks}, webhook.Settings{
+			URLs: cfg.WebhookURLs, Key: key, Events: cfg.WebhookEvents, Format: cfg.WebhookFormat,
+			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.WebhookTimeout,
+			Issuer: cfg.JWTIssuer,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		deps.Outbox = outbox
+	}
+	return audit.New(deps), outbox, nil
+}
+
+// startWorkers runs the webhook worker and the live events' Redis
+// subscriber until Close.
+func (a *App) startWorkers() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopWorkers = cancel
+	a.workers.Go(func() { a.Webhooks.Run(ctx) })
+	a.workers.Go(func() { a.Live.Run(ctx) })
 }
 
 // OpenDatabase opens the database of cfg and applies pending migrations
@@ -229,7 +303,22 @@ func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.Clie
 	return lockout, buckets
 }
 
-// RunHousekeeping deletes old refresh tokens every interval until ctx ends.
+// DeleteOldEvents deletes the audit events and finished webhook
+// deliveries older than AUDIT_RETENTION (0 keeps them).
+func (a *App) DeleteOldEvents(ctx context.Context) {
+	n, err := a.Audit.DeleteOld(ctx, a.Config.AuditRetention)
+	if err == nil {
+		_, err = a.Webhooks.DeleteOld(ctx, a.Config.AuditRetention)
+	}
+	if err != nil && ctx.Err() == nil {
+		a.Log.Error("housekeeping of audit events failed", "error", err)
+	} else if n > 0 {
+		a.Log.Info("housekeeping deleted old audit events", "count", n)
+	}
+}
+
+// RunHousekeeping deletes old refresh tokens, sessions and audit events
+// every interval until ctx ends.
 func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -240,6 +329,7 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 		} else if n > 0 {
 			a.Log.Info("housekeeping deleted old refresh tokens", "count", n)
 		}
+		a.DeleteOldEvents(ctx)
 		select {
 		case <-ctx.Done():
 			return
@@ -272,12 +362,28 @@ func CookieSettings(cfg *config.Config, csrf []byte) server.CookieSettings {
 
 // BeginShutdown marks the app as stopping: /readyz answers 503 from now
 // on, while requests are still served until the listener closes.
-func (a *App) BeginShutdown() { a.draining.Store(true) }
+// Live session-event streams end now, so that their connections do not
+// hold up the graceful shutdown; clients reconnect to another instance.
+func (a *App) BeginShutdown() {
+	a.draining.Store(true)
+	if a.Live != nil {
+		a.Live.Close()
+	}
+}
 
-// Close stops the key refresh and releases the database and Redis connections.
+// Close stops the background work (the key refresh, the webhook worker,
+// the live events' Redis subscriber) and releases the database and Redis
+// connections.
 func (a *App) Close() error {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.stopWorkers != nil {
+		a.stopWorkers()
+		a.workers.Wait()
+	}
+	if a.Live != nil {
+		a.Live.Close()
 	}
 	if a.Redis != nil {
 		a.Redis.Close()

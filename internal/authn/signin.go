@@ -6,6 +6,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/validate"
@@ -39,14 +40,16 @@ type SignIns struct {
 	passwords *Passwords
 	sessions  *session.Service
 	metrics   Recorder
+	audit     *audit.Trail
 }
 
-// NewSignIns returns the password sign-in; metrics nil counts nothing.
-func NewSignIns(db *ent.Client, passwords *Passwords, sessions *session.Service, metrics Recorder) *SignIns {
+// NewSignIns returns the password sign-in; metrics nil counts nothing,
+// trail nil records nothing.
+func NewSignIns(db *ent.Client, passwords *Passwords, sessions *session.Service, metrics Recorder, trail *audit.Trail) *SignIns {
 	if metrics == nil {
 		metrics = nopRecorder{}
 	}
-	return &SignIns{db: db, passwords: passwords, sessions: sessions, metrics: metrics}
+	return &SignIns{db: db, passwords: passwords, sessions: sessions, metrics: metrics, audit: trail}
 }
 
 type nopRecorder struct{}
@@ -93,15 +96,44 @@ func (s *SignIns) signIn(ctx context.Context, in SignInInput) (*session.Tokens, 
 		return nil, err
 	}
 	if err := s.passwords.Check(ctx, u, id.Key(), in.Password); err != nil {
+		if e, ok := failedSignIn(u, err); ok {
+			s.audit.RecordAlone(ctx, e)
+		}
 		return nil, err
 	}
 	var is session.Issued
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		is, err = s.sessions.Start(ctx, tx, u)
-		return err
+		if is, err = s.sessions.Start(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserSignedIn, UserID: u.ID, SessionID: is.SessionID(),
+			Details: map[string]any{"method": "password"}})
 	})
 	if err != nil {
 		return nil, err
 	}
 	return s.sessions.HandOut(is)
+}
+
+// failedSignIn is the audit event of a refused password:
+// user.locked_out when the lockout refused it before the check, else
+// user.sign_in_failed; none when the server failed. u is nil for an
+// unknown account; the identifier typed is not recorded (people type
+// passwords into it).
+func failedSignIn(u *ent.User, err error) (audit.Event, bool) {
+	e := audit.Event{Type: audit.UserSignInFailed, Details: map[string]any{"reason": "wrong_password"}}
+	switch apierr.CodeOf(err) {
+	case apierr.TooManyRequests:
+		e.Type, e.Details = audit.UserLockedOut, nil
+	case apierr.Unauthenticated:
+		if u == nil {
+			e.Details["reason"] = "unknown_account"
+		}
+	default:
+		return e, false
+	}
+	if u != nil {
+		e.UserID = u.ID
+	}
+	return e, true
 }
