@@ -17,9 +17,12 @@ import (
 	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/mail"
 	"github.com/gqlauth/gqlauth/internal/metrics"
+	"github.com/gqlauth/gqlauth/internal/password"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
@@ -38,7 +41,12 @@ type App struct {
 	SignIns   *authn.SignIns
 	Sessions  *session.Service
 	Passwords *authn.Passwords
-	Handler   http.Handler
+	// Mailer queues the mails of the email flows; nil when they are off
+	// (EMAIL_VERIFICATION=off). RunMail delivers them.
+	Mailer *mail.Mailer
+	// Codes are the mailed one-time links and codes.
+	Codes   *emailcode.Store
+	Handler http.Handler
 	Log       *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
@@ -108,12 +116,26 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if a.Metrics != nil {
 		a.Deny = token.Observe(a.Deny, a.Metrics)
 	}
-	lockout, authRate := throttles(cfg, a.Redis)
+	lockout, authRate, mailLimit := throttles(cfg, a.Redis)
 	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
-	a.Passwords, err = authn.NewPasswords(cfg.BcryptCost, lockout, log)
+	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
 	if err != nil {
 		a.Close()
 		return nil, err
+	}
+	pwPolicy, err := PasswordPolicy(cfg, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Passwords = authn.NewPasswords(hasher, lockout, log)
+	a.Codes = emailcode.New(db.Client, nil)
+	if cfg.MailFlows() {
+		a.Mailer, err = mail.New(MailSettings(cfg), db.Client, db.Dialect, log)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	var (
 		refreshes session.Recorder
@@ -127,7 +149,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	}
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes}, SessionSettings(cfg))
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns)
-	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions})
+	acc := account.Deps{DB: db.Client, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
+		Mailer: a.Mailer, Codes: a.Codes, Flows: FlowSettings(cfg)}
+	if mailLimit != nil {
+		acc.MailLimit = mailLimit
+	}
+	a.Accounts = account.New(acc)
+	a.SignIns.Verification = a.Accounts
 	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
@@ -169,10 +197,11 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, dbO
 	return db, nil
 }
 
-// throttles builds the sign-in lockout and the per-client rate limit of
-// credential fields: in Redis when there is one (shared by every
-// instance), else in process. A zero setting turns each off.
-func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter) {
+// throttles builds the sign-in lockout, the per-client rate limit of
+// credential fields and the per-address limit of mails: in Redis when
+// there is one (shared by every instance), else in process. A zero
+// setting turns each off (nil).
+func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
@@ -189,10 +218,75 @@ func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.Clie
 	default:
 		buckets = ratelimit.NewMemoryBuckets(cfg.RateLimitAuth)
 	}
-	return lockout, buckets
+	var mails *ratelimit.Lockout
+	if cfg.EmailRateLimit > 0 {
+		mails = ratelimit.NewLockout(counter, cfg.EmailRateLimit, time.Hour)
+	}
+	return lockout, buckets, mails
 }
 
-// RunHousekeeping deletes old refresh tokens every interval until ctx ends.
+// PasswordPolicy is the password policy cfg sets: PASSWORD_MIN_LENGTH,
+// and the Have I Been Pwned check when PASSWORD_BREACH_CHECK=hibp.
+func PasswordPolicy(cfg *config.Config, log *slog.Logger) (*password.Policy, error) {
+	set := password.PolicySettings{MinLength: cfg.PasswordMinLength}
+	if cfg.PasswordBreachCheck == config.BreachCheckHIBP {
+		hibp, err := password.NewHIBP(cfg.PasswordBreachAPIURL, cfg.PasswordBreachTimeout, nil)
+		if err != nil {
+			return nil, err
+		}
+		set.Breach = hibp
+	}
+	return password.NewPolicy(set, log)
+}
+
+// NewPasswords is the password credential of the command line: cfg's
+// hasher, no lockout.
+func NewPasswords(cfg *config.Config, log *slog.Logger) (*authn.Passwords, error) {
+	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
+	if err != nil {
+		return nil, err
+	}
+	return authn.NewPasswords(hasher, nil, log), nil
+}
+
+// MailSettings are the mail settings cfg sets. The worker looks for due
+// mails at least as often as the first retry backoff, so that a retry is
+// not late by more than its wait.
+func MailSettings(cfg *config.Config) mail.Settings {
+	return mail.Settings{
+		URL:          cfg.MailURL,
+		From:         cfg.MailSender(),
+		AppURL:       cfg.AppOrigin(),
+		Timeout:      cfg.MailTimeout,
+		TemplatesDir: cfg.MailTemplatesDir,
+		MaxAttempts:  cfg.MailMaxAttempts,
+		RetryBackoff: cfg.MailRetryBackoff,
+		Production:   cfg.Production(),
+		Outbox:       mail.OutboxSettings{PollInterval: min(5*time.Second, cfg.MailRetryBackoff)},
+	}
+}
+
+// FlowSettings are the email flows' settings cfg sets.
+func FlowSettings(cfg *config.Config) account.Flows {
+	return account.Flows{
+		Verification:     cfg.EmailVerification,
+		EmailTokenTTL:    cfg.EmailTokenTTL,
+		PasswordResetTTL: cfg.PasswordResetTTL,
+		LinkURL:          cfg.AppOrigin() + cfg.EmailLinkPath,
+		NotifyUnknown:    cfg.PasswordResetNotifyUnknown,
+	}
+}
+
+// RunMail delivers the outbox's mails until ctx ends, then finishes the
+// delivery in flight and returns (at once when the flows are off).
+func (a *App) RunMail(ctx context.Context) {
+	if a.Mailer != nil {
+		a.Mailer.Outbox.Run(ctx)
+	}
+}
+
+// RunHousekeeping deletes old refresh tokens and expired email tokens
+// every interval until ctx ends.
 func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -202,6 +296,13 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 			a.Log.Error("housekeeping failed", "error", err)
 		} else if n > 0 {
 			a.Log.Info("housekeeping deleted old refresh tokens", "count", n)
+		}
+		// Mailed links and codes are kept a day past their expiry.
+		n, err = a.Codes.DeleteOld(ctx, time.Now().Add(-24*time.Hour))
+		if err != nil && ctx.Err() == nil {
+			a.Log.Error("housekeeping failed", "error", err)
+		} else if n > 0 {
+			a.Log.Info("housekeeping deleted expired email tokens", "count", n)
 		}
 		select {
 		case <-ctx.Done():

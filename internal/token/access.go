@@ -32,6 +32,9 @@ type Claims struct {
 	// Email and Username let a client show who is signed in without a request.
 	Email    string `json:"email,omitempty"`
 	Username string `json:"username,omitempty"`
+	// EmailVerified (email_verified, as in OpenID Connect) says whether
+	// the person proved they read mail at Email; present when Email is.
+	EmailVerified *bool `json:"email_verified,omitempty"`
 }
 
 // Subject is who an access token is issued to.
@@ -41,6 +44,8 @@ type Subject struct {
 	Role      string
 	Email     *string
 	Username  *string
+	// EmailVerified is whether Email has been verified.
+	EmailVerified bool
 }
 
 // Issuer signs and verifies access tokens with one HS256 secret.
@@ -98,6 +103,8 @@ func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
 	}
 	if s.Email != nil {
 		c.Email = *s.Email
+		verified := s.EmailVerified
+		c.EmailVerified = &verified
 	}
 	if s.Username != nil {
 		c.Username = *s.Username
