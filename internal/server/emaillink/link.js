@@ -92,6 +92,9 @@
     return 'If an account uses this address, a mail with a link and a code is on its way. Enter the code below, or open the link.';
   });
 
+  // Another link opened in this tab changes the hash only: start over.
+  window.addEventListener('hashchange', () => window.location.reload());
+
   switch (action) {
     case 'verify-email':
       if (token) { show('verify-email', 'Verify your email address', 'Press the button to confirm that this address is yours.'); break; }
