@@ -47,7 +47,7 @@ type App struct {
 	// Codes are the mailed one-time links and codes.
 	Codes   *emailcode.Store
 	Handler http.Handler
-	Log       *slog.Logger
+	Log     *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
 	Metrics *metrics.Metrics

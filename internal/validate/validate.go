@@ -32,9 +32,9 @@ const (
 	// confirm one's identity: password.MaxLength code points of up to 4
 	// bytes each.
 	MaxSignInPasswordBytes = 4 * password.MaxLength
-	MaxEmailBytes    = schema.MaxEmailBytes
-	MaxNameChars     = schema.MaxNameChars
-	MaxUsernameChars = schema.MaxUsernameChars
+	MaxEmailBytes          = schema.MaxEmailBytes
+	MaxNameChars           = schema.MaxNameChars
+	MaxUsernameChars       = schema.MaxUsernameChars
 	// MaxUsernameBytes bounds a username typed at sign-in (sign-up
 	// allows 32; anything longer cannot exist).
 	MaxUsernameBytes = 64
