@@ -183,10 +183,18 @@ func (s *Store) Redeem(ctx context.Context, p Proof, fn func(tx *ent.Tx, t *ent.
 			wrong = true
 			return nil // commit the count
 		}
-		t, err = tx.EmailToken.UpdateOne(t).SetSpentAt(now).Save(ctx)
+		// Conditional as well as locked: of two concurrent redeems, one
+		// spends and the other finds nothing to spend.
+		n, err := tx.EmailToken.Update().
+			Where(emailtoken.ID(t.ID), emailtoken.SpentAtIsNil(), emailtoken.VoidedAtIsNil()).
+			SetSpentAt(now).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("spend email token: %w", err)
 		}
+		if n != 1 {
+			return errInvalid(field)
+		}
+		t.SpentAt = &now
 		return fn(tx, t)
 	})
 	if err == nil && wrong {
