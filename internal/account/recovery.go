@@ -38,13 +38,25 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) (bool,
 		return false, err
 	}
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		if u != nil {
+		switch {
+		case u != nil:
 			return s.issueAndQueue(ctx, tx, u, emailcode.PasswordReset, addr, s.flows.PasswordResetTTL)
-		}
-		if s.flows.NotifyUnknown {
+		case s.flows.NotifyUnknown:
 			return s.notice(ctx, tx, mail.KindPasswordResetUnknown, addr, mail.Data{ActionURL: s.resetURL()})
 		}
-		return nil
+		// The same work as for an account, undone before the commit: the
+		// statements of a request, a mail rendered, written and deleted,
+		// and a commit of as many changed pages, for nobody.
+		is, err := s.codes.Decoy(ctx, tx, emailcode.PasswordReset, s.flows.PasswordResetTTL)
+		if err != nil {
+			return err
+		}
+		d := mail.Data{Code: is.Code, ExpiresIn: s.flows.PasswordResetTTL, Link: s.link(ActionResetPassword, is.Token)}
+		id, err := s.mailer.Queue(ctx, tx, mail.KindPasswordReset, addr, d)
+		if err != nil {
+			return err
+		}
+		return tx.MailMessage.DeleteOneID(id).Exec(ctx)
 	})
 	return err == nil, err
 }

@@ -559,3 +559,39 @@ func bcryptHash(pw string) (string, error) {
 	b, err := bcrypt.GenerateFromPassword([]byte(pw), 4)
 	return string(b), err
 }
+
+// TestPasswordResetTimingUnknownVsKnown compares the time of
+// requestPasswordReset for an address with an account and one without,
+// as TestSignInTimingUnknownVsKnown does for sign-in: samples
+// interleaved, medians compared, within a factor of two either way. The
+// mail leaves with the worker, so only the request's own work counts.
+func TestPasswordResetTimingUnknownVsKnown(t *testing.T) {
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{"EMAIL_RATE_LIMIT": "0"})
+	known := apptest.UniqueEmail("timing")
+	srv.Client().SignUp(t, known, flowPassword)
+	c := srv.Client()
+	measure := func(email string) time.Duration {
+		start := time.Now()
+		wantOK(t, c.Do(t, requestResetDoc, map[string]any{"e": email}))
+		return time.Since(start)
+	}
+	measure(known)
+	measure(apptest.UniqueEmail("nobody"))
+	const samples = 51
+	var k, u []time.Duration
+	for i := range samples {
+		if i%2 == 0 {
+			k = append(k, measure(known))
+			u = append(u, measure(apptest.UniqueEmail("nobody")))
+		} else {
+			u = append(u, measure(apptest.UniqueEmail("nobody")))
+			k = append(k, measure(known))
+		}
+	}
+	mk, mu := median(k), median(u)
+	ratio := float64(mu) / float64(mk)
+	t.Logf("median requestPasswordReset: known %v, unknown %v, ratio %.2f", mk, mu, ratio)
+	if ratio < 0.5 || ratio > 2 {
+		t.Fatalf("unknown/known median ratio %.2f is outside [0.5, 2]: the reset request reveals which accounts exist", ratio)
+	}
+}

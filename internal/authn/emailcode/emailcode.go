@@ -101,6 +101,21 @@ func (s *Store) Issue(ctx context.Context, tx *ent.Tx, userID uuid.UUID, kind Ki
 	return is, nil
 }
 
+// Decoy does Issue's work for an address without an account, short of
+// the insert its foreign key forbids: the voiding statement (which
+// matches nothing), a token, a code and their hashes. The caller queues
+// its mail too and undoes that, so that a request for an unknown address
+// costs about what one for an account does.
+func (s *Store) Decoy(ctx context.Context, tx *ent.Tx, kind Kind, ttl time.Duration) (Issued, error) {
+	now := s.now()
+	if err := s.void(ctx, tx, now, uuid.Nil, kind); err != nil {
+		return Issued{}, err
+	}
+	is := Issued{ID: schema.NewID(), Token: newToken(), Code: newCode(), Expires: now.Add(ttl)}
+	_, _ = hashToken(is.Token), hashCode(is.ID, is.Code)
+	return is, nil
+}
+
 // Void voids every live request of the account (of the kinds given, or
 // of every kind), in the caller's transaction: a password change or
 // reset calls it, so that no older mail can act on the account after.
