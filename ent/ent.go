@@ -16,6 +16,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
+	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
@@ -81,6 +82,7 @@ func checkColumn(t, c string) error {
 			mailmessage.Table:  mailmessage.ValidColumn,
 			refreshtoken.Table: refreshtoken.ValidColumn,
 			session.Table:      session.ValidColumn,
+			signingkey.Table:   signingkey.ValidColumn,
 			user.Table:         user.ValidColumn,
 		})
 	})

@@ -123,7 +123,7 @@ type child struct {
 // startChild runs `binary serve` with env (plus PORT) and waits until it
 // answers.
 func startChild(ctx context.Context, binary string, env map[string]string, pprof bool) (*child, error) {
-	return startProcess(ctx, binary, []string{"serve"}, env, pprof, "/schema.graphql")
+	return startProcess(ctx, binary, []string{"serve"}, env, pprof, "/readyz")
 }
 
 // startProcess runs binary with args and env (plus PORT, the address it

@@ -17,6 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/gqlauth/gqlauth/internal/app"
+	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
 
@@ -46,6 +49,7 @@ type floorUser struct {
 func (f *floorServer) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /me", f.me)
+	mux.HandleFunc("GET /verify", f.verify)
 	mux.HandleFunc("POST /signin", f.signIn)
 	mux.HandleFunc("POST /refresh", f.refresh)
 	return mux
@@ -62,7 +66,34 @@ func writeData(w http.ResponseWriter, data any) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"data": data})
 }
 
-// me is the read floor: verify the HS256 JWT, one Redis round trip (the
+// verify is the forward-auth floor: verify the JWT (ES256, by its kid,
+// as gqlauth does), one Redis round trip (the deny-list keys of the
+// token, its session and its user), the identity in response headers.
+func (f *floorServer) verify(w http.ResponseWriter, r *http.Request) {
+	raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	c, err := f.issuer.Verify(raw)
+	if err != nil {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	n, err := f.rdb.Exists(r.Context(), f.redisPrefix+"deny:jti:"+c.ID, f.redisPrefix+"deny:sid:"+c.SessionID, f.redisPrefix+"deny:user:"+c.Subject).Result()
+	if err != nil || n > 0 {
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	h := w.Header()
+	h.Set("X-Auth-User-Id", c.Subject)
+	h.Set("X-Auth-Session-Id", c.SessionID)
+	h.Set("X-Auth-Role", c.Role)
+	h.Set("X-Auth-Email", c.Email)
+	w.WriteHeader(http.StatusOK)
+}
+
+// me is the read floor: verify the JWT (ES256, by its kid), one Redis round trip (the
 // deny-list keys of the token, its session and its user), one
 // primary-key SELECT of the user over pgx, JSON out.
 func (f *floorServer) me(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +140,7 @@ type signInBody struct {
 }
 
 // signIn is the sign-in floor: one bcrypt compare at the configured cost
-// and one JWT signature.
+// and one JWT signature (ES256, gqlauth's key).
 func (f *floorServer) signIn(w http.ResponseWriter, r *http.Request) {
 	var b signInBody
 	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
@@ -140,7 +171,7 @@ var errFloorRotated = errors.New("token is not live")
 
 // refresh is the rotation floor: in one transaction, lock the presented
 // token's row (joined with its user, whose claims the JWT carries), mark
-// it rotated, insert its successor, commit; then sign one JWT.
+// it rotated, insert its successor, commit; then sign one JWT (ES256).
 func (f *floorServer) refresh(w http.ResponseWriter, r *http.Request) {
 	var b refreshBody
 	if err := json.NewDecoder(r.Body).Decode(&b); err != nil {
@@ -195,6 +226,34 @@ func (f *floorServer) refresh(w http.ResponseWriter, r *http.Request) {
 	writeData(w, map[string]any{"refresh": map[string]any{"accessToken": access, "refreshToken": next, "expiresIn": 900}})
 }
 
+// benchIssuer signs and verifies like gqlauth configured with env: with
+// the signing keys gqlauth keeps in the bench database (it made an ES256
+// key at start), read once.
+func benchIssuer(ctx context.Context, env map[string]string) (*token.Issuer, error) {
+	cfg, err := config.FromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	dk, err := cfg.DataKey()
+	if err != nil {
+		return nil, err
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{})
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	keys, err := app.NewKeyStore(db.Client, cfg, dk).SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	set, err := token.NewKeySet(ctx, token.StaticKeys(keys), nil)
+	if err != nil {
+		return nil, err
+	}
+	return token.NewIssuer(set, token.IssuerSettings{Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, ClientID: cfg.ClientID(), TTL: accessTTL}), nil
+}
+
 // startFloorSession stores the first refresh token of a floor session
 // for userID and returns the token.
 func startFloorSession(ctx context.Context, pool *pgxpool.Pool, userID uuid.UUID) (string, error) {
@@ -233,8 +292,12 @@ func floorCommand(ctx context.Context, args []string) error {
 	opts.PoolSize = *conns
 	rdb := redis.NewClient(opts)
 	defer rdb.Close()
+	issuer, err := benchIssuer(ctx, childEnv(*dbURL, *redisURL, *prefix, 10))
+	if err != nil {
+		return err
+	}
 	f := &floorServer{pool: pool, rdb: rdb, redisPrefix: *prefix, refreshTTL: 7 * 24 * time.Hour,
-		issuer: token.NewIssuer(benchSecret, "gqlauth", "gqlauth", accessTTL), hashes: map[string]floorUser{}}
+		issuer: issuer, hashes: map[string]floorUser{}}
 	rows, err := pool.Query(ctx, `SELECT id, email, password_hash FROM users WHERE email IS NOT NULL`)
 	if err != nil {
 		return err

@@ -3,7 +3,7 @@
 // bare net/http handler using the same libraries. See
 // docs/performance.md.
 //
-//	gqlauth-bench [run]   the load benchmark: me, refresh, signIn, a mixed SPA session
+//	gqlauth-bench [run]   the load benchmark: me, verify (/auth/verify), refresh, signIn, a mixed SPA session
 //	gqlauth-bench scale   users pages at 1k and 1M users, Redis memory of the deny list
 //	gqlauth-bench seed    add users to an existing gqlauth database (COPY, in batches)
 package main
@@ -70,8 +70,10 @@ func envOr(name, def string) string {
 	return def
 }
 
-// benchSecret signs the access tokens of gqlauth and of the floors.
-const benchSecret = "Vb3kR9qZ1xM7wT4pN6yH2sL8cJ0fG5dA-eU_iO3rK"
+// benchDataKey is gqlauth's DATA_ENCRYPTION_KEY in the bench: gqlauth
+// makes its ES256 signing key at start, and the floors sign and verify
+// with that same key, read from the bench database.
+const benchDataKey = "u8Hq2ZkV5xN9bT3mR7wY1pL4sC6fJ0gD2eA5iO8yTqE="
 
 // benchPassword is every seeded user's password.
 const benchPassword = "correct horse battery staple"
@@ -82,13 +84,13 @@ func childEnv(dbURL, redisURL, prefix string, bcryptCost int) map[string]string 
 	return map[string]string{
 		"APP_ENV": "production",
 		// The bench sends no mail.
-		"EMAIL_VERIFICATION": "off",
-		"DATABASE_URL":       dbURL,
-		"REDIS_URL":          redisURL,
-		"REDIS_KEY_PREFIX":   prefix,
-		"JWT_ACCESS_SECRET":  benchSecret,
-		"BCRYPT_COST":        fmt.Sprint(bcryptCost),
-		"LOG_LEVEL":          "warn",
+		"EMAIL_VERIFICATION":  "off",
+		"DATABASE_URL":        dbURL,
+		"REDIS_URL":           redisURL,
+		"REDIS_KEY_PREFIX":    prefix,
+		"DATA_ENCRYPTION_KEY": benchDataKey,
+		"BCRYPT_COST":         fmt.Sprint(bcryptCost),
+		"LOG_LEVEL":           "warn",
 		// The load generator is one client address: the per-IP limit of
 		// credential fields would throttle it by design. The per-account
 		// lockout stays on (each worker signs in as its own user).

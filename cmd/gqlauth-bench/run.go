@@ -151,7 +151,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.DurationVar(&f.signInDuration, "signin-duration", 20*time.Second, "measured time of the signIn scenario, per target")
 	fs.DurationVar(&f.signInWarmup, "signin-warmup", 6*time.Second, "warm-up of the signIn scenario")
 	fs.IntVar(&f.rounds, "rounds", 2, "alternate floor and gqlauth this many times per scenario")
-	fs.StringVar(&f.scenarios, "scenarios", "me,refresh,signIn,spa", "the scenarios to run, comma-separated")
+	fs.StringVar(&f.scenarios, "scenarios", "me,verify,refresh,signIn,spa", "the scenarios to run, comma-separated")
 	_ = fs.Parse(args)
 
 	b, err := newRunBench(ctx, f)
@@ -209,7 +209,7 @@ func (b *runBench) Close() {
 }
 
 func newRunBench(ctx context.Context, f runFlags) (_ *runBench, err error) {
-	b := &runBench{f: f, issuer: token.NewIssuer(benchSecret, "gqlauth", "gqlauth", accessTTL)}
+	b := &runBench{f: f}
 	defer func() {
 		if err != nil {
 			b.Close()
@@ -245,6 +245,10 @@ func newRunBench(ctx context.Context, f runFlags) (_ *runBench, err error) {
 		return nil, err
 	}
 	b.cleanups = append(b.cleanups, b.child.Stop)
+	// gqlauth has made its signing key: the bench and the floors use it.
+	if b.issuer, err = benchIssuer(ctx, env); err != nil {
+		return nil, err
+	}
 
 	pool, err := newPool(ctx, b.db.URL, int32(f.conns))
 	if err != nil {
@@ -308,12 +312,12 @@ func (b *runBench) run(ctx context.Context) (*runReport, error) {
 		Time: time.Now().UTC(), GoVersion: goVersion(), CPUs: numCPU(), Conns: b.f.conns,
 		Duration: b.f.duration.String(), SignInDuration: b.f.signInDuration.String(), Rounds: b.f.rounds, BcryptCost: b.f.bcryptCost, GOMEMLIMIT: b.f.gomemlimit, IdleRSS: b.child.RSS(),
 	}
-	steps := map[string]func(context.Context) (scenarioResult, error){"me": b.me, "refresh": b.refresh, "signIn": b.signIn,
+	steps := map[string]func(context.Context) (scenarioResult, error){"me": b.me, "verify": b.verify, "refresh": b.refresh, "signIn": b.signIn,
 		"spa": func(ctx context.Context) (scenarioResult, error) { return b.spa(ctx, rep.Scenarios) }}
 	for _, name := range strings.Split(b.f.scenarios, ",") {
 		s, ok := steps[strings.TrimSpace(name)]
 		if !ok {
-			return nil, fmt.Errorf("unknown scenario %q (me, refresh, signIn, spa)", name)
+			return nil, fmt.Errorf("unknown scenario %q (me, verify, refresh, signIn, spa)", name)
 		}
 		r, err := s(ctx)
 		if err != nil {
@@ -462,6 +466,54 @@ func (b *runBench) me(ctx context.Context) (scenarioResult, error) {
 	}
 	floor, g, rss, floorRSS := b.compare(ctx, "me", floorWorkers, workers)
 	return scenarioResult{Scenario: "me", Gqlauth: g, Floor: floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.70, PeakRSS: rss, FloorPeakRSS: floorRSS}, nil
+}
+
+// verify: the forward-auth endpoint a proxy asks before every request,
+// with the same users and tokens as me.
+func (b *runBench) verify(ctx context.Context) (scenarioResult, error) {
+	const set = 3
+	verifyStep := func(url, tok string, want uuid.UUID) step {
+		return func(ctx context.Context) error {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+tok)
+			res, err := b.http.Do(req)
+			if err != nil {
+				return err
+			}
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				return fmt.Errorf("status %d", res.StatusCode)
+			}
+			if got := res.Header.Get("X-Auth-User-Id"); got != want.String() {
+				return fmt.Errorf("X-Auth-User-Id is %q, want %s", got, want)
+			}
+			return nil
+		}
+	}
+	floorWorkers := make([]step, b.f.conns)
+	for i := range floorWorkers {
+		id := b.users[b.user(set, i)]
+		email := benchEmail(b.user(set, i))
+		tok, _, err := b.issuer.Issue(token.Subject{UserID: id, SessionID: uuid.Must(uuid.NewV7()), Role: "USER", Email: &email})
+		if err != nil {
+			return scenarioResult{}, err
+		}
+		floorWorkers[i] = verifyStep(b.floorURL+"/verify", tok, id)
+	}
+	sess, err := b.signInAll(ctx, set)
+	if err != nil {
+		return scenarioResult{}, fmt.Errorf("sign in for verify: %w", err)
+	}
+	workers := make([]step, b.f.conns)
+	for i := range workers {
+		workers[i] = verifyStep("http://"+b.child.Addr+"/auth/verify", sess[i].AccessToken, b.users[b.user(set, i)])
+	}
+	floor, g, rss, floorRSS := b.compare(ctx, "verify", floorWorkers, workers)
+	return scenarioResult{Scenario: "verify", Gqlauth: g, Floor: floor, FloorRPS: floor.RPS, Ratio: ratio(g.RPS, floor.RPS), Target: 0.70, PeakRSS: rss, FloorPeakRSS: floorRSS}, nil
 }
 
 // rotatingWorker refreshes one session over and over, each request

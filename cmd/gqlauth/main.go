@@ -4,6 +4,8 @@
 //	gqlauth [serve]   run the server (the default)
 //	gqlauth migrate   bring the database schema up to date and exit
 //	gqlauth healthcheck   probe the local server's /healthz (for containers without curl)
+//	gqlauth user …        manage accounts (user.go)
+//	gqlauth keys …        manage the signing keys (keys.go)
 package main
 
 import (
@@ -69,6 +71,8 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		return nil
 	case "user":
 		return userCommand(ctx, cfg, log, args, stdin, stdout)
+	case "keys":
+		return keysCommand(ctx, cfg, log, args, stdout)
 	case "healthcheck":
 		return healthcheck(ctx, cfg, stdout)
 	case "help", "-h", "--help":
@@ -84,7 +88,11 @@ const usage = `usage:
   gqlauth migrate      bring the database schema up to date and exit
   gqlauth healthcheck  exit 0 when the server on PORT answers /healthz (for container health checks)
   gqlauth user create --email E [--username U] [--role admin|user] --password-stdin
-  gqlauth user set-role (--email E | --id ID) --role admin|user`
+  gqlauth user set-role (--email E | --id ID) --role admin|user
+  gqlauth keys list
+  gqlauth keys create [--alg ES256|EdDSA|RS256]
+  gqlauth keys rotate [--kid KID] [--alg ES256|EdDSA|RS256] [--force]
+  gqlauth keys revoke|restore|delete KID`
 
 func newLogger(cfg *config.Config) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.SlogLevel()}

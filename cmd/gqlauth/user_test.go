@@ -45,24 +45,38 @@ type cliResult struct {
 }
 
 // runCLI runs the built gqlauth with args and stdin, configured like the
-// server cfg (its database, deny list and secret) and nothing else: an
+// server cfg (its database, deny list and keys) and nothing else: an
 // empty working directory (no .env) and only PATH and HOME inherited.
 func runCLI(t *testing.T, cfg *config.Config, stdin string, args ...string) cliResult {
 	t.Helper()
-	cmd := exec.Command(gqlauthBinary, args...)
-	cmd.Dir = t.TempDir()
-	cmd.Env = []string{
+	return runCLIEnv(t, cliEnv(cfg), stdin, args...)
+}
+
+// cliEnv is the environment of a gqlauth configured like cfg.
+func cliEnv(cfg *config.Config, extra ...string) []string {
+	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
 		"APP_ENV=test",
 		"LOG_LEVEL=warn",
 		"BCRYPT_COST=" + strconv.Itoa(cfg.BcryptCost),
 		"JWT_ACCESS_SECRET=" + cfg.JWTAccessSecret,
+		"DATA_ENCRYPTION_KEY=" + cfg.DataEncryptionKey,
 		"DATABASE_URL=" + cfg.DatabaseURL,
 	}
 	if cfg.RedisURL != "" {
-		cmd.Env = append(cmd.Env, "REDIS_URL="+cfg.RedisURL, "REDIS_KEY_PREFIX="+cfg.RedisKeyPrefix)
+		env = append(env, "REDIS_URL="+cfg.RedisURL, "REDIS_KEY_PREFIX="+cfg.RedisKeyPrefix)
 	}
+	return append(env, extra...)
+}
+
+// runCLIEnv runs the built gqlauth with args and stdin in env, in an
+// empty working directory.
+func runCLIEnv(t *testing.T, env []string, stdin string, args ...string) cliResult {
+	t.Helper()
+	cmd := exec.Command(gqlauthBinary, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin = strings.NewReader(stdin)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -3,6 +3,7 @@
 package migrate
 
 import (
+	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/dialect/sql/schema"
 	"entgo.io/ent/schema/field"
 )
@@ -175,6 +176,35 @@ var (
 			},
 		},
 	}
+	// SigningKeysColumns holds the columns for the "signing_keys" table.
+	SigningKeysColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "algorithm", Type: field.TypeEnum, Enums: []string{"ES256", "EdDSA", "RS256", "HS256"}},
+		{Name: "state", Type: field.TypeEnum, Enums: []string{"standby", "current", "previous", "revoked"}},
+		{Name: "legacy", Type: field.TypeBool, Default: false},
+		{Name: "public_jwk", Type: field.TypeString, Nullable: true, Size: 2147483647},
+		{Name: "private_key", Type: field.TypeBytes},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "activated_at", Type: field.TypeTime, Nullable: true},
+		{Name: "retired_at", Type: field.TypeTime, Nullable: true},
+		{Name: "revoked_at", Type: field.TypeTime, Nullable: true},
+	}
+	// SigningKeysTable holds the schema information for the "signing_keys" table.
+	SigningKeysTable = &schema.Table{
+		Name:       "signing_keys",
+		Columns:    SigningKeysColumns,
+		PrimaryKey: []*schema.Column{SigningKeysColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "signingkey_one_current",
+				Unique:  true,
+				Columns: []*schema.Column{SigningKeysColumns[2]},
+				Annotation: &entsql.IndexAnnotation{
+					Where: "state = 'current'",
+				},
+			},
+		},
+	}
 	// UsersColumns holds the columns for the "users" table.
 	UsersColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -202,6 +232,7 @@ var (
 		MailMessagesTable,
 		RefreshTokensTable,
 		SessionsTable,
+		SigningKeysTable,
 		UsersTable,
 	}
 )

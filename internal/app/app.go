@@ -36,6 +36,10 @@ type App struct {
 	DB     *database.DB
 	Redis  *redis.Client // nil without REDIS_URL
 	Deny   token.DenyList
+	// Keys are the signing keys in use, reloaded from KeyStore every
+	// JWT_KEYS_REFRESH_INTERVAL until Close.
+	Keys     *token.KeySet
+	KeyStore *token.KeyStore
 	// The services, as the GraphQL layer and the tests reach them.
 	Accounts  *account.Service
 	SignIns   *authn.SignIns
@@ -56,6 +60,8 @@ type App struct {
 	MetricsHandler http.Handler
 	// draining is set by BeginShutdown; /readyz then answers 503.
 	draining atomic.Bool
+	// stop ends the background work New started (the key refresh).
+	stop context.CancelFunc
 }
 
 // New opens the database (migrating it), connects the deny list and
@@ -117,7 +123,25 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		a.Deny = token.Observe(a.Deny, a.Metrics)
 	}
 	lockout, authRate, mailLimit := throttles(cfg, a.Redis)
-	issuer := token.NewIssuer(cfg.JWTAccessSecret, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	dk, err := DataKey(cfg, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.KeyStore = NewKeyStore(db.Client, cfg, dk)
+	if a.Keys, err = openKeys(ctx, a.KeyStore, cfg, log); err != nil {
+		a.Close()
+		return nil, err
+	}
+	var bg context.Context
+	bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go a.Keys.Run(bg, cfg.JWTKeysRefreshInterval, func(ctx context.Context) error {
+		_, err := a.KeyStore.RevokeRetired(ctx)
+		return err
+	})
+	issuer := token.NewIssuer(a.Keys, token.IssuerSettings{
+		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, ClientID: cfg.ClientID(), TTL: cfg.AccessTokenTTL,
+	})
 	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
 	if err != nil {
 		a.Close()
@@ -166,9 +190,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		SessionService:     a.Sessions,
 		RefreshTokenInBody: cfg.RefreshTokenInBody,
 	}
-	deps := server.Deps{Config: cfg, Resolver: resolver, Authenticate: authenticator.Lazy, Cookies: CookieSettings(cfg),
+	deps := server.Deps{Config: cfg, Resolver: resolver, Authenticate: authenticator.Lazy, Cookies: CookieSettings(cfg, csrfKey(cfg, dk)),
 		Log: log, AuthRate: authRate,
-		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted}
+		SQL: db.SQL, Metrics: a.Metrics, Draining: a.draining.Load, TrustedDocuments: trusted,
+		Keys: a.Keys, ForwardAuth: forwardAuth(authenticator)}
 	if a.Redis != nil {
 		deps.Redis = a.Redis
 	}
@@ -195,6 +220,18 @@ func OpenDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, dbO
 		}
 	}
 	return db, nil
+}
+
+// forwardAuth answers the forward-auth endpoint /auth/verify through the
+// bearer-token check every authenticated request makes.
+func forwardAuth(a *authn.Authenticator) server.Authenticate {
+	return func(ctx context.Context, bearer string) (server.Identity, error) {
+		v, err := a.Authenticate(ctx, bearer)
+		if err != nil {
+			return server.Identity{}, err
+		}
+		return server.Identity{UserID: v.UserID.String(), SessionID: v.SessionID.String(), Role: string(v.Role), Email: v.Claims.Email}, nil
+	}
 }
 
 // throttles builds the sign-in lockout, the per-client rate limit of
@@ -322,14 +359,15 @@ func SessionSettings(cfg *config.Config) session.Settings {
 	}
 }
 
-// CookieSettings are the session cookies cfg shapes.
-func CookieSettings(cfg *config.Config) server.CookieSettings {
+// CookieSettings are the session cookies cfg shapes, their CSRF values
+// signed with csrf.
+func CookieSettings(cfg *config.Config, csrf []byte) server.CookieSettings {
 	return server.CookieSettings{
 		RefreshName: cfg.RefreshCookieName,
 		Secure:      cfg.Secure(),
 		SameSite:    cfg.SameSite(),
 		Domain:      cfg.CookieDomain,
-		CSRFKey:     cfg.CSRFKey(),
+		CSRFKey:     csrf,
 	}
 }
 
@@ -337,8 +375,11 @@ func CookieSettings(cfg *config.Config) server.CookieSettings {
 // on, while requests are still served until the listener closes.
 func (a *App) BeginShutdown() { a.draining.Store(true) }
 
-// Close releases the database and Redis connections.
+// Close stops the key refresh and releases the database and Redis connections.
 func (a *App) Close() error {
+	if a.stop != nil {
+		a.stop()
+	}
 	if a.Redis != nil {
 		a.Redis.Close()
 	}

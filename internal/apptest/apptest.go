@@ -154,19 +154,24 @@ func NewRedisPrefix(t testing.TB) string {
 	return prefix
 }
 
-// JWTSecret is every test server's JWT_ACCESS_SECRET: random-looking, so
-// that production mode (which refuses guessable secrets) accepts it too.
+// JWTSecret is a JWT_ACCESS_SECRET for tests of the legacy HS256 key
+// (pass it as an override): random-looking, so that production mode
+// (which refuses guessable secrets) accepts it too.
 const JWTSecret = "kQ7vZ2xN9pL4wR8tY1bE6mH3sJ5cF0gA-uD_iO2qW7eXnB4"
 
+// DataKey is every test server's DATA_ENCRYPTION_KEY.
+const DataKey = "Jm4Qd8vX2bN7kR1tY5wE9hL3sC6fG0aZuP2iO8yT4eU="
+
 // Config returns the configuration of a test server on backend b: bcrypt
-// at its minimum cost, a fixed secret, and the given overrides (variable
-// name to value, as in the environment).
+// at its minimum cost, a fixed data encryption key (so the server makes
+// an ES256 signing key of its own at start), and the given overrides
+// (variable name to value, as in the environment).
 func Config(t testing.TB, b Backend, overrides map[string]string) *config.Config {
 	t.Helper()
 	vars := map[string]string{
-		"APP_ENV":           "test",
-		"BCRYPT_COST":       "4",
-		"JWT_ACCESS_SECRET": JWTSecret,
+		"APP_ENV":             "test",
+		"BCRYPT_COST":         "4",
+		"DATA_ENCRYPTION_KEY": DataKey,
 		// Every test client is 127.0.0.1: the per-address limit of
 		// credential requests is off unless a test turns it on.
 		"RATE_LIMIT_AUTH": "0",

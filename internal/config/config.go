@@ -5,12 +5,12 @@
 package config
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"reflect"
 	"strconv"
@@ -37,9 +37,35 @@ type Config struct {
 	// deadline on every statement, SQLite's too); 0 turns it off.
 	DatabaseStatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT" envDefault:"5s"`
 
-	// JWTAccessSecret signs access tokens (HS256). Empty in development
-	// means a random secret per start.
+	// DataEncryptionKey (32 bytes, base64) seals the secrets gqlauth keeps
+	// in its database, the signing keys' private keys first. Required in
+	// production; in development one is made on the first start and kept
+	// in a file beside the data (see internal/app).
+	DataEncryptionKey string `env:"DATA_ENCRYPTION_KEY"`
+	// JWTAccessSecret is the HS256 secret of deployments from before
+	// signing keys: when set, it is imported as the legacy signing key
+	// (current until the operator rotates), so that its tokens keep
+	// working. New deployments leave it empty.
 	JWTAccessSecret string `env:"JWT_ACCESS_SECRET"`
+	// JWTClientID is the client_id claim of access tokens (RFC 9068);
+	// empty means JWTIssuer.
+	JWTClientID string `env:"JWT_CLIENT_ID"`
+	// JWTKeysRefreshInterval is how often each instance reloads the
+	// signing keys from the database, so a rotation or revocation made
+	// elsewhere takes effect without a restart.
+	JWTKeysRefreshInterval time.Duration `env:"JWT_KEYS_REFRESH_INTERVAL" envDefault:"30s"`
+	// JWTKeyRetireAfter is how long a previous key keeps verifying after
+	// it stopped signing, before it is revoked automatically; 0 means
+	// AccessTokenTTL plus the 5s leeway, the least that refuses no
+	// unexpired token.
+	JWTKeyRetireAfter time.Duration `env:"JWT_KEY_RETIRE_AFTER"`
+	// JWKSMaxAge is the Cache-Control max-age of the JWKS, and so how long
+	// a standby key must be published before `gqlauth keys rotate` lets it sign.
+	JWKSMaxAge time.Duration `env:"JWKS_MAX_AGE" envDefault:"10m"`
+	// PublicURL is where clients reach gqlauth (https://auth.example.com),
+	// for the jwks_uri of the discovery document; empty means the scheme
+	// and host of each request.
+	PublicURL string `env:"PUBLIC_URL"`
 	// JWTIssuer is the iss claim of access tokens, checked on verification.
 	JWTIssuer string `env:"JWT_ISSUER" envDefault:"gqlauth"`
 	// JWTAudience is the aud claim of access tokens, checked on verification.
@@ -244,9 +270,6 @@ type Config struct {
 	// that address, apart from the API, for profiling (make bench PROFILE=1).
 	// Never expose it beyond loopback: profiles reveal memory contents.
 	PprofAddr string `env:"PPROF_ADDR"`
-
-	// GeneratedSecret is true when JWTAccessSecret was made up at start.
-	GeneratedSecret bool `env:"-"`
 }
 
 // Production reports whether APP_ENV is production.
@@ -580,14 +603,27 @@ func (c *Config) validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return bad("LOG_LEVEL", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
-	switch {
-	case c.JWTAccessSecret == "" && c.Production():
-		return bad("JWT_ACCESS_SECRET", "is required in production (at least 32 bytes)")
-	case c.JWTAccessSecret == "":
-		c.JWTAccessSecret = rand.Text() + rand.Text()
-		c.GeneratedSecret = true
-	case len(c.JWTAccessSecret) < 32:
+	if c.JWTAccessSecret != "" && len(c.JWTAccessSecret) < 32 {
 		return bad("JWT_ACCESS_SECRET", "must be at least 32 bytes, got %d", len(c.JWTAccessSecret))
+	}
+	switch _, err := c.DataKey(); {
+	case c.DataEncryptionKey == "" && c.Production():
+		return bad("DATA_ENCRYPTION_KEY", "is required in production: 32 random bytes in base64 (openssl rand -base64 32)")
+	case err != nil:
+		return bad("DATA_ENCRYPTION_KEY", "%v", err)
+	}
+	if c.JWTKeysRefreshInterval < 100*time.Millisecond {
+		return bad("JWT_KEYS_REFRESH_INTERVAL", "must be at least 100ms, got %s", c.JWTKeysRefreshInterval)
+	}
+	if c.JWTKeyRetireAfter != 0 && c.JWTKeyRetireAfter < c.AccessTokenTTL+accessTokenLeeway {
+		return bad("JWT_KEY_RETIRE_AFTER", "must be at least JWT_ACCESS_EXPIRES_IN plus %s (%s), or else unexpired tokens would be refused; use gqlauth keys revoke to refuse them at once",
+			accessTokenLeeway, c.AccessTokenTTL+accessTokenLeeway)
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+			return bad("PUBLIC_URL", "must be a URL like https://auth.example.com, got %q", c.PublicURL)
+		}
 	}
 	if err := c.validateMail(); err != nil {
 		return err

@@ -14,8 +14,11 @@ func TestDefaults(t *testing.T) {
 	if c.Port != 8080 || c.AccessTokenTTL != 15*time.Minute || c.RefreshTokenTTL != 7*24*time.Hour || c.BcryptCost != 12 {
 		t.Fatalf("defaults = %+v", c)
 	}
-	if !c.GeneratedSecret || len(c.JWTAccessSecret) < 32 {
-		t.Fatal("development without JWT_ACCESS_SECRET must generate a strong random one")
+	if c.JWTAccessSecret != "" || c.DataEncryptionKey != "" {
+		t.Fatal("development needs neither JWT_ACCESS_SECRET nor DATA_ENCRYPTION_KEY (the key is made and kept beside the data)")
+	}
+	if c.JWTKeysRefreshInterval != 30*time.Second || c.JWKSMaxAge != 10*time.Minute || c.KeyRetireAfter() != 15*time.Minute+5*time.Second || c.ClientID() != "gqlauth" {
+		t.Fatalf("signing key defaults = %+v", c)
 	}
 	if !c.Playground() || !c.Introspection() || c.Secure() {
 		t.Fatal("development defaults: playground and introspection on, cookies not Secure")
@@ -101,8 +104,16 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"BCRYPT_COST": "3"}, "BCRYPT_COST"},
 		{map[string]string{"BCRYPT_COST": "32"}, "BCRYPT_COST"},
 		{production(map[string]string{"BCRYPT_COST": "9"}), "BCRYPT_COST"},
-		{map[string]string{"APP_ENV": "production"}, "JWT_ACCESS_SECRET"},
+		{map[string]string{"APP_ENV": "production"}, "DATA_ENCRYPTION_KEY"},
+		{map[string]string{"APP_ENV": "production", "JWT_ACCESS_SECRET": testSecret}, "DATA_ENCRYPTION_KEY"},
 		{map[string]string{"JWT_ACCESS_SECRET": "short"}, "JWT_ACCESS_SECRET"},
+		{map[string]string{"DATA_ENCRYPTION_KEY": "not base64!"}, "DATA_ENCRYPTION_KEY"},
+		{map[string]string{"DATA_ENCRYPTION_KEY": "c2hvcnQ="}, "DATA_ENCRYPTION_KEY"},
+		{production(map[string]string{"DATA_ENCRYPTION_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}), "DATA_ENCRYPTION_KEY"},
+		{map[string]string{"JWT_KEYS_REFRESH_INTERVAL": "10ms"}, "JWT_KEYS_REFRESH_INTERVAL"},
+		{map[string]string{"JWT_KEY_RETIRE_AFTER": "15m"}, "JWT_KEY_RETIRE_AFTER"},
+		{map[string]string{"PUBLIC_URL": "auth.example.com"}, "PUBLIC_URL"},
+		{map[string]string{"PUBLIC_URL": "https://auth.example.com/sub?x=1"}, "PUBLIC_URL"},
 		{map[string]string{"APP_ENV": "staging"}, "APP_ENV"},
 		{map[string]string{"LOG_LEVEL": "loud"}, "LOG_LEVEL"},
 		{map[string]string{"COOKIE_SAMESITE": "sometimes"}, "COOKIE_SAMESITE"},

@@ -1,20 +1,37 @@
 package config
 
 import (
-	"crypto/hkdf"
-	"crypto/sha256"
+	"time"
+
+	"github.com/gqlauth/gqlauth/internal/datakey"
 )
 
-// CSRFKey is the key that signs the CSRF cookie's values (HMAC-SHA256),
-// derived from JWT_ACCESS_SECRET with HKDF-SHA256 under a label of its
-// own, so that one secret serves both without a CSRF signature ever being
-// a valid token signature or the reverse. Rotating JWT_ACCESS_SECRET (or
-// a development start with a random one) makes the CSRF values of open
-// sessions invalid too: a browser signs in again.
-func (c *Config) CSRFKey() []byte {
-	key, err := hkdf.Key(sha256.New, []byte(c.JWTAccessSecret), nil, "gqlauth csrf cookie v1", 32)
-	if err != nil {
-		panic(err) // only for a length beyond 255 hash sizes
+// accessTokenLeeway is token.Leeway, the clock skew verification
+// tolerates past exp (config does not import the token package).
+const accessTokenLeeway = 5 * time.Second
+
+// DataKey is DATA_ENCRYPTION_KEY parsed; nil, nil when it is not set
+// (development, where internal/app keeps a generated one in a file).
+func (c *Config) DataKey() (*datakey.Key, error) {
+	if c.DataEncryptionKey == "" {
+		return nil, nil
 	}
-	return key
+	return datakey.Parse(c.DataEncryptionKey)
+}
+
+// KeyRetireAfter is JWT_KEY_RETIRE_AFTER, or by default the access-token
+// lifetime plus the verification leeway.
+func (c *Config) KeyRetireAfter() time.Duration {
+	if c.JWTKeyRetireAfter != 0 {
+		return c.JWTKeyRetireAfter
+	}
+	return c.AccessTokenTTL + accessTokenLeeway
+}
+
+// ClientID is the client_id claim of access tokens: JWT_CLIENT_ID, or the issuer.
+func (c *Config) ClientID() string {
+	if c.JWTClientID != "" {
+		return c.JWTClientID
+	}
+	return c.JWTIssuer
 }

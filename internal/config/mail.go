@@ -119,7 +119,7 @@ func reservedPath(p string) bool {
 	if p == "/" {
 		return true
 	}
-	for _, r := range []string{"/graphql", "/schema.graphql", "/healthz", "/readyz", "/metrics", "/playground"} {
+	for _, r := range []string{"/graphql", "/schema.graphql", "/healthz", "/readyz", "/metrics", "/playground", "/auth/verify", "/.well-known", "/email-link"} {
 		if p == r || strings.HasPrefix(p, r+"/") {
 			return true
 		}

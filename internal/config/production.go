@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"math"
@@ -8,7 +9,7 @@ import (
 )
 
 // MinSecretEntropyBits is the least estimated entropy production accepts
-// in JWT_ACCESS_SECRET (see secretEntropyBits). Random secrets of 32 or
+// in JWT_ACCESS_SECRET and DATA_ENCRYPTION_KEY (see secretEntropyBits). Random secrets of 32 or
 // more characters from `openssl rand -base64 32` or `-hex 32` estimate at
 // 190 bits and more; "test-secret-test-secret-test-secret!" at 92,
 // 32 times the same character at 0.
@@ -17,7 +18,7 @@ const MinSecretEntropyBits = 96
 // checkProduction refuses settings that are unsafe on a server people
 // use: a CORS wildcard, which would let any site send credentialed
 // requests (or, as a literal "*", make every credentialed request fail),
-// and a signing secret anyone could guess.
+// and a signing secret or data key anyone could guess.
 func (c *Config) checkProduction() error {
 	if !c.Production() {
 		return nil
@@ -27,9 +28,29 @@ func (c *Config) checkProduction() error {
 			return fmt.Errorf("CORS_ALLOWED_ORIGINS: %q %s; name each origin that may call with credentials", o, why)
 		}
 	}
-	if bits := secretEntropyBits(c.JWTAccessSecret); bits < MinSecretEntropyBits {
-		return fmt.Errorf("JWT_ACCESS_SECRET: looks guessable (estimated %.0f bits of entropy, at least %d required); use random bytes, e.g. openssl rand -base64 48",
-			bits, MinSecretEntropyBits)
+	if c.JWTAccessSecret != "" {
+		if bits := secretEntropyBits(c.JWTAccessSecret); bits < MinSecretEntropyBits {
+			return fmt.Errorf("JWT_ACCESS_SECRET: looks guessable (estimated %.0f bits of entropy, at least %d required); use random bytes, e.g. openssl rand -base64 48",
+				bits, MinSecretEntropyBits)
+		}
+	}
+	if raw := decodeBase64(c.DataEncryptionKey); raw != nil {
+		if bits := secretEntropyBits(string(raw)); bits < MinSecretEntropyBits {
+			return fmt.Errorf("DATA_ENCRYPTION_KEY: looks guessable (estimated %.0f bits of entropy, at least %d required); use random bytes: openssl rand -base64 32",
+				bits, MinSecretEntropyBits)
+		}
+	}
+	return nil
+}
+
+// decodeBase64 decodes s in any of the base64 alphabets and paddings
+// datakey.Parse accepts, or returns nil.
+func decodeBase64(s string) []byte {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.Strict().DecodeString(s); err == nil {
+			return b
+		}
 	}
 	return nil
 }
@@ -117,9 +138,6 @@ func shannonBits(b []byte) float64 {
 // read at start (LogWarnings).
 func (c *Config) Warnings() []string {
 	var out []string
-	if c.GeneratedSecret {
-		out = append(out, "JWT_ACCESS_SECRET is not set: using a random secret; tokens will not survive a restart")
-	}
 	if c.Production() && !c.Secure() {
 		out = append(out, "COOKIE_SECURE=false in production: the refresh-token cookie will be sent over plain HTTP, where anyone on the network can read it and take over the session; serve gqlauth behind TLS and remove the setting")
 	}

@@ -139,7 +139,11 @@ func TestSessionsDataMigration(t *testing.T) {
 
 			// The service takes over: the live session refreshes, the
 			// logged-out one does not.
-			issuer := token.NewIssuer(strings.Repeat("k", 32), "gqlauth", "gqlauth", time.Minute)
+			keys, err := token.NewKeySet(ctx, token.StaticKeys{token.LegacyKey(strings.Repeat("k", 32))}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			issuer := token.NewIssuer(keys, token.IssuerSettings{Issuer: "gqlauth", Audience: "gqlauth", TTL: time.Minute})
 			svc := session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: token.NewMemoryDenyList(time.Minute),
 				Log: slog.New(slog.NewTextHandler(io.Discard, nil))},
 				session.Settings{RefreshTokenTTL: time.Hour, MaxLifetime: 30 * 24 * time.Hour, IdleTimeout: 7 * 24 * time.Hour})

@@ -105,7 +105,7 @@ func TestDockerCompose(t *testing.T) {
 			t.Errorf("gqlauth's environment sets %s, which gqlauth does not read", name)
 		}
 	}
-	for _, need := range []string{"DATABASE_URL", "REDIS_URL", "JWT_ACCESS_SECRET", "APP_ENV"} {
+	for _, need := range []string{"DATABASE_URL", "REDIS_URL", "DATA_ENCRYPTION_KEY", "APP_ENV"} {
 		if g.Environment[need] == "" {
 			t.Errorf("gqlauth's environment lacks %s", need)
 		}

@@ -85,16 +85,16 @@ func TestAccessTokenClaims(t *testing.T) {
 	header, _ := base64.RawURLEncoding.DecodeString(strings.Split(access, ".")[0])
 	var h map[string]any
 	_ = json.Unmarshal(header, &h)
-	if h["typ"] != "at+jwt" || h["alg"] != "HS256" {
-		t.Fatalf("header = %v, want typ at+jwt, alg HS256", h)
+	if h["typ"] != "at+jwt" || h["alg"] != "ES256" || h["kid"] != srv.Keys.Current().ID {
+		t.Fatalf("header = %v, want typ at+jwt, alg ES256, kid %s (the key made at start)", h, srv.Keys.Current().ID)
 	}
 	cl := claims(t, access)
-	for _, k := range []string{"iss", "sub", "sid", "jti", "iat", "exp", "role", "email", "username", "aud"} {
+	for _, k := range []string{"iss", "sub", "sid", "jti", "iat", "exp", "role", "email", "username", "aud", "client_id"} {
 		if _, ok := cl[k]; !ok {
 			t.Errorf("claim %q missing from %v", k, cl)
 		}
 	}
-	if cl["iss"] != "gqlauth" || cl["sub"] != out.SignUp.User.ID || cl["role"] != "USER" || cl["email"] != "claims@example.com" || cl["username"] != "Claimer" {
+	if cl["iss"] != "gqlauth" || cl["client_id"] != "gqlauth" || cl["sub"] != out.SignUp.User.ID || cl["role"] != "USER" || cl["email"] != "claims@example.com" || cl["username"] != "Claimer" {
 		t.Fatalf("claims = %v", cl)
 	}
 	if exp, iat := cl["exp"].(float64), cl["iat"].(float64); exp-iat != 900 {
@@ -265,7 +265,7 @@ func TestMeRejectsBadTokens(t *testing.T) {
 		c := srv.Client()
 		p := c.SignUp(t, apptest.UniqueEmail("me"), "sunlit harbour 42")
 
-		other := token.NewIssuer("another-secret-another-secret-another", "gqlauth", "gqlauth", time.Minute)
+		other := otherIssuer(t, token.ES256)
 		forged, _, _ := other.Issue(token.Subject{UserID: uuid.MustParse(p.User.ID), SessionID: uuid.New(), Role: "ADMIN"})
 		none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"sub": p.User.ID, "iss": "gqlauth", "exp": time.Now().Add(time.Hour).Unix()})
 		noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)

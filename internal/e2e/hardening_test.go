@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/internal/apptest"
+	"github.com/gqlauth/gqlauth/internal/token"
 )
 
 // hostile is one request an attacker might send, and the answer the
@@ -635,12 +636,15 @@ func craftJWT(header, claims map[string]any, secret string) string {
 }
 
 // TestForgedAccessTokens sends forged variants of a real access token as
-// bearer tokens: each is refused as UNAUTHENTICATED, while the same
-// claims properly signed (with kid/jku/jwk headers the server ignores)
-// are accepted.
+// bearer tokens to a server whose key is the legacy HS256 key of a
+// JWT_ACCESS_SECRET: each is refused as UNAUTHENTICATED, while the same
+// claims properly signed (with jku/x5u/jwk headers the server ignores)
+// are accepted. TestForgedAsymmetricTokens (keys_test.go) does the same
+// for the asymmetric keys.
 func TestForgedAccessTokens(t *testing.T) {
 	const secret = apptest.JWTSecret
-	srv := apptest.New(t, apptest.Backends[0], nil)
+	srv := apptest.New(t, apptest.Backends[0], map[string]string{"JWT_ACCESS_SECRET": secret})
+	kid := token.LegacyKey(secret).ID
 	p := srv.Client().SignUp(t, apptest.UniqueEmail("forge"), "correct horse")
 	parts := strings.Split(p.AccessToken, ".")
 	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
@@ -656,9 +660,12 @@ func TestForgedAccessTokens(t *testing.T) {
 		return c
 	}
 	header := func(k string, v any) map[string]any {
-		h := map[string]any{"alg": "HS256", "typ": "at+jwt"}
+		h := map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid}
 		if k != "" {
 			h[k] = v
+		}
+		if v == nil {
+			delete(h, k)
 		}
 		return h
 	}
@@ -667,7 +674,9 @@ func TestForgedAccessTokens(t *testing.T) {
 		ok    bool
 	}{
 		"as issued":                 {p.AccessToken, true},
-		"re-signed, key headers":    {craftJWT(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "other", "jku": "https://attacker.example/jwks", "x5u": "https://attacker.example/x5u", "jwk": map[string]any{"kty": "oct", "k": "YXR0YWNrZXI"}}, claims("", nil), secret), true},
+		"re-signed, key headers":    {craftJWT(map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": kid, "jku": "https://attacker.example/jwks", "x5u": "https://attacker.example/x5u", "jwk": map[string]any{"kty": "oct", "k": "YXR0YWNrZXI"}}, claims("", nil), secret), true},
+		"no kid":                    {craftJWT(header("kid", nil), claims("", nil), secret), false},
+		"unknown kid":               {craftJWT(header("kid", "other"), claims("", nil), secret), false},
 		"alg none":                  {craftJWT(header("alg", "none"), claims("", nil), ""), false},
 		"alg NoNe":                  {craftJWT(header("alg", "NoNe"), claims("", nil), ""), false},
 		"another secret":            {craftJWT(header("", nil), claims("", nil), "another-secret-another-secret-another!"), false},

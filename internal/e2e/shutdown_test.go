@@ -86,6 +86,7 @@ func TestGracefulShutdownUnderLoad(t *testing.T) {
 			"PORT=" + strconv.Itoa(port),
 			"METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metricsPort),
 			"JWT_ACCESS_SECRET=shutdown-test-secret-shutdown-test!!",
+			"DATA_ENCRYPTION_KEY=" + apptest.DataKey,
 			"BCRYPT_COST=10",
 			"AUTO_MIGRATE=false",
 			"SHUTDOWN_TIMEOUT=20s",

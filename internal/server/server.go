@@ -48,6 +48,12 @@ type Deps struct {
 	// TrustedDocuments are the documents clients may send by id
 	// (TRUSTED_DOCUMENTS); nil is TRUSTED_DOCUMENTS_MODE=off.
 	TrustedDocuments *TrustedDocuments
+	// Keys publishes the signing keys at /.well-known/jwks.json (and the
+	// discovery document beside it); nil serves neither.
+	Keys KeyPublisher
+	// ForwardAuth answers the forward-auth endpoint /auth/verify; nil
+	// leaves it out.
+	ForwardAuth Authenticate
 }
 
 // New returns gqlauth's HTTP handler.
@@ -77,6 +83,15 @@ func New(d Deps) http.Handler {
 	mux.Handle("/graphql", noStore(checkGraphQLRequest(withRequestInfo(d.Authenticate, d.Cookies, ips, gql))))
 	if d.Config.SchemaPublished() {
 		mux.Handle("/schema.graphql", schemaHandler(published))
+	}
+	if d.Keys != nil {
+		mux.Handle("GET "+JWKSPath, jwksHandler(d.Keys, d.Config.JWKSMaxAge))
+		mux.Handle("GET "+DiscoveryPath, discoveryHandler(d.Config.JWTIssuer, d.Config.PublicURL, d.Config.JWKSMaxAge, ips))
+	}
+	if d.ForwardAuth != nil {
+		fa := forwardAuth(d.ForwardAuth, d.Log)
+		mux.Handle(ForwardAuthPath, fa)
+		mux.Handle(ForwardAuthPath+"/", fa)
 	}
 	mux.HandleFunc("GET /healthz", healthz)
 	mux.Handle("GET /readyz", readiness{db: d.SQL, redis: d.Redis, draining: d.Draining, log: d.Log})

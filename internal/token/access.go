@@ -1,6 +1,7 @@
 // Package token issues and verifies access tokens (JWT) and refresh
-// tokens, and keeps the deny list that makes a logout take effect before
-// an access token expires.
+// tokens, keeps the signing keys (in the database, their JWKS published)
+// and the deny list that makes a logout take effect before an access
+// token expires.
 package token
 
 import (
@@ -25,6 +26,9 @@ const Leeway = 5 * time.Second
 // Claims are the claims of a gqlauth access token.
 type Claims struct {
 	jwt.RegisteredClaims
+	// ClientID (client_id, RFC 9068) names the client the token was
+	// issued to: JWT_CLIENT_ID, by default the issuer.
+	ClientID string `json:"client_id,omitempty"`
 	// SessionID (sid) names the sign-in this token belongs to.
 	SessionID string `json:"sid"`
 	// Role is the user's role when the token was issued.
@@ -48,30 +52,44 @@ type Subject struct {
 	EmailVerified bool
 }
 
-// Issuer signs and verifies access tokens with one HS256 secret.
-type Issuer struct {
-	secret   []byte
-	issuer   string
-	audience string
-	ttl      time.Duration
-	parser   *jwt.Parser
-	now      func() time.Time
+// IssuerSettings are the claims every access token carries and its lifetime.
+type IssuerSettings struct {
+	// Issuer is the iss claim (JWT_ISSUER), checked on verification.
+	Issuer string
+	// Audience is the aud claim (JWT_AUDIENCE), checked on verification.
+	Audience string
+	// ClientID is the client_id claim of RFC 9068 (JWT_CLIENT_ID); empty
+	// means Issuer.
+	ClientID string
+	// TTL is how long a token is valid (JWT_ACCESS_EXPIRES_IN).
+	TTL time.Duration
 }
 
-// NewIssuer returns an Issuer of tokens valid for ttl.
-func NewIssuer(secret, issuer, audience string, ttl time.Duration) *Issuer {
+// Issuer signs access tokens with the current key of a KeySet and
+// verifies them with the key their kid names.
+type Issuer struct {
+	keys   *KeySet
+	set    IssuerSettings
+	parser *jwt.Parser
+	now    func() time.Time
+}
+
+// NewIssuer returns an Issuer of tokens signed with keys.
+func NewIssuer(keys *KeySet, set IssuerSettings) *Issuer {
+	if set.ClientID == "" {
+		set.ClientID = set.Issuer
+	}
 	return &Issuer{
-		secret:   []byte(secret),
-		issuer:   issuer,
-		audience: audience,
-		ttl:      ttl,
-		now:      time.Now,
-		// The algorithm is pinned: "none", RS256 with the secret as a
-		// public key, and every other alg are refused before the key is used.
+		keys: keys,
+		set:  set,
+		now:  time.Now,
+		// The algorithms any key may have; each token must name its own
+		// key's (checked in Verify's key function). "none" and every
+		// other alg are refused before a key is looked up.
 		parser: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithIssuer(issuer),
-			jwt.WithAudience(audience),
+			jwt.WithValidMethods([]string{string(ES256), string(EdDSA), string(RS256), string(HS256)}),
+			jwt.WithIssuer(set.Issuer),
+			jwt.WithAudience(set.Audience),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithLeeway(Leeway),
@@ -84,20 +102,32 @@ func NewIssuer(secret, issuer, audience string, ttl time.Duration) *Issuer {
 }
 
 // TTL is the lifetime of the access tokens this Issuer signs.
-func (i *Issuer) TTL() time.Duration { return i.ttl }
+func (i *Issuer) TTL() time.Duration { return i.set.TTL }
 
-// Issue signs a new access token for s.
+// Keys is the key set the Issuer signs and verifies with.
+func (i *Issuer) Keys() *KeySet { return i.keys }
+
+// ErrNoSigningKey is returned by Issue when no key is current.
+var ErrNoSigningKey = errors.New("no current signing key")
+
+// Issue signs a new access token for s with the current key; its header
+// names the key (kid).
 func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
+	key := i.keys.Current()
+	if key == nil {
+		return "", nil, ErrNoSigningKey
+	}
 	now := i.now()
 	c := &Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
-			Issuer:    i.issuer,
+			Issuer:    i.set.Issuer,
 			Subject:   s.UserID.String(),
-			Audience:  jwt.ClaimStrings{i.audience},
+			Audience:  jwt.ClaimStrings{i.set.Audience},
 			IssuedAt:  jwt.NewNumericDate(now),
-			ExpiresAt: jwt.NewNumericDate(now.Add(i.ttl)),
+			ExpiresAt: jwt.NewNumericDate(now.Add(i.set.TTL)),
 			ID:        rand.Text(),
 		},
+		ClientID:  i.set.ClientID,
 		SessionID: s.SessionID.String(),
 		Role:      s.Role,
 	}
@@ -109,9 +139,10 @@ func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
 	if s.Username != nil {
 		c.Username = *s.Username
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, c)
+	t := jwt.NewWithClaims(key.Alg.method(), c)
 	t.Header["typ"] = AccessTokenType
-	signed, err := t.SignedString(i.secret)
+	t.Header["kid"] = key.ID
+	signed, err := t.SignedString(key.signer)
 	if err != nil {
 		return "", nil, fmt.Errorf("sign access token: %w", err)
 	}
@@ -122,15 +153,29 @@ func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
 var ErrInvalidToken = errors.New("invalid access token")
 
 // Verify checks an access token's signature, algorithm, typ, iss, aud,
-// exp, iat and nbf, and returns its claims. Header fields such as kid,
-// jku, x5u or jwk are ignored: they never choose the key.
+// exp, iat and nbf, and returns its claims. The kid header chooses the
+// key among this instance's verifying keys (standby, current, previous),
+// and the token must name that key's algorithm: a token without a kid,
+// with an unknown or revoked one, or with another algorithm is refused.
+// Other key-choosing headers (jku, x5u, jwk) are ignored.
 func (i *Issuer) Verify(raw string) (*Claims, error) {
 	c := &Claims{}
 	t, err := i.parser.ParseWithClaims(raw, c, func(t *jwt.Token) (any, error) {
 		if typ, _ := t.Header["typ"].(string); typ != AccessTokenType {
 			return nil, errors.New("wrong typ")
 		}
-		return i.secret, nil
+		kid, _ := t.Header["kid"].(string)
+		if kid == "" {
+			return nil, errors.New("no kid")
+		}
+		key, ok := i.keys.Lookup(kid)
+		if !ok {
+			return nil, errors.New("unknown kid")
+		}
+		if t.Method.Alg() != string(key.Alg) {
+			return nil, errors.New("alg is not the key's")
+		}
+		return key.verifier, nil
 	})
 	if err != nil || !t.Valid {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidToken, err)

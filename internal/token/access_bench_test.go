@@ -1,6 +1,7 @@
 package token_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -15,35 +16,66 @@ func benchSubject() token.Subject {
 	return token.Subject{UserID: uuid.Must(uuid.NewV7()), SessionID: uuid.Must(uuid.NewV7()), Role: "USER", Email: &email}
 }
 
-// BenchmarkIssue measures signing one access token, the cost every
-// sign-in and refresh pays once.
-func BenchmarkIssue(b *testing.B) {
-	iss := token.NewIssuer("bench-secret-bench-secret-bench-secret", "gqlauth", "gqlauth", 15*time.Minute)
-	sub := benchSubject()
-	b.ReportAllocs()
-	for b.Loop() {
-		raw, _, err := iss.Issue(sub)
-		if err != nil || raw == "" {
-			b.Fatalf("issue: %q, %v", raw, err)
+// benchIssuer is an Issuer whose current key has algorithm alg (HS256:
+// the legacy key of a JWT_ACCESS_SECRET).
+func benchIssuer(b *testing.B, alg token.Algorithm) *token.Issuer {
+	var k *token.Key
+	if alg == token.HS256 {
+		k = token.LegacyKey("bench-secret-bench-secret-bench-secret")
+	} else {
+		var err error
+		if k, err = token.GenerateKey(alg); err != nil {
+			b.Fatal(err)
 		}
+		k.State = token.Current
+	}
+	set, err := token.NewKeySet(context.Background(), token.StaticKeys{k}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return token.NewIssuer(set, token.IssuerSettings{Issuer: "gqlauth", Audience: "gqlauth", TTL: 15 * time.Minute})
+}
+
+// benchAlgorithms are the algorithms a signing key may have.
+var benchAlgorithms = []token.Algorithm{token.ES256, token.EdDSA, token.RS256, token.HS256}
+
+// BenchmarkIssue measures signing one access token, the cost every
+// sign-in and refresh pays once, with each algorithm.
+func BenchmarkIssue(b *testing.B) {
+	for _, alg := range benchAlgorithms {
+		b.Run(string(alg), func(b *testing.B) {
+			iss := benchIssuer(b, alg)
+			sub := benchSubject()
+			b.ReportAllocs()
+			for b.Loop() {
+				raw, _, err := iss.Issue(sub)
+				if err != nil || raw == "" {
+					b.Fatalf("issue: %q, %v", raw, err)
+				}
+			}
+		})
 	}
 }
 
 // BenchmarkVerify measures verifying one access token, the cost every
-// authenticated request pays before its deny-list check.
+// authenticated request pays before its deny-list check, with each algorithm.
 func BenchmarkVerify(b *testing.B) {
-	iss := token.NewIssuer("bench-secret-bench-secret-bench-secret", "gqlauth", "gqlauth", 15*time.Minute)
-	sub := benchSubject()
-	raw, _, err := iss.Issue(sub)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		c, err := iss.Verify(raw)
-		if err != nil || c.Subject != sub.UserID.String() {
-			b.Fatalf("verify: %v", err)
-		}
+	for _, alg := range benchAlgorithms {
+		b.Run(string(alg), func(b *testing.B) {
+			iss := benchIssuer(b, alg)
+			sub := benchSubject()
+			raw, _, err := iss.Issue(sub)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				c, err := iss.Verify(raw)
+				if err != nil || c.Subject != sub.UserID.String() {
+					b.Fatalf("verify: %v", err)
+				}
+			}
+		})
 	}
 }
 

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -18,9 +19,61 @@ const (
 	testAudience = "gqlauth"
 )
 
+// testKeys are the keys of testIssuerFor: the legacy HS256 key of
+// testSecret (current), and one key of each asymmetric algorithm, in
+// every verifying state.
+var testKeys = func() struct{ legacy, es, ed, rs *Key } {
+	must := func(k *Key, err error) *Key {
+		if err != nil {
+			panic(err)
+		}
+		return k
+	}
+	ks := struct{ legacy, es, ed, rs *Key }{
+		legacy: LegacyKey(testSecret),
+		es:     must(GenerateKey(ES256)),
+		ed:     must(GenerateKey(EdDSA)),
+		rs:     must(GenerateKey(RS256)),
+	}
+	ks.es.State, ks.ed.State, ks.rs.State = Previous, Standby, Previous
+	return ks
+}()
+
+// testIssuerWith returns an Issuer over keys; the one in state current signs.
+func testIssuerWith(t testing.TB, keys ...*Key) *Issuer {
+	t.Helper()
+	set, err := NewKeySet(context.Background(), StaticKeys(keys), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewIssuer(set, IssuerSettings{Issuer: testIssuer, Audience: testAudience, TTL: 15 * time.Minute})
+}
+
 func testIssuerFor(t testing.TB) *Issuer {
 	t.Helper()
-	return NewIssuer(testSecret, testIssuer, testAudience, 15*time.Minute)
+	return testIssuerWith(t, testKeys.legacy, testKeys.es, testKeys.ed, testKeys.rs)
+}
+
+// signWith signs claims with key k; the header gets k's alg and kid
+// unless it names its own.
+func signWith(k *Key, header, claims map[string]any) string {
+	h := map[string]any{"alg": string(k.Alg), "kid": k.ID}
+	for name, v := range header {
+		h[name] = v
+	}
+	return craftSigned(h, claims, k)
+}
+
+// craftSigned signs header and claims exactly as given with k's method.
+func craftSigned(header, claims map[string]any, k *Key) string {
+	h, _ := json.Marshal(header)
+	c, _ := json.Marshal(claims)
+	signing := base64.RawURLEncoding.EncodeToString(h) + "." + base64.RawURLEncoding.EncodeToString(c)
+	sig, err := k.Alg.method().Sign(signing, k.signer)
+	if err != nil {
+		panic(err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
 // craft builds a JWT from a header and claims, HS256-signed with secret
@@ -40,7 +93,9 @@ func craft(header, claims map[string]any, secret string) string {
 
 // goodHeader and goodClaims make a token Verify accepts; each case of
 // TestVerifyRFC8725 changes one thing.
-func goodHeader() map[string]any { return map[string]any{"alg": "HS256", "typ": AccessTokenType} }
+func goodHeader() map[string]any {
+	return map[string]any{"alg": "HS256", "typ": AccessTokenType, "kid": testKeys.legacy.ID}
+}
 
 func goodClaims() map[string]any {
 	now := time.Now()
@@ -120,9 +175,8 @@ func TestVerifyRFC8725(t *testing.T) {
 		{"iat in the future", craft(goodHeader(), with(goodClaims(), "iat", now.Add(time.Minute).Unix()), testSecret), false},
 		{"sub not a user id", craft(goodHeader(), with(goodClaims(), "sub", "admin"), testSecret), false},
 		{"no jti", craft(goodHeader(), with(goodClaims(), "jti", nil), testSecret), false},
-		{"kid, jku, x5u and jwk are ignored (right key)", craft(func() map[string]any {
+		{"jku, x5u and jwk are ignored (right key)", craft(func() map[string]any {
 			h := goodHeader()
-			h["kid"] = "../../../../dev/null"
 			h["jku"] = "https://attacker.example/jwks.json"
 			h["x5u"] = "https://attacker.example/cert.pem"
 			h["jwk"] = map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString([]byte("attacker-key"))}
@@ -132,6 +186,27 @@ func TestVerifyRFC8725(t *testing.T) {
 			map[string]any{"kty": "oct", "k": base64.RawURLEncoding.EncodeToString([]byte("attacker-key-attacker-key-attacker"))}),
 			goodClaims(), "attacker-key-attacker-key-attacker"), false},
 		{"kid naming an empty key", craft(with(goodHeader(), "kid", "/dev/null"), goodClaims(), "\x00"), false},
+		{"no kid", craft(with(goodHeader(), "kid", nil), goodClaims(), testSecret), false},
+		{"kid not a string", craft(with(goodHeader(), "kid", 42), goodClaims(), testSecret), false},
+		{"unknown kid", craft(with(goodHeader(), "kid", uuid.NewString()), goodClaims(), testSecret), false},
+		{"kid path traversal", craft(with(goodHeader(), "kid", "../../../../dev/null"), goodClaims(), testSecret), false},
+		// Each asymmetric key verifies its own algorithm, in every
+		// verifying state.
+		{"ES256 key (previous)", signWith(testKeys.es, map[string]any{"typ": AccessTokenType}, goodClaims()), true},
+		{"EdDSA key (standby)", signWith(testKeys.ed, map[string]any{"typ": AccessTokenType}, goodClaims()), true},
+		{"RS256 key (previous)", signWith(testKeys.rs, map[string]any{"typ": AccessTokenType}, goodClaims()), true},
+		// Key confusion: a token must name its key's algorithm.
+		{"HS256 with an ES256 key's public JWK as the secret", craft(with(goodHeader(), "kid", testKeys.es.ID), goodClaims(), string(testKeys.es.PublicJWK())), false},
+		{"HS256 with an RS256 key's public JWK as the secret", craft(with(goodHeader(), "kid", testKeys.rs.ID), goodClaims(), string(testKeys.rs.PublicJWK())), false},
+		{"HS256 key's kid, alg ES256 (signed by the ES256 key)", craftSigned(map[string]any{"alg": "ES256", "typ": AccessTokenType, "kid": testKeys.legacy.ID}, goodClaims(), testKeys.es), false},
+		{"ES256 key's kid, signed by the RS256 key", craftSigned(map[string]any{"alg": "RS256", "typ": AccessTokenType, "kid": testKeys.es.ID}, goodClaims(), testKeys.rs), false},
+		{"RS256 key's kid, alg PS256", craft(map[string]any{"alg": "PS256", "typ": AccessTokenType, "kid": testKeys.rs.ID}, goodClaims(), testSecret), false},
+		{"EdDSA key's kid, signed by the ES256 key", craftSigned(map[string]any{"alg": "ES256", "typ": AccessTokenType, "kid": testKeys.ed.ID}, goodClaims(), testKeys.es), false},
+		{"ES256 token with the kid of another ES256 key", func() string {
+			other, _ := GenerateKey(ES256)
+			return craftSigned(map[string]any{"alg": "ES256", "typ": AccessTokenType, "kid": testKeys.es.ID}, goodClaims(), other)
+		}(), false},
+		{"alg none with an ES256 kid", craft(map[string]any{"alg": "none", "typ": AccessTokenType, "kid": testKeys.es.ID}, goodClaims(), ""), false},
 		{"two segments", parts[0] + "." + parts[1], false},
 		{"empty", "", false},
 	}
@@ -169,19 +244,26 @@ func TestVerifyRefusesEveryEdit(t *testing.T) {
 }
 
 // FuzzVerify feeds arbitrary strings to Verify: it must not panic, and
-// whatever it accepts must carry a valid HS256 signature by our secret
-// and our iss, aud and typ.
+// whatever it accepts must carry a valid signature, under the algorithm
+// of the key its kid names, and our iss, aud and typ.
 func FuzzVerify(f *testing.F) {
 	iss := testIssuerFor(f)
 	valid := craft(goodHeader(), goodClaims(), testSecret)
 	f.Add(valid)
+	f.Add(signWith(testKeys.es, map[string]any{"typ": AccessTokenType}, goodClaims()))
+	f.Add(signWith(testKeys.ed, map[string]any{"typ": AccessTokenType}, goodClaims()))
 	f.Add(craft(with(goodHeader(), "alg", "none"), goodClaims(), ""))
 	f.Add(craft(with(goodHeader(), "alg", "HS512"), goodClaims(), testSecret))
+	f.Add(craft(with(goodHeader(), "kid", testKeys.es.ID), goodClaims(), string(testKeys.es.PublicJWK())))
 	f.Add(craft(goodHeader(), with(goodClaims(), "exp", nil), testSecret))
 	f.Add(craft(goodHeader(), goodClaims(), "another-secret-another-secret-another!"))
 	f.Add("eyJhbGciOiJIUzI1NiJ9.e30.")
 	f.Add("...")
 	f.Add("")
+	keys := map[string]*Key{}
+	for _, k := range []*Key{testKeys.legacy, testKeys.es, testKeys.ed, testKeys.rs} {
+		keys[k.ID] = k
+	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		c, err := iss.Verify(raw)
 		if err != nil {
@@ -191,11 +273,25 @@ func FuzzVerify(f *testing.F) {
 		if len(parts) != 3 {
 			t.Fatalf("accepted a token of %d segments", len(parts))
 		}
-		mac := hmac.New(sha256.New, []byte(testSecret))
-		mac.Write([]byte(parts[0] + "." + parts[1]))
+		var h struct{ Alg, Kid string }
+		hb, _ := base64.RawURLEncoding.Strict().DecodeString(parts[0])
+		if err := json.Unmarshal(hb, &h); err != nil {
+			t.Fatalf("accepted a token whose header does not decode: %q", raw)
+		}
+		k, ok := keys[h.Kid]
+		if !ok || string(k.Alg) != h.Alg {
+			t.Fatalf("accepted kid %q with alg %q", h.Kid, h.Alg)
+		}
 		sig, derr := base64.RawURLEncoding.Strict().DecodeString(parts[2])
-		if derr != nil || !hmac.Equal(sig, mac.Sum(nil)) {
+		if derr != nil || k.Alg.method().Verify(parts[0]+"."+parts[1], sig, k.verifier) != nil {
 			t.Fatalf("accepted a token without our signature: %q", raw)
+		}
+		if k.Alg == HS256 {
+			mac := hmac.New(sha256.New, []byte(testSecret))
+			mac.Write([]byte(parts[0] + "." + parts[1]))
+			if !hmac.Equal(sig, mac.Sum(nil)) {
+				t.Fatalf("accepted an HS256 token without our secret's signature: %q", raw)
+			}
 		}
 		if c.Issuer != testIssuer || len(c.Audience) == 0 || c.ExpiresAt == nil {
 			t.Fatalf("accepted claims %+v", c)
