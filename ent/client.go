@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
@@ -34,6 +35,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
+	// EmailToken is the client for interacting with the EmailToken builders.
+	EmailToken *EmailTokenClient
 	// MailMessage is the client for interacting with the MailMessage builders.
 	MailMessage *MailMessageClient
 	// RefreshToken is the client for interacting with the RefreshToken builders.
@@ -58,6 +61,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEvent = NewAuditEventClient(c.config)
+	c.EmailToken = NewEmailTokenClient(c.config)
 	c.MailMessage = NewMailMessageClient(c.config)
 	c.RefreshToken = NewRefreshTokenClient(c.config)
 	c.Session = NewSessionClient(c.config)
@@ -157,6 +161,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:             ctx,
 		config:          cfg,
 		AuditEvent:      NewAuditEventClient(cfg),
+		EmailToken:      NewEmailTokenClient(cfg),
 		MailMessage:     NewMailMessageClient(cfg),
 		RefreshToken:    NewRefreshTokenClient(cfg),
 		Session:         NewSessionClient(cfg),
@@ -183,6 +188,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:             ctx,
 		config:          cfg,
 		AuditEvent:      NewAuditEventClient(cfg),
+		EmailToken:      NewEmailTokenClient(cfg),
 		MailMessage:     NewMailMessageClient(cfg),
 		RefreshToken:    NewRefreshTokenClient(cfg),
 		Session:         NewSessionClient(cfg),
@@ -218,8 +224,8 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEvent, c.MailMessage, c.RefreshToken, c.Session, c.SigningKey, c.User,
-		c.WebhookDelivery,
+		c.AuditEvent, c.EmailToken, c.MailMessage, c.RefreshToken, c.Session,
+		c.SigningKey, c.User, c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -229,8 +235,8 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEvent, c.MailMessage, c.RefreshToken, c.Session, c.SigningKey, c.User,
-		c.WebhookDelivery,
+		c.AuditEvent, c.EmailToken, c.MailMessage, c.RefreshToken, c.Session,
+		c.SigningKey, c.User, c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -241,6 +247,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
+	case *EmailTokenMutation:
+		return c.EmailToken.mutate(ctx, m)
 	case *MailMessageMutation:
 		return c.MailMessage.mutate(ctx, m)
 	case *RefreshTokenMutation:
@@ -388,6 +396,155 @@ func (c *AuditEventClient) mutate(ctx context.Context, m *AuditEventMutation) (V
 		return (&AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditEvent mutation op: %q", m.Op())
+	}
+}
+
+// EmailTokenClient is a client for the EmailToken schema.
+type EmailTokenClient struct {
+	config
+}
+
+// NewEmailTokenClient returns a client for the EmailToken from the given config.
+func NewEmailTokenClient(c config) *EmailTokenClient {
+	return &EmailTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `emailtoken.Hooks(f(g(h())))`.
+func (c *EmailTokenClient) Use(hooks ...Hook) {
+	c.hooks.EmailToken = append(c.hooks.EmailToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `emailtoken.Intercept(f(g(h())))`.
+func (c *EmailTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.EmailToken = append(c.inters.EmailToken, interceptors...)
+}
+
+// Create returns a builder for creating a EmailToken entity.
+func (c *EmailTokenClient) Create() *EmailTokenCreate {
+	mutation := newEmailTokenMutation(c.config, OpCreate)
+	return &EmailTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of EmailToken entities.
+func (c *EmailTokenClient) CreateBulk(builders ...*EmailTokenCreate) *EmailTokenCreateBulk {
+	return &EmailTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *EmailTokenClient) MapCreateBulk(slice any, setFunc func(*EmailTokenCreate, int)) *EmailTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &EmailTokenCreateBulk{err: fmt.Errorf("calling to EmailTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*EmailTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &EmailTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for EmailToken.
+func (c *EmailTokenClient) Update() *EmailTokenUpdate {
+	mutation := newEmailTokenMutation(c.config, OpUpdate)
+	return &EmailTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *EmailTokenClient) UpdateOne(_m *EmailToken) *EmailTokenUpdateOne {
+	mutation := newEmailTokenMutation(c.config, OpUpdateOne, withEmailToken(_m))
+	return &EmailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *EmailTokenClient) UpdateOneID(id uuid.UUID) *EmailTokenUpdateOne {
+	mutation := newEmailTokenMutation(c.config, OpUpdateOne, withEmailTokenID(id))
+	return &EmailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for EmailToken.
+func (c *EmailTokenClient) Delete() *EmailTokenDelete {
+	mutation := newEmailTokenMutation(c.config, OpDelete)
+	return &EmailTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *EmailTokenClient) DeleteOne(_m *EmailToken) *EmailTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *EmailTokenClient) DeleteOneID(id uuid.UUID) *EmailTokenDeleteOne {
+	builder := c.Delete().Where(emailtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &EmailTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for EmailToken.
+func (c *EmailTokenClient) Query() *EmailTokenQuery {
+	return &EmailTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeEmailToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a EmailToken entity by its id.
+func (c *EmailTokenClient) Get(ctx context.Context, id uuid.UUID) (*EmailToken, error) {
+	return c.Query().Where(emailtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *EmailTokenClient) GetX(ctx context.Context, id uuid.UUID) *EmailToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// QueryUser queries the user edge of a EmailToken.
+func (c *EmailTokenClient) QueryUser(_m *EmailToken) *UserQuery {
+	query := (&UserClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(emailtoken.Table, emailtoken.FieldID, id),
+			sqlgraph.To(user.Table, user.FieldID),
+			sqlgraph.Edge(sqlgraph.M2O, true, emailtoken.UserTable, emailtoken.UserColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
+// Hooks returns the client hooks.
+func (c *EmailTokenClient) Hooks() []Hook {
+	return c.hooks.EmailToken
+}
+
+// Interceptors returns the client interceptors.
+func (c *EmailTokenClient) Interceptors() []Interceptor {
+	return c.inters.EmailToken
+}
+
+func (c *EmailTokenClient) mutate(ctx context.Context, m *EmailTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&EmailTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&EmailTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&EmailTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&EmailTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown EmailToken mutation op: %q", m.Op())
 	}
 }
 
@@ -1111,6 +1268,22 @@ func (c *UserClient) QueryRefreshTokens(_m *User) *RefreshTokenQuery {
 	return query
 }
 
+// QueryEmailTokens queries the email_tokens edge of a User.
+func (c *UserClient) QueryEmailTokens(_m *User) *EmailTokenQuery {
+	query := (&EmailTokenClient{config: c.config}).Query()
+	query.path = func(context.Context) (fromV *sql.Selector, _ error) {
+		id := _m.ID
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, id),
+			sqlgraph.To(emailtoken.Table, emailtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailTokensTable, user.EmailTokensColumn),
+		)
+		fromV = sqlgraph.Neighbors(_m.driver.Dialect(), step)
+		return fromV, nil
+	}
+	return query
+}
+
 // QuerySessions queries the sessions edge of a User.
 func (c *UserClient) QuerySessions(_m *User) *SessionQuery {
 	query := (&SessionClient{config: c.config}).Query()
@@ -1288,11 +1461,11 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEvent, MailMessage, RefreshToken, Session, SigningKey, User,
+		AuditEvent, EmailToken, MailMessage, RefreshToken, Session, SigningKey, User,
 		WebhookDelivery []ent.Hook
 	}
 	inters struct {
-		AuditEvent, MailMessage, RefreshToken, Session, SigningKey, User,
+		AuditEvent, EmailToken, MailMessage, RefreshToken, Session, SigningKey, User,
 		WebhookDelivery []ent.Interceptor
 	}
 )

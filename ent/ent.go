@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/session"
@@ -80,6 +81,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditevent.Table:      auditevent.ValidColumn,
+			emailtoken.Table:      emailtoken.ValidColumn,
 			mailmessage.Table:     mailmessage.ValidColumn,
 			refreshtoken.Table:    refreshtoken.ValidColumn,
 			session.Table:         session.ValidColumn,

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
@@ -32,6 +33,7 @@ const (
 
 	// Node types.
 	TypeAuditEvent      = "AuditEvent"
+	TypeEmailToken      = "EmailToken"
 	TypeMailMessage     = "MailMessage"
 	TypeRefreshToken    = "RefreshToken"
 	TypeSession         = "Session"
@@ -919,6 +921,955 @@ func (m *AuditEventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *AuditEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuditEvent edge %s", name)
+}
+
+// EmailTokenMutation represents an operation that mutates the EmailToken nodes in the graph.
+type EmailTokenMutation struct {
+	config
+	op              Op
+	typ             string
+	id              *uuid.UUID
+	kind            *emailtoken.Kind
+	email           *string
+	token_hash      *[]byte
+	code_hash       *[]byte
+	failed_codes    *int
+	addfailed_codes *int
+	created_at      *time.Time
+	expires_at      *time.Time
+	spent_at        *time.Time
+	voided_at       *time.Time
+	clearedFields   map[string]struct{}
+	user            *uuid.UUID
+	cleareduser     bool
+	done            bool
+	oldValue        func(context.Context) (*EmailToken, error)
+	predicates      []predicate.EmailToken
+}
+
+var _ ent.Mutation = (*EmailTokenMutation)(nil)
+
+// emailtokenOption allows management of the mutation configuration using functional options.
+type emailtokenOption func(*EmailTokenMutation)
+
+// newEmailTokenMutation creates new mutation for the EmailToken entity.
+func newEmailTokenMutation(c config, op Op, opts ...emailtokenOption) *EmailTokenMutation {
+	m := &EmailTokenMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeEmailToken,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withEmailTokenID sets the ID field of the mutation.
+func withEmailTokenID(id uuid.UUID) emailtokenOption {
+	return func(m *EmailTokenMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *EmailToken
+		)
+		m.oldValue = func(ctx context.Context) (*EmailToken, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().EmailToken.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withEmailToken sets the old EmailToken of the mutation.
+func withEmailToken(node *EmailToken) emailtokenOption {
+	return func(m *EmailTokenMutation) {
+		m.oldValue = func(context.Context) (*EmailToken, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m EmailTokenMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m EmailTokenMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of EmailToken entities.
+func (m *EmailTokenMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *EmailTokenMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *EmailTokenMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().EmailToken.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *EmailTokenMutation) SetUserID(u uuid.UUID) {
+	m.user = &u
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *EmailTokenMutation) UserID() (r uuid.UUID, exists bool) {
+	v := m.user
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldUserID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *EmailTokenMutation) ResetUserID() {
+	m.user = nil
+}
+
+// SetKind sets the "kind" field.
+func (m *EmailTokenMutation) SetKind(e emailtoken.Kind) {
+	m.kind = &e
+}
+
+// Kind returns the value of the "kind" field in the mutation.
+func (m *EmailTokenMutation) Kind() (r emailtoken.Kind, exists bool) {
+	v := m.kind
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldKind returns the old "kind" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldKind(ctx context.Context) (v emailtoken.Kind, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldKind is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldKind requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldKind: %w", err)
+	}
+	return oldValue.Kind, nil
+}
+
+// ResetKind resets all changes to the "kind" field.
+func (m *EmailTokenMutation) ResetKind() {
+	m.kind = nil
+}
+
+// SetEmail sets the "email" field.
+func (m *EmailTokenMutation) SetEmail(s string) {
+	m.email = &s
+}
+
+// Email returns the value of the "email" field in the mutation.
+func (m *EmailTokenMutation) Email() (r string, exists bool) {
+	v := m.email
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmail returns the old "email" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldEmail(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmail is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmail requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmail: %w", err)
+	}
+	return oldValue.Email, nil
+}
+
+// ResetEmail resets all changes to the "email" field.
+func (m *EmailTokenMutation) ResetEmail() {
+	m.email = nil
+}
+
+// SetTokenHash sets the "token_hash" field.
+func (m *EmailTokenMutation) SetTokenHash(b []byte) {
+	m.token_hash = &b
+}
+
+// TokenHash returns the value of the "token_hash" field in the mutation.
+func (m *EmailTokenMutation) TokenHash() (r []byte, exists bool) {
+	v := m.token_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTokenHash returns the old "token_hash" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldTokenHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTokenHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTokenHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTokenHash: %w", err)
+	}
+	return oldValue.TokenHash, nil
+}
+
+// ResetTokenHash resets all changes to the "token_hash" field.
+func (m *EmailTokenMutation) ResetTokenHash() {
+	m.token_hash = nil
+}
+
+// SetCodeHash sets the "code_hash" field.
+func (m *EmailTokenMutation) SetCodeHash(b []byte) {
+	m.code_hash = &b
+}
+
+// CodeHash returns the value of the "code_hash" field in the mutation.
+func (m *EmailTokenMutation) CodeHash() (r []byte, exists bool) {
+	v := m.code_hash
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCodeHash returns the old "code_hash" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldCodeHash(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCodeHash is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCodeHash requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCodeHash: %w", err)
+	}
+	return oldValue.CodeHash, nil
+}
+
+// ResetCodeHash resets all changes to the "code_hash" field.
+func (m *EmailTokenMutation) ResetCodeHash() {
+	m.code_hash = nil
+}
+
+// SetFailedCodes sets the "failed_codes" field.
+func (m *EmailTokenMutation) SetFailedCodes(i int) {
+	m.failed_codes = &i
+	m.addfailed_codes = nil
+}
+
+// FailedCodes returns the value of the "failed_codes" field in the mutation.
+func (m *EmailTokenMutation) FailedCodes() (r int, exists bool) {
+	v := m.failed_codes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailedCodes returns the old "failed_codes" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldFailedCodes(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailedCodes is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailedCodes requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailedCodes: %w", err)
+	}
+	return oldValue.FailedCodes, nil
+}
+
+// AddFailedCodes adds i to the "failed_codes" field.
+func (m *EmailTokenMutation) AddFailedCodes(i int) {
+	if m.addfailed_codes != nil {
+		*m.addfailed_codes += i
+	} else {
+		m.addfailed_codes = &i
+	}
+}
+
+// AddedFailedCodes returns the value that was added to the "failed_codes" field in this mutation.
+func (m *EmailTokenMutation) AddedFailedCodes() (r int, exists bool) {
+	v := m.addfailed_codes
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailedCodes resets all changes to the "failed_codes" field.
+func (m *EmailTokenMutation) ResetFailedCodes() {
+	m.failed_codes = nil
+	m.addfailed_codes = nil
+}
+
+// SetCreatedAt sets the "created_at" field.
+func (m *EmailTokenMutation) SetCreatedAt(t time.Time) {
+	m.created_at = &t
+}
+
+// CreatedAt returns the value of the "created_at" field in the mutation.
+func (m *EmailTokenMutation) CreatedAt() (r time.Time, exists bool) {
+	v := m.created_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCreatedAt returns the old "created_at" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldCreatedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCreatedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCreatedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCreatedAt: %w", err)
+	}
+	return oldValue.CreatedAt, nil
+}
+
+// ResetCreatedAt resets all changes to the "created_at" field.
+func (m *EmailTokenMutation) ResetCreatedAt() {
+	m.created_at = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *EmailTokenMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *EmailTokenMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *EmailTokenMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// SetSpentAt sets the "spent_at" field.
+func (m *EmailTokenMutation) SetSpentAt(t time.Time) {
+	m.spent_at = &t
+}
+
+// SpentAt returns the value of the "spent_at" field in the mutation.
+func (m *EmailTokenMutation) SpentAt() (r time.Time, exists bool) {
+	v := m.spent_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSpentAt returns the old "spent_at" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldSpentAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSpentAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSpentAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSpentAt: %w", err)
+	}
+	return oldValue.SpentAt, nil
+}
+
+// ClearSpentAt clears the value of the "spent_at" field.
+func (m *EmailTokenMutation) ClearSpentAt() {
+	m.spent_at = nil
+	m.clearedFields[emailtoken.FieldSpentAt] = struct{}{}
+}
+
+// SpentAtCleared returns if the "spent_at" field was cleared in this mutation.
+func (m *EmailTokenMutation) SpentAtCleared() bool {
+	_, ok := m.clearedFields[emailtoken.FieldSpentAt]
+	return ok
+}
+
+// ResetSpentAt resets all changes to the "spent_at" field.
+func (m *EmailTokenMutation) ResetSpentAt() {
+	m.spent_at = nil
+	delete(m.clearedFields, emailtoken.FieldSpentAt)
+}
+
+// SetVoidedAt sets the "voided_at" field.
+func (m *EmailTokenMutation) SetVoidedAt(t time.Time) {
+	m.voided_at = &t
+}
+
+// VoidedAt returns the value of the "voided_at" field in the mutation.
+func (m *EmailTokenMutation) VoidedAt() (r time.Time, exists bool) {
+	v := m.voided_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldVoidedAt returns the old "voided_at" field's value of the EmailToken entity.
+// If the EmailToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *EmailTokenMutation) OldVoidedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldVoidedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldVoidedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldVoidedAt: %w", err)
+	}
+	return oldValue.VoidedAt, nil
+}
+
+// ClearVoidedAt clears the value of the "voided_at" field.
+func (m *EmailTokenMutation) ClearVoidedAt() {
+	m.voided_at = nil
+	m.clearedFields[emailtoken.FieldVoidedAt] = struct{}{}
+}
+
+// VoidedAtCleared returns if the "voided_at" field was cleared in this mutation.
+func (m *EmailTokenMutation) VoidedAtCleared() bool {
+	_, ok := m.clearedFields[emailtoken.FieldVoidedAt]
+	return ok
+}
+
+// ResetVoidedAt resets all changes to the "voided_at" field.
+func (m *EmailTokenMutation) ResetVoidedAt() {
+	m.voided_at = nil
+	delete(m.clearedFields, emailtoken.FieldVoidedAt)
+}
+
+// ClearUser clears the "user" edge to the User entity.
+func (m *EmailTokenMutation) ClearUser() {
+	m.cleareduser = true
+	m.clearedFields[emailtoken.FieldUserID] = struct{}{}
+}
+
+// UserCleared reports if the "user" edge to the User entity was cleared.
+func (m *EmailTokenMutation) UserCleared() bool {
+	return m.cleareduser
+}
+
+// UserIDs returns the "user" edge IDs in the mutation.
+// Note that IDs always returns len(IDs) <= 1 for unique edges, and you should use
+// UserID instead. It exists only for internal usage by the builders.
+func (m *EmailTokenMutation) UserIDs() (ids []uuid.UUID) {
+	if id := m.user; id != nil {
+		ids = append(ids, *id)
+	}
+	return
+}
+
+// ResetUser resets all changes to the "user" edge.
+func (m *EmailTokenMutation) ResetUser() {
+	m.user = nil
+	m.cleareduser = false
+}
+
+// Where appends a list predicates to the EmailTokenMutation builder.
+func (m *EmailTokenMutation) Where(ps ...predicate.EmailToken) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the EmailTokenMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *EmailTokenMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.EmailToken, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *EmailTokenMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *EmailTokenMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (EmailToken).
+func (m *EmailTokenMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *EmailTokenMutation) Fields() []string {
+	fields := make([]string, 0, 10)
+	if m.user != nil {
+		fields = append(fields, emailtoken.FieldUserID)
+	}
+	if m.kind != nil {
+		fields = append(fields, emailtoken.FieldKind)
+	}
+	if m.email != nil {
+		fields = append(fields, emailtoken.FieldEmail)
+	}
+	if m.token_hash != nil {
+		fields = append(fields, emailtoken.FieldTokenHash)
+	}
+	if m.code_hash != nil {
+		fields = append(fields, emailtoken.FieldCodeHash)
+	}
+	if m.failed_codes != nil {
+		fields = append(fields, emailtoken.FieldFailedCodes)
+	}
+	if m.created_at != nil {
+		fields = append(fields, emailtoken.FieldCreatedAt)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, emailtoken.FieldExpiresAt)
+	}
+	if m.spent_at != nil {
+		fields = append(fields, emailtoken.FieldSpentAt)
+	}
+	if m.voided_at != nil {
+		fields = append(fields, emailtoken.FieldVoidedAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *EmailTokenMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case emailtoken.FieldUserID:
+		return m.UserID()
+	case emailtoken.FieldKind:
+		return m.Kind()
+	case emailtoken.FieldEmail:
+		return m.Email()
+	case emailtoken.FieldTokenHash:
+		return m.TokenHash()
+	case emailtoken.FieldCodeHash:
+		return m.CodeHash()
+	case emailtoken.FieldFailedCodes:
+		return m.FailedCodes()
+	case emailtoken.FieldCreatedAt:
+		return m.CreatedAt()
+	case emailtoken.FieldExpiresAt:
+		return m.ExpiresAt()
+	case emailtoken.FieldSpentAt:
+		return m.SpentAt()
+	case emailtoken.FieldVoidedAt:
+		return m.VoidedAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *EmailTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case emailtoken.FieldUserID:
+		return m.OldUserID(ctx)
+	case emailtoken.FieldKind:
+		return m.OldKind(ctx)
+	case emailtoken.FieldEmail:
+		return m.OldEmail(ctx)
+	case emailtoken.FieldTokenHash:
+		return m.OldTokenHash(ctx)
+	case emailtoken.FieldCodeHash:
+		return m.OldCodeHash(ctx)
+	case emailtoken.FieldFailedCodes:
+		return m.OldFailedCodes(ctx)
+	case emailtoken.FieldCreatedAt:
+		return m.OldCreatedAt(ctx)
+	case emailtoken.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	case emailtoken.FieldSpentAt:
+		return m.OldSpentAt(ctx)
+	case emailtoken.FieldVoidedAt:
+		return m.OldVoidedAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown EmailToken field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmailTokenMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case emailtoken.FieldUserID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case emailtoken.FieldKind:
+		v, ok := value.(emailtoken.Kind)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetKind(v)
+		return nil
+	case emailtoken.FieldEmail:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmail(v)
+		return nil
+	case emailtoken.FieldTokenHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTokenHash(v)
+		return nil
+	case emailtoken.FieldCodeHash:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCodeHash(v)
+		return nil
+	case emailtoken.FieldFailedCodes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailedCodes(v)
+		return nil
+	case emailtoken.FieldCreatedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCreatedAt(v)
+		return nil
+	case emailtoken.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	case emailtoken.FieldSpentAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSpentAt(v)
+		return nil
+	case emailtoken.FieldVoidedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetVoidedAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EmailToken field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *EmailTokenMutation) AddedFields() []string {
+	var fields []string
+	if m.addfailed_codes != nil {
+		fields = append(fields, emailtoken.FieldFailedCodes)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *EmailTokenMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case emailtoken.FieldFailedCodes:
+		return m.AddedFailedCodes()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *EmailTokenMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case emailtoken.FieldFailedCodes:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailedCodes(v)
+		return nil
+	}
+	return fmt.Errorf("unknown EmailToken numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *EmailTokenMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(emailtoken.FieldSpentAt) {
+		fields = append(fields, emailtoken.FieldSpentAt)
+	}
+	if m.FieldCleared(emailtoken.FieldVoidedAt) {
+		fields = append(fields, emailtoken.FieldVoidedAt)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *EmailTokenMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *EmailTokenMutation) ClearField(name string) error {
+	switch name {
+	case emailtoken.FieldSpentAt:
+		m.ClearSpentAt()
+		return nil
+	case emailtoken.FieldVoidedAt:
+		m.ClearVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailToken nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *EmailTokenMutation) ResetField(name string) error {
+	switch name {
+	case emailtoken.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case emailtoken.FieldKind:
+		m.ResetKind()
+		return nil
+	case emailtoken.FieldEmail:
+		m.ResetEmail()
+		return nil
+	case emailtoken.FieldTokenHash:
+		m.ResetTokenHash()
+		return nil
+	case emailtoken.FieldCodeHash:
+		m.ResetCodeHash()
+		return nil
+	case emailtoken.FieldFailedCodes:
+		m.ResetFailedCodes()
+		return nil
+	case emailtoken.FieldCreatedAt:
+		m.ResetCreatedAt()
+		return nil
+	case emailtoken.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	case emailtoken.FieldSpentAt:
+		m.ResetSpentAt()
+		return nil
+	case emailtoken.FieldVoidedAt:
+		m.ResetVoidedAt()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailToken field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *EmailTokenMutation) AddedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.user != nil {
+		edges = append(edges, emailtoken.EdgeUser)
+	}
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *EmailTokenMutation) AddedIDs(name string) []ent.Value {
+	switch name {
+	case emailtoken.EdgeUser:
+		if id := m.user; id != nil {
+			return []ent.Value{*id}
+		}
+	}
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *EmailTokenMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 1)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *EmailTokenMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *EmailTokenMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 1)
+	if m.cleareduser {
+		edges = append(edges, emailtoken.EdgeUser)
+	}
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *EmailTokenMutation) EdgeCleared(name string) bool {
+	switch name {
+	case emailtoken.EdgeUser:
+		return m.cleareduser
+	}
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *EmailTokenMutation) ClearEdge(name string) error {
+	switch name {
+	case emailtoken.EdgeUser:
+		m.ClearUser()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailToken unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *EmailTokenMutation) ResetEdge(name string) error {
+	switch name {
+	case emailtoken.EdgeUser:
+		m.ResetUser()
+		return nil
+	}
+	return fmt.Errorf("unknown EmailToken edge %s", name)
 }
 
 // MailMessageMutation represents an operation that mutates the MailMessage nodes in the graph.
@@ -5046,6 +5997,7 @@ type UserMutation struct {
 	created_at            *time.Time
 	updated_at            *time.Time
 	email                 *string
+	email_verified_at     *time.Time
 	username              *string
 	username_key          *string
 	password_hash         *string
@@ -5058,6 +6010,9 @@ type UserMutation struct {
 	refresh_tokens        map[uuid.UUID]struct{}
 	removedrefresh_tokens map[uuid.UUID]struct{}
 	clearedrefresh_tokens bool
+	email_tokens          map[uuid.UUID]struct{}
+	removedemail_tokens   map[uuid.UUID]struct{}
+	clearedemail_tokens   bool
 	sessions              map[uuid.UUID]struct{}
 	removedsessions       map[uuid.UUID]struct{}
 	clearedsessions       bool
@@ -5289,6 +6244,55 @@ func (m *UserMutation) EmailCleared() bool {
 func (m *UserMutation) ResetEmail() {
 	m.email = nil
 	delete(m.clearedFields, user.FieldEmail)
+}
+
+// SetEmailVerifiedAt sets the "email_verified_at" field.
+func (m *UserMutation) SetEmailVerifiedAt(t time.Time) {
+	m.email_verified_at = &t
+}
+
+// EmailVerifiedAt returns the value of the "email_verified_at" field in the mutation.
+func (m *UserMutation) EmailVerifiedAt() (r time.Time, exists bool) {
+	v := m.email_verified_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldEmailVerifiedAt returns the old "email_verified_at" field's value of the User entity.
+// If the User object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *UserMutation) OldEmailVerifiedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldEmailVerifiedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldEmailVerifiedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldEmailVerifiedAt: %w", err)
+	}
+	return oldValue.EmailVerifiedAt, nil
+}
+
+// ClearEmailVerifiedAt clears the value of the "email_verified_at" field.
+func (m *UserMutation) ClearEmailVerifiedAt() {
+	m.email_verified_at = nil
+	m.clearedFields[user.FieldEmailVerifiedAt] = struct{}{}
+}
+
+// EmailVerifiedAtCleared returns if the "email_verified_at" field was cleared in this mutation.
+func (m *UserMutation) EmailVerifiedAtCleared() bool {
+	_, ok := m.clearedFields[user.FieldEmailVerifiedAt]
+	return ok
+}
+
+// ResetEmailVerifiedAt resets all changes to the "email_verified_at" field.
+func (m *UserMutation) ResetEmailVerifiedAt() {
+	m.email_verified_at = nil
+	delete(m.clearedFields, user.FieldEmailVerifiedAt)
 }
 
 // SetUsername sets the "username" field.
@@ -5683,6 +6687,60 @@ func (m *UserMutation) ResetRefreshTokens() {
 	m.removedrefresh_tokens = nil
 }
 
+// AddEmailTokenIDs adds the "email_tokens" edge to the EmailToken entity by ids.
+func (m *UserMutation) AddEmailTokenIDs(ids ...uuid.UUID) {
+	if m.email_tokens == nil {
+		m.email_tokens = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		m.email_tokens[ids[i]] = struct{}{}
+	}
+}
+
+// ClearEmailTokens clears the "email_tokens" edge to the EmailToken entity.
+func (m *UserMutation) ClearEmailTokens() {
+	m.clearedemail_tokens = true
+}
+
+// EmailTokensCleared reports if the "email_tokens" edge to the EmailToken entity was cleared.
+func (m *UserMutation) EmailTokensCleared() bool {
+	return m.clearedemail_tokens
+}
+
+// RemoveEmailTokenIDs removes the "email_tokens" edge to the EmailToken entity by IDs.
+func (m *UserMutation) RemoveEmailTokenIDs(ids ...uuid.UUID) {
+	if m.removedemail_tokens == nil {
+		m.removedemail_tokens = make(map[uuid.UUID]struct{})
+	}
+	for i := range ids {
+		delete(m.email_tokens, ids[i])
+		m.removedemail_tokens[ids[i]] = struct{}{}
+	}
+}
+
+// RemovedEmailTokens returns the removed IDs of the "email_tokens" edge to the EmailToken entity.
+func (m *UserMutation) RemovedEmailTokensIDs() (ids []uuid.UUID) {
+	for id := range m.removedemail_tokens {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// EmailTokensIDs returns the "email_tokens" edge IDs in the mutation.
+func (m *UserMutation) EmailTokensIDs() (ids []uuid.UUID) {
+	for id := range m.email_tokens {
+		ids = append(ids, id)
+	}
+	return
+}
+
+// ResetEmailTokens resets all changes to the "email_tokens" edge.
+func (m *UserMutation) ResetEmailTokens() {
+	m.email_tokens = nil
+	m.clearedemail_tokens = false
+	m.removedemail_tokens = nil
+}
+
 // AddSessionIDs adds the "sessions" edge to the Session entity by ids.
 func (m *UserMutation) AddSessionIDs(ids ...uuid.UUID) {
 	if m.sessions == nil {
@@ -5771,7 +6829,7 @@ func (m *UserMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *UserMutation) Fields() []string {
-	fields := make([]string, 0, 10)
+	fields := make([]string, 0, 11)
 	if m.created_at != nil {
 		fields = append(fields, user.FieldCreatedAt)
 	}
@@ -5780,6 +6838,9 @@ func (m *UserMutation) Fields() []string {
 	}
 	if m.email != nil {
 		fields = append(fields, user.FieldEmail)
+	}
+	if m.email_verified_at != nil {
+		fields = append(fields, user.FieldEmailVerifiedAt)
 	}
 	if m.username != nil {
 		fields = append(fields, user.FieldUsername)
@@ -5816,6 +6877,8 @@ func (m *UserMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case user.FieldEmail:
 		return m.Email()
+	case user.FieldEmailVerifiedAt:
+		return m.EmailVerifiedAt()
 	case user.FieldUsername:
 		return m.Username()
 	case user.FieldUsernameKey:
@@ -5845,6 +6908,8 @@ func (m *UserMutation) OldField(ctx context.Context, name string) (ent.Value, er
 		return m.OldUpdatedAt(ctx)
 	case user.FieldEmail:
 		return m.OldEmail(ctx)
+	case user.FieldEmailVerifiedAt:
+		return m.OldEmailVerifiedAt(ctx)
 	case user.FieldUsername:
 		return m.OldUsername(ctx)
 	case user.FieldUsernameKey:
@@ -5888,6 +6953,13 @@ func (m *UserMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetEmail(v)
+		return nil
+	case user.FieldEmailVerifiedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetEmailVerifiedAt(v)
 		return nil
 	case user.FieldUsername:
 		v, ok := value.(string)
@@ -5986,6 +7058,9 @@ func (m *UserMutation) ClearedFields() []string {
 	if m.FieldCleared(user.FieldEmail) {
 		fields = append(fields, user.FieldEmail)
 	}
+	if m.FieldCleared(user.FieldEmailVerifiedAt) {
+		fields = append(fields, user.FieldEmailVerifiedAt)
+	}
 	if m.FieldCleared(user.FieldUsername) {
 		fields = append(fields, user.FieldUsername)
 	}
@@ -6017,6 +7092,9 @@ func (m *UserMutation) ClearField(name string) error {
 	switch name {
 	case user.FieldEmail:
 		m.ClearEmail()
+		return nil
+	case user.FieldEmailVerifiedAt:
+		m.ClearEmailVerifiedAt()
 		return nil
 	case user.FieldUsername:
 		m.ClearUsername()
@@ -6050,6 +7128,9 @@ func (m *UserMutation) ResetField(name string) error {
 	case user.FieldEmail:
 		m.ResetEmail()
 		return nil
+	case user.FieldEmailVerifiedAt:
+		m.ResetEmailVerifiedAt()
+		return nil
 	case user.FieldUsername:
 		m.ResetUsername()
 		return nil
@@ -6077,9 +7158,12 @@ func (m *UserMutation) ResetField(name string) error {
 
 // AddedEdges returns all edge names that were set/added in this mutation.
 func (m *UserMutation) AddedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.refresh_tokens != nil {
 		edges = append(edges, user.EdgeRefreshTokens)
+	}
+	if m.email_tokens != nil {
+		edges = append(edges, user.EdgeEmailTokens)
 	}
 	if m.sessions != nil {
 		edges = append(edges, user.EdgeSessions)
@@ -6097,6 +7181,12 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeEmailTokens:
+		ids := make([]ent.Value, 0, len(m.email_tokens))
+		for id := range m.email_tokens {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeSessions:
 		ids := make([]ent.Value, 0, len(m.sessions))
 		for id := range m.sessions {
@@ -6109,9 +7199,12 @@ func (m *UserMutation) AddedIDs(name string) []ent.Value {
 
 // RemovedEdges returns all edge names that were removed in this mutation.
 func (m *UserMutation) RemovedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.removedrefresh_tokens != nil {
 		edges = append(edges, user.EdgeRefreshTokens)
+	}
+	if m.removedemail_tokens != nil {
+		edges = append(edges, user.EdgeEmailTokens)
 	}
 	if m.removedsessions != nil {
 		edges = append(edges, user.EdgeSessions)
@@ -6129,6 +7222,12 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 			ids = append(ids, id)
 		}
 		return ids
+	case user.EdgeEmailTokens:
+		ids := make([]ent.Value, 0, len(m.removedemail_tokens))
+		for id := range m.removedemail_tokens {
+			ids = append(ids, id)
+		}
+		return ids
 	case user.EdgeSessions:
 		ids := make([]ent.Value, 0, len(m.removedsessions))
 		for id := range m.removedsessions {
@@ -6141,9 +7240,12 @@ func (m *UserMutation) RemovedIDs(name string) []ent.Value {
 
 // ClearedEdges returns all edge names that were cleared in this mutation.
 func (m *UserMutation) ClearedEdges() []string {
-	edges := make([]string, 0, 2)
+	edges := make([]string, 0, 3)
 	if m.clearedrefresh_tokens {
 		edges = append(edges, user.EdgeRefreshTokens)
+	}
+	if m.clearedemail_tokens {
+		edges = append(edges, user.EdgeEmailTokens)
 	}
 	if m.clearedsessions {
 		edges = append(edges, user.EdgeSessions)
@@ -6157,6 +7259,8 @@ func (m *UserMutation) EdgeCleared(name string) bool {
 	switch name {
 	case user.EdgeRefreshTokens:
 		return m.clearedrefresh_tokens
+	case user.EdgeEmailTokens:
+		return m.clearedemail_tokens
 	case user.EdgeSessions:
 		return m.clearedsessions
 	}
@@ -6177,6 +7281,9 @@ func (m *UserMutation) ResetEdge(name string) error {
 	switch name {
 	case user.EdgeRefreshTokens:
 		m.ResetRefreshTokens()
+		return nil
+	case user.EdgeEmailTokens:
+		m.ResetEmailTokens()
 		return nil
 	case user.EdgeSessions:
 		m.ResetSessions()

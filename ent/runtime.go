@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/schema"
@@ -49,6 +50,39 @@ func init() {
 	auditeventDescID := auditeventMixinFields0[0].Descriptor()
 	// auditevent.DefaultID holds the default value on creation for the id field.
 	auditevent.DefaultID = auditeventDescID.Default.(func() uuid.UUID)
+	emailtokenMixin := schema.EmailToken{}.Mixin()
+	emailtokenMixinFields0 := emailtokenMixin[0].Fields()
+	_ = emailtokenMixinFields0
+	emailtokenFields := schema.EmailToken{}.Fields()
+	_ = emailtokenFields
+	// emailtokenDescEmail is the schema descriptor for email field.
+	emailtokenDescEmail := emailtokenFields[2].Descriptor()
+	// emailtoken.EmailValidator is a validator for the "email" field. It is called by the builders before save.
+	emailtoken.EmailValidator = func() func(string) error {
+		validators := emailtokenDescEmail.Validators
+		fns := [...]func(string) error{
+			validators[0].(func(string) error),
+			validators[1].(func(string) error),
+		}
+		return func(email string) error {
+			for _, fn := range fns {
+				if err := fn(email); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+	}()
+	// emailtokenDescFailedCodes is the schema descriptor for failed_codes field.
+	emailtokenDescFailedCodes := emailtokenFields[5].Descriptor()
+	// emailtoken.DefaultFailedCodes holds the default value on creation for the failed_codes field.
+	emailtoken.DefaultFailedCodes = emailtokenDescFailedCodes.Default.(int)
+	// emailtoken.FailedCodesValidator is a validator for the "failed_codes" field. It is called by the builders before save.
+	emailtoken.FailedCodesValidator = emailtokenDescFailedCodes.Validators[0].(func(int) error)
+	// emailtokenDescID is the schema descriptor for id field.
+	emailtokenDescID := emailtokenMixinFields0[0].Descriptor()
+	// emailtoken.DefaultID holds the default value on creation for the id field.
+	emailtoken.DefaultID = emailtokenDescID.Default.(func() uuid.UUID)
 	mailmessageMixin := schema.MailMessage{}.Mixin()
 	mailmessageMixinFields0 := mailmessageMixin[0].Fields()
 	_ = mailmessageMixinFields0
@@ -188,27 +222,27 @@ func init() {
 	// user.EmailValidator is a validator for the "email" field. It is called by the builders before save.
 	user.EmailValidator = userDescEmail.Validators[0].(func(string) error)
 	// userDescUsername is the schema descriptor for username field.
-	userDescUsername := userFields[1].Descriptor()
+	userDescUsername := userFields[2].Descriptor()
 	// user.UsernameValidator is a validator for the "username" field. It is called by the builders before save.
 	user.UsernameValidator = userDescUsername.Validators[0].(func(string) error)
 	// userDescUsernameKey is the schema descriptor for username_key field.
-	userDescUsernameKey := userFields[2].Descriptor()
+	userDescUsernameKey := userFields[3].Descriptor()
 	// user.UsernameKeyValidator is a validator for the "username_key" field. It is called by the builders before save.
 	user.UsernameKeyValidator = userDescUsernameKey.Validators[0].(func(string) error)
 	// userDescPasswordHash is the schema descriptor for password_hash field.
-	userDescPasswordHash := userFields[3].Descriptor()
+	userDescPasswordHash := userFields[4].Descriptor()
 	// user.PasswordHashValidator is a validator for the "password_hash" field. It is called by the builders before save.
 	user.PasswordHashValidator = userDescPasswordHash.Validators[0].(func(string) error)
 	// userDescFirstName is the schema descriptor for first_name field.
-	userDescFirstName := userFields[4].Descriptor()
+	userDescFirstName := userFields[5].Descriptor()
 	// user.FirstNameValidator is a validator for the "first_name" field. It is called by the builders before save.
 	user.FirstNameValidator = userDescFirstName.Validators[0].(func(string) error)
 	// userDescLastName is the schema descriptor for last_name field.
-	userDescLastName := userFields[5].Descriptor()
+	userDescLastName := userFields[6].Descriptor()
 	// user.LastNameValidator is a validator for the "last_name" field. It is called by the builders before save.
 	user.LastNameValidator = userDescLastName.Validators[0].(func(string) error)
 	// userDescAge is the schema descriptor for age field.
-	userDescAge := userFields[6].Descriptor()
+	userDescAge := userFields[7].Descriptor()
 	// user.AgeValidator is a validator for the "age" field. It is called by the builders before save.
 	user.AgeValidator = userDescAge.Validators[0].(func(int) error)
 	// userDescID is the schema descriptor for id field.

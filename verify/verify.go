@@ -56,6 +56,10 @@ type Claims struct {
 	// Email and Username, when the account has them.
 	Email    string `json:"email,omitempty"`
 	Username string `json:"username,omitempty"`
+	// EmailVerified (email_verified) says whether the person proved they
+	// read mail at Email; nil when the token has no email. A service that
+	// needs a verified address checks it (gqlauth's EMAIL_VERIFICATION).
+	EmailVerified *bool `json:"email_verified,omitempty"`
 }
 
 // Config says where gqlauth publishes its keys and what its tokens must say.

@@ -45,6 +45,46 @@ var (
 			},
 		},
 	}
+	// EmailTokensColumns holds the columns for the "email_tokens" table.
+	EmailTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "kind", Type: field.TypeEnum, Enums: []string{"verify_email", "password_reset", "email_change"}},
+		{Name: "email", Type: field.TypeString, Size: 254},
+		{Name: "token_hash", Type: field.TypeBytes, Unique: true},
+		{Name: "code_hash", Type: field.TypeBytes},
+		{Name: "failed_codes", Type: field.TypeInt, Default: 0},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+		{Name: "spent_at", Type: field.TypeTime, Nullable: true},
+		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
+		{Name: "user_id", Type: field.TypeUUID},
+	}
+	// EmailTokensTable holds the schema information for the "email_tokens" table.
+	EmailTokensTable = &schema.Table{
+		Name:       "email_tokens",
+		Columns:    EmailTokensColumns,
+		PrimaryKey: []*schema.Column{EmailTokensColumns[0]},
+		ForeignKeys: []*schema.ForeignKey{
+			{
+				Symbol:     "email_tokens_users_email_tokens",
+				Columns:    []*schema.Column{EmailTokensColumns[10]},
+				RefColumns: []*schema.Column{UsersColumns[0]},
+				OnDelete:   schema.Cascade,
+			},
+		},
+		Indexes: []*schema.Index{
+			{
+				Name:    "emailtoken_user_id_kind",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[10], EmailTokensColumns[1]},
+			},
+			{
+				Name:    "emailtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{EmailTokensColumns[7]},
+			},
+		},
+	}
 	// MailMessagesColumns holds the columns for the "mail_messages" table.
 	MailMessagesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -207,6 +247,7 @@ var (
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
 		{Name: "email", Type: field.TypeString, Unique: true, Nullable: true, Size: 254},
+		{Name: "email_verified_at", Type: field.TypeTime, Nullable: true},
 		{Name: "username", Type: field.TypeString, Nullable: true, Size: 32},
 		{Name: "username_key", Type: field.TypeString, Unique: true, Nullable: true, Size: 32},
 		{Name: "password_hash", Type: field.TypeString},
@@ -262,6 +303,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEventsTable,
+		EmailTokensTable,
 		MailMessagesTable,
 		RefreshTokensTable,
 		SessionsTable,
@@ -272,6 +314,7 @@ var (
 )
 
 func init() {
+	EmailTokensTable.ForeignKeys[0].RefTable = UsersTable
 	RefreshTokensTable.ForeignKeys[0].RefTable = SessionsTable
 	RefreshTokensTable.ForeignKeys[1].RefTable = UsersTable
 	SessionsTable.ForeignKeys[0].RefTable = UsersTable

@@ -9,6 +9,9 @@ import (
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 
+// EmailToken is the predicate function for emailtoken builders.
+type EmailToken func(*sql.Selector)
+
 // MailMessage is the predicate function for mailmessage builders.
 type MailMessage func(*sql.Selector)
 

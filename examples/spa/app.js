@@ -1,5 +1,7 @@
 // gqlauth example single-page app: sign up, sign in, show `me`, refresh
-// through the HttpOnly cookie, log out. Plain JavaScript, no build step.
+// through the HttpOnly cookie, log out; verify the email address and
+// reset a forgotten password with the link or code of gqlauth's mails.
+// Plain JavaScript, no build step.
 //
 // Where the tokens live:
 // - The access token is kept in the `accessToken` variable below, in
@@ -24,13 +26,14 @@
   // URL here and add this page's origin to CORS_ALLOWED_ORIGINS.
   const endpoint = new URL('/graphql', window.location.href).toString();
 
-  const userFields = 'id email username firstName lastName role createdAt';
+  const userFields = 'id email emailVerified username firstName lastName role createdAt';
   // The refresh token is deliberately not selected: the cookie carries it.
   const payloadFields = `accessToken expiresIn user { ${userFields} }`;
 
   let accessToken = null; // in memory only
   let refreshTimer = null;
   let events = null; // the AbortController of the live session-event stream
+  let currentUser = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -136,7 +139,11 @@
   }
 
   function showUser(user) {
+    currentUser = user;
     $('me').textContent = JSON.stringify(user, null, 2);
+    $('verify-form').hidden = !user.email || user.emailVerified;
+    $('verify-status').textContent = user.email
+      ? `We mailed a code to ${user.email} when you signed up.` : '';
     $('status').textContent = `Signed in as ${user.email || user.username}.`;
     document.body.dataset.state = 'signed-in';
   }
@@ -214,6 +221,59 @@
     }
   }
 
+  // The email flows. The mails carry a link (to this page, with
+  // #action=…&token=… when EMAIL_LINK_PATH points here) and a 6-digit code.
+
+  async function sendVerification() {
+    await gql('mutation SendVerificationEmail { sendVerificationEmail }');
+    $('verify-status').textContent = `A new code is on its way to ${currentUser.email}.`;
+  }
+
+  async function verifyWithCode(code) {
+    await gql('mutation VerifyEmail($email: String, $code: String) { verifyEmail(email: $email, code: $code) }',
+      { email: currentUser.email, code });
+    await loadMe();
+  }
+
+  async function requestReset(email) {
+    // The answer is the same whether or not the address has an account.
+    await gql('mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) }', { email });
+    $('status').textContent = 'If an account uses this address, a mail with a link and a code is on its way.';
+    $('reset-code-form').hidden = false;
+  }
+
+  async function resetPassword(vars) {
+    const data = await gql(
+      `mutation ResetPassword($token: String, $email: String, $code: String, $newPassword: String!) {
+        resetPassword(token: $token, email: $email, code: $code, newPassword: $newPassword) { ${payloadFields} } }`,
+      vars,
+    );
+    history.replaceState(null, '', window.location.pathname);
+    startSession(data.resetPassword);
+  }
+
+  async function verifyWithLink(token) {
+    await gql('mutation VerifyEmail($token: String) { verifyEmail(token: $token) }', { token });
+    history.replaceState(null, '', window.location.pathname);
+    $('verify-link-form').hidden = true;
+    await restore();
+    $('status').textContent = 'Your email address is verified.';
+  }
+
+  // fromLink shows the form for a link's action, and reports whether the
+  // page was opened from one.
+  let linkToken = '';
+  function fromLink() {
+    const params = new URLSearchParams(window.location.hash.slice(1));
+    linkToken = params.get('token') || '';
+    const form = { 'reset-password': 'reset-link-form', 'verify-email': 'verify-link-form' }[params.get('action')];
+    if (!linkToken || !form) return false;
+    $(form).hidden = false;
+    $('status').textContent = '';
+    document.body.dataset.state = 'link';
+    return true;
+  }
+
   function on(id, event, handler) {
     $(id).addEventListener(event, async (e) => {
       e.preventDefault();
@@ -232,6 +292,16 @@
   on('refresh-button', 'click', refresh);
   on('logout-button', 'click', logout);
   on('logout-everywhere-button', 'click', logoutEverywhere);
+  on('send-verification', 'click', sendVerification);
+  on('verify-form', 'submit', () => verifyWithCode($('verify-code').value));
+  on('forgot-form', 'submit', () => requestReset($('forgot-email').value));
+  on('reset-code-form', 'submit', () => resetPassword({
+    email: $('forgot-email').value, code: $('reset-code').value, newPassword: $('reset-code-password').value,
+  }));
+  on('reset-link-form', 'submit', () => resetPassword({ token: linkToken, newPassword: $('reset-link-password').value }));
+  on('verify-link-form', 'submit', () => verifyWithLink(linkToken));
 
-  restore();
+  if (!fromLink()) restore();
+  // A link opened in a tab that already shows the app changes the hash only.
+  window.addEventListener('hashchange', fromLink);
 })();

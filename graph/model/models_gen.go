@@ -32,7 +32,9 @@ type Subscription struct {
 // cleared. Email and username are validated as in signUp, and at least one
 // of them must remain.
 type UpdateProfileInput struct {
-	// A new email address; validated and unique as at sign-up.
+	// A new email address; validated and unique as at sign-up. With the email
+	// flows on (EMAIL_VERIFICATION not off) it cannot change here: use
+	// requestEmailChange, which verifies the new address.
 	Email graphql.Omittable[*string] `json:"email,omitempty"`
 	// 3 to 32 letters, digits, '_', '.' or '-'; unique regardless of case.
 	Username graphql.Omittable[*string] `json:"username,omitempty"`

@@ -51,6 +51,11 @@ type ProfileUpdate struct {
 // neither. A taken email or username is CONFLICT, decided by the
 // database's unique indexes. The access token's email and username
 // claims catch up at the next refresh.
+//
+// With the email flows on, the email is changed only by
+// RequestEmailChange, which verifies the new address and tells nobody
+// whether it is taken; here it is BAD_USER_INPUT unless it stays the
+// same. With EMAIL_VERIFICATION=off a new email is stored unverified.
 func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.User, error) {
 	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
@@ -71,8 +76,12 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.Use
 		}
 		upd := tx.User.UpdateOne(u)
 		email, username := u.Email, u.Username
-		if in.Email.Set {
+		if in.Email.Set && !sameEmail(u.Email, p.Email) {
+			if s.flowsOn() {
+				errs.Add("email", "is changed with requestEmailChange, which verifies the new address")
+			}
 			email = p.Email
+			upd.ClearEmailVerifiedAt()
 			if p.Email != nil {
 				upd.SetEmail(*p.Email)
 			} else {
@@ -143,4 +152,9 @@ func profileEvents(before, after *ent.User) []audit.Event {
 		events = append(events, audit.Event{Type: audit.UserEmailChanged, UserID: after.ID})
 	}
 	return events
+}
+
+// sameEmail reports whether two optional addresses are the same.
+func sameEmail(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }

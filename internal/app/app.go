@@ -19,10 +19,13 @@ import (
 	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/live"
+	"github.com/gqlauth/gqlauth/internal/mail"
 	"github.com/gqlauth/gqlauth/internal/metrics"
+	"github.com/gqlauth/gqlauth/internal/password"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
@@ -51,8 +54,13 @@ type App struct {
 	Audit    *audit.Trail
 	Webhooks *webhook.Outbox
 	Live     *live.Hub
-	Handler  http.Handler
-	Log      *slog.Logger
+	// Mailer queues the mails of the email flows; nil when they are off
+	// (EMAIL_VERIFICATION=off). RunMail delivers them.
+	Mailer *mail.Mailer
+	// Codes are the mailed one-time links and codes.
+	Codes   *emailcode.Store
+	Handler http.Handler
+	Log     *slog.Logger
 
 	// Metrics are the Prometheus metrics; nil when METRICS_ENABLED=false.
 	Metrics *metrics.Metrics
@@ -127,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if a.Metrics != nil {
 		a.Deny = token.Observe(a.Deny, a.Metrics)
 	}
-	lockout, authRate := throttles(cfg, a.Redis)
+	lockout, authRate, mailLimit := throttles(cfg, a.Redis)
 	dk, err := DataKey(cfg, log)
 	if err != nil {
 		a.Close()
@@ -147,10 +155,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	issuer := token.NewIssuer(a.Keys, token.IssuerSettings{
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, ClientID: cfg.ClientID(), TTL: cfg.AccessTokenTTL,
 	})
-	a.Passwords, err = authn.NewPasswords(cfg.BcryptCost, lockout, log)
+	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
 	if err != nil {
 		a.Close()
 		return nil, err
+	}
+	pwPolicy, err := PasswordPolicy(cfg, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Passwords = authn.NewPasswords(hasher, lockout, log)
+	a.Codes = emailcode.New(db.Client, nil)
+	if cfg.MailFlows() {
+		a.Mailer, err = mail.New(MailSettings(cfg), db.Client, db.Dialect, log)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	var (
 		refreshes session.Recorder
@@ -168,7 +190,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	}
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
-	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions, Audit: a.Audit})
+	acc := account.Deps{DB: db.Client, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
+		Mailer: a.Mailer, Codes: a.Codes, Flows: FlowSettings(cfg), Audit: a.Audit}
+	if mailLimit != nil {
+		acc.MailLimit = mailLimit
+	}
+	a.Accounts = account.New(acc)
+	a.SignIns.Verification = a.Accounts
 	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
@@ -280,10 +308,11 @@ func forwardAuth(a *authn.Authenticator) server.Authenticate {
 	}
 }
 
-// throttles builds the sign-in lockout and the per-client rate limit of
-// credential fields: in Redis when there is one (shared by every
-// instance), else in process. A zero setting turns each off.
-func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter) {
+// throttles builds the sign-in lockout, the per-client rate limit of
+// credential fields and the per-address limit of mails: in Redis when
+// there is one (shared by every instance), else in process. A zero
+// setting turns each off (nil).
+func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
@@ -300,7 +329,11 @@ func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.Clie
 	default:
 		buckets = ratelimit.NewMemoryBuckets(cfg.RateLimitAuth)
 	}
-	return lockout, buckets
+	var mails *ratelimit.Lockout
+	if cfg.EmailRateLimit > 0 {
+		mails = ratelimit.NewLockout(counter, cfg.EmailRateLimit, time.Hour)
+	}
+	return lockout, buckets, mails
 }
 
 // DeleteOldEvents deletes the audit events and finished webhook
@@ -317,7 +350,67 @@ func (a *App) DeleteOldEvents(ctx context.Context) {
 	}
 }
 
-// RunHousekeeping deletes old refresh tokens, sessions and audit events
+// PasswordPolicy is the password policy cfg sets: PASSWORD_MIN_LENGTH,
+// and the Have I Been Pwned check when PASSWORD_BREACH_CHECK=hibp.
+func PasswordPolicy(cfg *config.Config, log *slog.Logger) (*password.Policy, error) {
+	set := password.PolicySettings{MinLength: cfg.PasswordMinLength}
+	if cfg.PasswordBreachCheck == config.BreachCheckHIBP {
+		hibp, err := password.NewHIBP(cfg.PasswordBreachAPIURL, cfg.PasswordBreachTimeout, nil)
+		if err != nil {
+			return nil, err
+		}
+		set.Breach = hibp
+	}
+	return password.NewPolicy(set, log)
+}
+
+// NewPasswords is the password credential of the command line: cfg's
+// hasher, no lockout.
+func NewPasswords(cfg *config.Config, log *slog.Logger) (*authn.Passwords, error) {
+	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
+	if err != nil {
+		return nil, err
+	}
+	return authn.NewPasswords(hasher, nil, log), nil
+}
+
+// MailSettings are the mail settings cfg sets. The worker looks for due
+// mails at least as often as the first retry backoff, so that a retry is
+// not late by more than its wait.
+func MailSettings(cfg *config.Config) mail.Settings {
+	return mail.Settings{
+		URL:          cfg.MailURL,
+		From:         cfg.MailSender(),
+		AppURL:       cfg.AppOrigin(),
+		Timeout:      cfg.MailTimeout,
+		TemplatesDir: cfg.MailTemplatesDir,
+		MaxAttempts:  cfg.MailMaxAttempts,
+		RetryBackoff: cfg.MailRetryBackoff,
+		Production:   cfg.Production(),
+		Outbox:       mail.OutboxSettings{PollInterval: min(5*time.Second, cfg.MailRetryBackoff)},
+	}
+}
+
+// FlowSettings are the email flows' settings cfg sets.
+func FlowSettings(cfg *config.Config) account.Flows {
+	return account.Flows{
+		Verification:     cfg.EmailVerification,
+		EmailTokenTTL:    cfg.EmailTokenTTL,
+		PasswordResetTTL: cfg.PasswordResetTTL,
+		LinkURL:          cfg.AppOrigin() + cfg.EmailLinkPath,
+		NotifyUnknown:    cfg.PasswordResetNotifyUnknown,
+	}
+}
+
+// RunMail delivers the outbox's mails until ctx ends, then finishes the
+// delivery in flight and returns (at once when the flows are off).
+func (a *App) RunMail(ctx context.Context) {
+	if a.Mailer != nil {
+		a.Mailer.Outbox.Run(ctx)
+	}
+}
+
+// RunHousekeeping deletes old refresh tokens, sessions, expired email tokens and audit events
 // every interval until ctx ends.
 func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
@@ -330,6 +423,14 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 			a.Log.Info("housekeeping deleted old refresh tokens", "count", n)
 		}
 		a.DeleteOldEvents(ctx)
+
+		// Mailed links and codes are kept a day past their expiry.
+		n, err = a.Codes.DeleteOld(ctx, time.Now().Add(-24*time.Hour))
+		if err != nil && ctx.Err() == nil {
+			a.Log.Error("housekeeping failed", "error", err)
+		} else if n > 0 {
+			a.Log.Info("housekeeping deleted expired email tokens", "count", n)
+		}
 		select {
 		case <-ctx.Done():
 			return

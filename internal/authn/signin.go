@@ -34,6 +34,23 @@ type SignInInput struct {
 	Password string
 }
 
+// EmailVerification is what sign-in asks of the email flows
+// (internal/account implements it).
+type EmailVerification interface {
+	// Required reports whether an account with an unverified email
+	// address may not sign in (EMAIL_VERIFICATION=required).
+	Required() bool
+	// Resend mails u a fresh verification link and code, within the
+	// per-address limit (over it, it sends nothing).
+	Resend(ctx context.Context, u *ent.User) error
+}
+
+// errEmailNotVerified refuses the sign-in of an account whose address is
+// not verified yet, when verification is required. It comes after the
+// password check, so it tells only the account's owner that it exists.
+var errEmailNotVerified = apierr.New(apierr.EmailNotVerified,
+	"the email address is not verified yet: open the link or enter the code of the mail just sent to it")
+
 // SignIns signs people in with a password.
 type SignIns struct {
 	db        *ent.Client
@@ -41,6 +58,9 @@ type SignIns struct {
 	sessions  *session.Service
 	metrics   Recorder
 	audit     *audit.Trail
+	// Verification, when set, decides whether an unverified account may
+	// sign in (EMAIL_VERIFICATION).
+	Verification EmailVerification
 }
 
 // NewSignIns returns the password sign-in; metrics nil counts nothing,
@@ -101,8 +121,27 @@ func (s *SignIns) signIn(ctx context.Context, in SignInInput) (*session.Tokens, 
 		}
 		return nil, err
 	}
+	if s.Verification != nil && s.Verification.Required() && u.Email != nil && u.EmailVerifiedAt == nil {
+		if err := s.Verification.Resend(ctx, u); err != nil {
+			return nil, err
+		}
+		return nil, errEmailNotVerified
+	}
+	// A hash of an older form, a lower BCRYPT_COST or another pepper is
+	// replaced now that the password is known.
+	upgraded, upgrade, err := s.passwords.Upgrade(u.PasswordHash, in.Password)
+	if err != nil {
+		return nil, err
+	}
 	var is session.Issued
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		if upgrade {
+			// Unless a concurrent change got there first.
+			if _, err := tx.User.Update().Where(user.ID(u.ID), user.PasswordHash(u.PasswordHash)).
+				SetPasswordHash(upgraded).Save(ctx); err != nil {
+				return err
+			}
+		}
 		if is, err = s.sessions.Start(ctx, tx, u); err != nil {
 			return err
 		}

@@ -212,6 +212,25 @@ type Config struct {
 	// MailRetryBackoff is the wait after a first failed delivery; it
 	// doubles after each further failure, up to 30 minutes.
 	MailRetryBackoff time.Duration `env:"MAIL_RETRY_BACKOFF" envDefault:"30s"`
+	// EmailTokenTTL is how long the link and code of an email
+	// verification or an email change stay valid.
+	EmailTokenTTL time.Duration `env:"EMAIL_TOKEN_TTL" envDefault:"1h"`
+	// PasswordResetTTL is how long the link and code of a password reset
+	// stay valid.
+	PasswordResetTTL time.Duration `env:"PASSWORD_RESET_TTL" envDefault:"30m"`
+	// EmailLinkPath is the path under APP_URL that the links in mails
+	// open; the token travels in the fragment (#action=…&token=…), so
+	// that it reaches no server log. gqlauth serves a minimal page there
+	// itself, for when APP_URL points at gqlauth.
+	EmailLinkPath string `env:"EMAIL_LINK_PATH" envDefault:"/auth/email"`
+	// PasswordResetNotifyUnknown sends a "someone tried to reset" mail
+	// when a reset is asked for an address without an account; off, such
+	// a request sends nothing.
+	PasswordResetNotifyUnknown bool `env:"PASSWORD_RESET_NOTIFY_UNKNOWN" envDefault:"false"`
+	// EmailRateLimit is how many mails with a link or code one address
+	// may be sent per hour (per address, whether it has an account or
+	// not); 0 turns the limit off.
+	EmailRateLimit int `env:"EMAIL_RATE_LIMIT" envDefault:"5"`
 
 	// PasswordMinLength is the least number of characters (Unicode code
 	// points) of a new password. NIST SP 800-63B-4 asks for 15 when the

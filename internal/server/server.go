@@ -108,6 +108,9 @@ func New(d Deps) http.Handler {
 	if d.Config.Examples() {
 		mountExamples(mux)
 	}
+	if d.Config.MailFlows() {
+		mountEmailLink(mux, d.Config.EmailLinkPath)
+	}
 
 	var h http.Handler = mux
 	h = corsFor(d.Config.CORSAllowedOrigins, h)

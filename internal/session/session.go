@@ -30,6 +30,7 @@ const (
 	ReasonRevoked         = "revoked"
 	ReasonReuseDetected   = "reuse_detected"
 	ReasonPasswordChanged = "password_changed"
+	ReasonPasswordReset   = "password_reset"
 	ReasonUserDeleted     = "user_deleted"
 )
 
@@ -240,6 +241,9 @@ func (s *Service) HandOut(is Issued) (*Tokens, error) {
 		Role:      string(is.user.Role),
 		Email:     is.user.Email,
 		Username:  is.user.Username,
+		// The address is verified when it was proven (verifyEmail, a
+		// reset, a confirmed change).
+		EmailVerified: is.user.EmailVerifiedAt != nil,
 	})
 	if err != nil {
 		return nil, err

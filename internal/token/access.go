@@ -36,6 +36,9 @@ type Claims struct {
 	// Email and Username let a client show who is signed in without a request.
 	Email    string `json:"email,omitempty"`
 	Username string `json:"username,omitempty"`
+	// EmailVerified (email_verified, as in OpenID Connect) says whether
+	// the person proved they read mail at Email; present when Email is.
+	EmailVerified *bool `json:"email_verified,omitempty"`
 }
 
 // Subject is who an access token is issued to.
@@ -45,6 +48,8 @@ type Subject struct {
 	Role      string
 	Email     *string
 	Username  *string
+	// EmailVerified is whether Email has been verified.
+	EmailVerified bool
 }
 
 // IssuerSettings are the claims every access token carries and its lifetime.
@@ -128,6 +133,8 @@ func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
 	}
 	if s.Email != nil {
 		c.Email = *s.Email
+		verified := s.EmailVerified
+		c.EmailVerified = &verified
 	}
 	if s.Username != nil {
 		c.Username = *s.Username
