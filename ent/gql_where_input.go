@@ -66,6 +66,18 @@ type UserWhereInput struct {
 	EmailEqualFold    *string  `json:"emailEqualFold,omitempty"`
 	EmailContainsFold *string  `json:"emailContainsFold,omitempty"`
 
+	// "email_verified_at" field predicates.
+	EmailVerifiedAt       *time.Time  `json:"emailVerifiedAt,omitempty"`
+	EmailVerifiedAtNEQ    *time.Time  `json:"emailVerifiedAtNEQ,omitempty"`
+	EmailVerifiedAtIn     []time.Time `json:"emailVerifiedAtIn,omitempty"`
+	EmailVerifiedAtNotIn  []time.Time `json:"emailVerifiedAtNotIn,omitempty"`
+	EmailVerifiedAtGT     *time.Time  `json:"emailVerifiedAtGT,omitempty"`
+	EmailVerifiedAtGTE    *time.Time  `json:"emailVerifiedAtGTE,omitempty"`
+	EmailVerifiedAtLT     *time.Time  `json:"emailVerifiedAtLT,omitempty"`
+	EmailVerifiedAtLTE    *time.Time  `json:"emailVerifiedAtLTE,omitempty"`
+	EmailVerifiedAtIsNil  bool        `json:"emailVerifiedAtIsNil,omitempty"`
+	EmailVerifiedAtNotNil bool        `json:"emailVerifiedAtNotNil,omitempty"`
+
 	// "username" field predicates.
 	Username             *string  `json:"username,omitempty"`
 	UsernameNEQ          *string  `json:"usernameNEQ,omitempty"`
@@ -323,6 +335,36 @@ func (i *UserWhereInput) P() (predicate.User, error) {
 	}
 	if i.EmailContainsFold != nil {
 		predicates = append(predicates, user.EmailContainsFold(*i.EmailContainsFold))
+	}
+	if i.EmailVerifiedAt != nil {
+		predicates = append(predicates, user.EmailVerifiedAtEQ(*i.EmailVerifiedAt))
+	}
+	if i.EmailVerifiedAtNEQ != nil {
+		predicates = append(predicates, user.EmailVerifiedAtNEQ(*i.EmailVerifiedAtNEQ))
+	}
+	if len(i.EmailVerifiedAtIn) > 0 {
+		predicates = append(predicates, user.EmailVerifiedAtIn(i.EmailVerifiedAtIn...))
+	}
+	if len(i.EmailVerifiedAtNotIn) > 0 {
+		predicates = append(predicates, user.EmailVerifiedAtNotIn(i.EmailVerifiedAtNotIn...))
+	}
+	if i.EmailVerifiedAtGT != nil {
+		predicates = append(predicates, user.EmailVerifiedAtGT(*i.EmailVerifiedAtGT))
+	}
+	if i.EmailVerifiedAtGTE != nil {
+		predicates = append(predicates, user.EmailVerifiedAtGTE(*i.EmailVerifiedAtGTE))
+	}
+	if i.EmailVerifiedAtLT != nil {
+		predicates = append(predicates, user.EmailVerifiedAtLT(*i.EmailVerifiedAtLT))
+	}
+	if i.EmailVerifiedAtLTE != nil {
+		predicates = append(predicates, user.EmailVerifiedAtLTE(*i.EmailVerifiedAtLTE))
+	}
+	if i.EmailVerifiedAtIsNil {
+		predicates = append(predicates, user.EmailVerifiedAtIsNil())
+	}
+	if i.EmailVerifiedAtNotNil {
+		predicates = append(predicates, user.EmailVerifiedAtNotNil())
 	}
 	if i.Username != nil {
 		predicates = append(predicates, user.UsernameEQ(*i.Username))

@@ -25,6 +25,8 @@ type User struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// Email address, trimmed and lower-cased.
 	Email *string `json:"email,omitempty"`
+	// When the person proved they read mail at the current email address; null while unproven. An email change confirmed by a code keeps it set; a change without one clears it.
+	EmailVerifiedAt *time.Time `json:"email_verified_at,omitempty"`
 	// Username as the user typed it.
 	Username *string `json:"username,omitempty"`
 	// Lower-cased username: makes usernames unique regardless of case.
@@ -49,6 +51,8 @@ type User struct {
 type UserEdges struct {
 	// RefreshTokens holds the value of the refresh_tokens edge.
 	RefreshTokens []*RefreshToken `json:"refresh_tokens,omitempty"`
+	// EmailTokens holds the value of the email_tokens edge.
+	EmailTokens []*EmailToken `json:"email_tokens,omitempty"`
 	// Sessions holds the value of the sessions edge.
 	Sessions []*Session `json:"sessions,omitempty"`
 	// Factors holds the value of the factors edge.
@@ -57,9 +61,10 @@ type UserEdges struct {
 	RecoveryCodes []*RecoveryCode `json:"recovery_codes,omitempty"`
 	// loadedTypes holds the information for reporting if a
 	// type was loaded (or requested) in eager-loading or not.
-	loadedTypes [4]bool
+	loadedTypes [5]bool
 
 	namedRefreshTokens map[string][]*RefreshToken
+	namedEmailTokens   map[string][]*EmailToken
 	namedSessions      map[string][]*Session
 	namedFactors       map[string][]*Factor
 	namedRecoveryCodes map[string][]*RecoveryCode
@@ -74,10 +79,19 @@ func (e UserEdges) RefreshTokensOrErr() ([]*RefreshToken, error) {
 	return nil, &NotLoadedError{edge: "refresh_tokens"}
 }
 
+// EmailTokensOrErr returns the EmailTokens value or an error if the edge
+// was not loaded in eager-loading.
+func (e UserEdges) EmailTokensOrErr() ([]*EmailToken, error) {
+	if e.loadedTypes[1] {
+		return e.EmailTokens, nil
+	}
+	return nil, &NotLoadedError{edge: "email_tokens"}
+}
+
 // SessionsOrErr returns the Sessions value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) SessionsOrErr() ([]*Session, error) {
-	if e.loadedTypes[1] {
+	if e.loadedTypes[2] {
 		return e.Sessions, nil
 	}
 	return nil, &NotLoadedError{edge: "sessions"}
@@ -86,7 +100,7 @@ func (e UserEdges) SessionsOrErr() ([]*Session, error) {
 // FactorsOrErr returns the Factors value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) FactorsOrErr() ([]*Factor, error) {
-	if e.loadedTypes[2] {
+	if e.loadedTypes[3] {
 		return e.Factors, nil
 	}
 	return nil, &NotLoadedError{edge: "factors"}
@@ -95,7 +109,7 @@ func (e UserEdges) FactorsOrErr() ([]*Factor, error) {
 // RecoveryCodesOrErr returns the RecoveryCodes value or an error if the edge
 // was not loaded in eager-loading.
 func (e UserEdges) RecoveryCodesOrErr() ([]*RecoveryCode, error) {
-	if e.loadedTypes[3] {
+	if e.loadedTypes[4] {
 		return e.RecoveryCodes, nil
 	}
 	return nil, &NotLoadedError{edge: "recovery_codes"}
@@ -110,7 +124,7 @@ func (*User) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullInt64)
 		case user.FieldEmail, user.FieldUsername, user.FieldUsernameKey, user.FieldPasswordHash, user.FieldFirstName, user.FieldLastName, user.FieldRole:
 			values[i] = new(sql.NullString)
-		case user.FieldCreatedAt, user.FieldUpdatedAt:
+		case user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmailVerifiedAt:
 			values[i] = new(sql.NullTime)
 		case user.FieldID:
 			values[i] = new(uuid.UUID)
@@ -153,6 +167,13 @@ func (_m *User) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.Email = new(string)
 				*_m.Email = value.String
+			}
+		case user.FieldEmailVerifiedAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field email_verified_at", values[i])
+			} else if value.Valid {
+				_m.EmailVerifiedAt = new(time.Time)
+				*_m.EmailVerifiedAt = value.Time
 			}
 		case user.FieldUsername:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -219,6 +240,11 @@ func (_m *User) QueryRefreshTokens() *RefreshTokenQuery {
 	return NewUserClient(_m.config).QueryRefreshTokens(_m)
 }
 
+// QueryEmailTokens queries the "email_tokens" edge of the User entity.
+func (_m *User) QueryEmailTokens() *EmailTokenQuery {
+	return NewUserClient(_m.config).QueryEmailTokens(_m)
+}
+
 // QuerySessions queries the "sessions" edge of the User entity.
 func (_m *User) QuerySessions() *SessionQuery {
 	return NewUserClient(_m.config).QuerySessions(_m)
@@ -266,6 +292,11 @@ func (_m *User) String() string {
 	if v := _m.Email; v != nil {
 		builder.WriteString("email=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.EmailVerifiedAt; v != nil {
+		builder.WriteString("email_verified_at=")
+		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
 	if v := _m.Username; v != nil {
@@ -322,6 +353,30 @@ func (_m *User) appendNamedRefreshTokens(name string, edges ...*RefreshToken) {
 		_m.Edges.namedRefreshTokens[name] = []*RefreshToken{}
 	} else {
 		_m.Edges.namedRefreshTokens[name] = append(_m.Edges.namedRefreshTokens[name], edges...)
+	}
+}
+
+// NamedEmailTokens returns the EmailTokens named value or an error if the edge was not
+// loaded in eager-loading with this name.
+func (_m *User) NamedEmailTokens(name string) ([]*EmailToken, error) {
+	if _m.Edges.namedEmailTokens == nil {
+		return nil, &NotLoadedError{edge: name}
+	}
+	nodes, ok := _m.Edges.namedEmailTokens[name]
+	if !ok {
+		return nil, &NotLoadedError{edge: name}
+	}
+	return nodes, nil
+}
+
+func (_m *User) appendNamedEmailTokens(name string, edges ...*EmailToken) {
+	if _m.Edges.namedEmailTokens == nil {
+		_m.Edges.namedEmailTokens = make(map[string][]*EmailToken)
+	}
+	if len(edges) == 0 {
+		_m.Edges.namedEmailTokens[name] = []*EmailToken{}
+	} else {
+		_m.Edges.namedEmailTokens[name] = append(_m.Edges.namedEmailTokens[name], edges...)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"entgo.io/ent/schema/field"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/recoverycode"
@@ -30,12 +31,14 @@ type UserQuery struct {
 	inters                 []Interceptor
 	predicates             []predicate.User
 	withRefreshTokens      *RefreshTokenQuery
+	withEmailTokens        *EmailTokenQuery
 	withSessions           *SessionQuery
 	withFactors            *FactorQuery
 	withRecoveryCodes      *RecoveryCodeQuery
 	loadTotal              []func(context.Context, []*User) error
 	modifiers              []func(*sql.Selector)
 	withNamedRefreshTokens map[string]*RefreshTokenQuery
+	withNamedEmailTokens   map[string]*EmailTokenQuery
 	withNamedSessions      map[string]*SessionQuery
 	withNamedFactors       map[string]*FactorQuery
 	withNamedRecoveryCodes map[string]*RecoveryCodeQuery
@@ -90,6 +93,28 @@ func (_q *UserQuery) QueryRefreshTokens() *RefreshTokenQuery {
 			sqlgraph.From(user.Table, user.FieldID, selector),
 			sqlgraph.To(refreshtoken.Table, refreshtoken.FieldID),
 			sqlgraph.Edge(sqlgraph.O2M, false, user.RefreshTokensTable, user.RefreshTokensColumn),
+		)
+		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
+		return fromU, nil
+	}
+	return query
+}
+
+// QueryEmailTokens chains the current query on the "email_tokens" edge.
+func (_q *UserQuery) QueryEmailTokens() *EmailTokenQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	query.path = func(ctx context.Context) (fromU *sql.Selector, err error) {
+		if err := _q.prepareQuery(ctx); err != nil {
+			return nil, err
+		}
+		selector := _q.sqlQuery(ctx)
+		if err := selector.Err(); err != nil {
+			return nil, err
+		}
+		step := sqlgraph.NewStep(
+			sqlgraph.From(user.Table, user.FieldID, selector),
+			sqlgraph.To(emailtoken.Table, emailtoken.FieldID),
+			sqlgraph.Edge(sqlgraph.O2M, false, user.EmailTokensTable, user.EmailTokensColumn),
 		)
 		fromU = sqlgraph.SetNeighbors(_q.driver.Dialect(), step)
 		return fromU, nil
@@ -356,6 +381,7 @@ func (_q *UserQuery) Clone() *UserQuery {
 		inters:            append([]Interceptor{}, _q.inters...),
 		predicates:        append([]predicate.User{}, _q.predicates...),
 		withRefreshTokens: _q.withRefreshTokens.Clone(),
+		withEmailTokens:   _q.withEmailTokens.Clone(),
 		withSessions:      _q.withSessions.Clone(),
 		withFactors:       _q.withFactors.Clone(),
 		withRecoveryCodes: _q.withRecoveryCodes.Clone(),
@@ -373,6 +399,17 @@ func (_q *UserQuery) WithRefreshTokens(opts ...func(*RefreshTokenQuery)) *UserQu
 		opt(query)
 	}
 	_q.withRefreshTokens = query
+	return _q
+}
+
+// WithEmailTokens tells the query-builder to eager-load the nodes that are connected to
+// the "email_tokens" edge. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithEmailTokens(opts ...func(*EmailTokenQuery)) *UserQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	_q.withEmailTokens = query
 	return _q
 }
 
@@ -487,8 +524,9 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 	var (
 		nodes       = []*User{}
 		_spec       = _q.querySpec()
-		loadedTypes = [4]bool{
+		loadedTypes = [5]bool{
 			_q.withRefreshTokens != nil,
+			_q.withEmailTokens != nil,
 			_q.withSessions != nil,
 			_q.withFactors != nil,
 			_q.withRecoveryCodes != nil,
@@ -522,6 +560,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 			return nil, err
 		}
 	}
+	if query := _q.withEmailTokens; query != nil {
+		if err := _q.loadEmailTokens(ctx, query, nodes,
+			func(n *User) { n.Edges.EmailTokens = []*EmailToken{} },
+			func(n *User, e *EmailToken) { n.Edges.EmailTokens = append(n.Edges.EmailTokens, e) }); err != nil {
+			return nil, err
+		}
+	}
 	if query := _q.withSessions; query != nil {
 		if err := _q.loadSessions(ctx, query, nodes,
 			func(n *User) { n.Edges.Sessions = []*Session{} },
@@ -547,6 +592,13 @@ func (_q *UserQuery) sqlAll(ctx context.Context, hooks ...queryHook) ([]*User, e
 		if err := _q.loadRefreshTokens(ctx, query, nodes,
 			func(n *User) { n.appendNamedRefreshTokens(name) },
 			func(n *User, e *RefreshToken) { n.appendNamedRefreshTokens(name, e) }); err != nil {
+			return nil, err
+		}
+	}
+	for name, query := range _q.withNamedEmailTokens {
+		if err := _q.loadEmailTokens(ctx, query, nodes,
+			func(n *User) { n.appendNamedEmailTokens(name) },
+			func(n *User, e *EmailToken) { n.appendNamedEmailTokens(name, e) }); err != nil {
 			return nil, err
 		}
 	}
@@ -594,6 +646,36 @@ func (_q *UserQuery) loadRefreshTokens(ctx context.Context, query *RefreshTokenQ
 	}
 	query.Where(predicate.RefreshToken(func(s *sql.Selector) {
 		s.Where(sql.InValues(s.C(user.RefreshTokensColumn), fks...))
+	}))
+	neighbors, err := query.All(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range neighbors {
+		fk := n.UserID
+		node, ok := nodeids[fk]
+		if !ok {
+			return fmt.Errorf(`unexpected referenced foreign-key "user_id" returned %v for node %v`, fk, n.ID)
+		}
+		assign(node, n)
+	}
+	return nil
+}
+func (_q *UserQuery) loadEmailTokens(ctx context.Context, query *EmailTokenQuery, nodes []*User, init func(*User), assign func(*User, *EmailToken)) error {
+	fks := make([]driver.Value, 0, len(nodes))
+	nodeids := make(map[uuid.UUID]*User)
+	for i := range nodes {
+		fks = append(fks, nodes[i].ID)
+		nodeids[nodes[i].ID] = nodes[i]
+		if init != nil {
+			init(nodes[i])
+		}
+	}
+	if len(query.ctx.Fields) > 0 {
+		query.ctx.AppendFieldOnce(emailtoken.FieldUserID)
+	}
+	query.Where(predicate.EmailToken(func(s *sql.Selector) {
+		s.Where(sql.InValues(s.C(user.EmailTokensColumn), fks...))
 	}))
 	neighbors, err := query.All(ctx)
 	if err != nil {
@@ -824,6 +906,20 @@ func (_q *UserQuery) WithNamedRefreshTokens(name string, opts ...func(*RefreshTo
 		_q.withNamedRefreshTokens = make(map[string]*RefreshTokenQuery)
 	}
 	_q.withNamedRefreshTokens[name] = query
+	return _q
+}
+
+// WithNamedEmailTokens tells the query-builder to eager-load the nodes that are connected to the "email_tokens"
+// edge with the given name. The optional arguments are used to configure the query builder of the edge.
+func (_q *UserQuery) WithNamedEmailTokens(name string, opts ...func(*EmailTokenQuery)) *UserQuery {
+	query := (&EmailTokenClient{config: _q.config}).Query()
+	for _, opt := range opts {
+		opt(query)
+	}
+	if _q.withNamedEmailTokens == nil {
+		_q.withNamedEmailTokens = make(map[string]*EmailTokenQuery)
+	}
+	_q.withNamedEmailTokens[name] = query
 	return _q
 }
 

@@ -23,11 +23,12 @@ import (
 // marked; TestSecretArgumentsAreCredentialFields fails when one that takes
 // a secret is not.
 //
-// updateProfile is one too: it answers CONFLICT when the email or username
-// it sets belongs to another account, which tells whether that account
-// exists. Until email changes go through verification, it is once per
+// updateProfile is one too: it answers CONFLICT when the username (or,
+// with EMAIL_VERIFICATION=off, the email) it sets belongs to another
+// account, which tells whether that account exists. It is once per
 // document, and costs a token when it sets an email or username
-// (identifierChange).
+// (identifierChange); with the email flows on, emails change through
+// requestEmailChange, which answers the same for taken addresses.
 const credentialDirective = "credential"
 
 // credentialFields are the Mutation fields marked @credential, read from

@@ -46,8 +46,12 @@ func (r *Resolver) RefreshToken() RefreshTokenResolver { return &refreshTokenRes
 // Session returns SessionResolver implementation.
 func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
 
+// User returns UserResolver implementation.
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
 type (
 	queryResolver        struct{ *Resolver }
 	refreshTokenResolver struct{ *Resolver }
 	sessionResolver      struct{ *Resolver }
+	userResolver         struct{ *Resolver }
 )

@@ -15,7 +15,9 @@ import (
 
 	"github.com/gqlauth/gqlauth/graph/model"
 	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/live"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/session"
 )
@@ -34,6 +36,10 @@ type Resolver struct {
 	// MFA is second factors, step-up and re-authentication; it also
 	// tells the AAL1 allow-list what a request owes (graph/assurance.go).
 	MFA *authn.MFA
+	// Audit reads the audit trail (auditEvents, securityActivity).
+	Audit *audit.Trail
+	// Live streams session events (sessionEvents).
+	Live *live.Hub
 	// RefreshTokenInBody fills AuthPayload.refreshToken; off for
 	// deployments that keep the refresh token in its HttpOnly cookie only.
 	RefreshTokenInBody bool

@@ -63,6 +63,10 @@ type Claims struct {
 	AMR []string `json:"amr,omitempty"`
 	// AuthTime is when the person last proved who they are.
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// EmailVerified (email_verified) says whether the person proved they
+	// read mail at Email; nil when the token has no email. A service that
+	// needs a verified address checks it (gqlauth's EMAIL_VERIFICATION).
+	EmailVerified *bool `json:"email_verified,omitempty"`
 }
 
 // Level is the token's assurance level as a number: 2 for "aal2", else 1.

@@ -86,7 +86,8 @@ func TestVerifierAcceptsGqlauthTokens(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s token (kid %s): %v", alg, key.ID, err)
 		}
-		if c.Subject != p.User.ID || c.Email != email || c.Role != "USER" || c.ClientID != "web" || c.SessionID == "" {
+		if c.Subject != p.User.ID || c.Email != email || c.Role != "USER" || c.ClientID != "web" || c.SessionID == "" ||
+			c.EmailVerified == nil || *c.EmailVerified {
 			t.Fatalf("%s claims %+v", alg, c)
 		}
 	}

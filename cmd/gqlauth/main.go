@@ -114,6 +114,19 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		}
 	}()
 	go a.RunHousekeeping(ctx, time.Hour)
+	// The mail worker outlives the signal: it stops after the listeners,
+	// once no request can queue a mail, finishing the delivery in flight
+	// (bounded by MAIL_TIMEOUT) before the database closes.
+	mailCtx, stopMail := context.WithCancel(context.WithoutCancel(ctx))
+	mailDone := make(chan struct{})
+	go func() {
+		defer close(mailDone)
+		a.RunMail(mailCtx)
+	}()
+	defer func() {
+		stopMail()
+		<-mailDone
+	}()
 	if cfg.PprofAddr != "" {
 		go servePprof(ctx, cfg.PprofAddr, log)
 	}

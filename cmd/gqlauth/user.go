@@ -17,7 +17,6 @@ import (
 	"github.com/gqlauth/gqlauth/internal/account"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/app"
-	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/config"
 )
 
@@ -221,10 +220,16 @@ func openAccounts(ctx context.Context, cfg *config.Config, log *slog.Logger) (*a
 	if err != nil {
 		return nil, nil, err
 	}
-	passwords, err := authn.NewPasswords(cfg.BcryptCost, nil, log)
+	passwords, err := app.NewPasswords(cfg, log)
 	if err != nil {
 		db.Close()
 		return nil, nil, err
 	}
-	return account.New(account.Deps{DB: db.Client, Passwords: passwords}), func() { db.Close() }, nil
+	trail, _, err := app.AuditTrail(cfg, db.Client, log, nil, nil)
+	policy, err := app.PasswordPolicy(cfg, log)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return account.New(account.Deps{DB: db.Client, Passwords: passwords, Policy: policy, Audit: trail}), func() { db.Close() }, nil
 }

@@ -150,7 +150,10 @@ func TestUserCommand(t *testing.T) {
 		wantFailure(t, runCLI(t, cfg, "\n", "user", "create", "--email", apptest.UniqueEmail("x"), "--password-stdin"), "is empty")
 		wantFailure(t, runCLI(t, cfg, "", "user", "create", "--email", apptest.UniqueEmail("x"), "--password-stdin"), "is empty")
 		wantFailure(t, runCLI(t, cfg, "short\n", "user", "create", "--email", "not-an-email", "--password-stdin"),
-			"email is not a valid email address; password must be at least 8 bytes")
+			"email is not a valid email address; password must be at least 8 characters")
+		// The password policy applies here as at sign-up.
+		wantFailure(t, runCLI(t, cfg, "iloveyou1\n", "user", "create", "--email", apptest.UniqueEmail("x"), "--password-stdin"),
+			"password is too common")
 		wantFailure(t, runCLI(t, cfg, password+"\n", "user", "create", "--email", strings.ToUpper(email), "--password-stdin"), "already registered")
 		wantFailure(t, runCLI(t, cfg, password+"\n", "user", "create", "--email", apptest.UniqueEmail("x"), "--role", "root", "--password-stdin"), "want admin or user")
 		wantFailure(t, runCLI(t, cfg, "", "user", "create", "--email", apptest.UniqueEmail("x"), "--password", password), "flag provided but not defined: -password")

@@ -45,6 +45,9 @@ func (User) Fields() []ent.Field {
 			MaxLen(MaxEmailBytes).
 			Comment("Email address, trimmed and lower-cased.").
 			Annotations(entgql.OrderField("EMAIL")),
+		field.Time("email_verified_at").
+			Optional().Nillable().
+			Comment("When the person proved they read mail at the current email address; null while unproven. An email change confirmed by a code keeps it set; a change without one clears it."),
 		field.String("username").
 			Optional().Nillable().
 			MaxLen(MaxUsernameChars).
@@ -83,6 +86,11 @@ func (User) Fields() []ent.Field {
 func (User) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("refresh_tokens", RefreshToken.Type).
+			Annotations(
+				entsql.OnDelete(entsql.Cascade),
+				entgql.Skip(entgql.SkipAll),
+			),
+		edge.To("email_tokens", EmailToken.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
 				entgql.Skip(entgql.SkipAll),

@@ -1,6 +1,8 @@
 // gqlauth example single-page app: sign up, sign in, show `me`, refresh
 // through the HttpOnly cookie, log out; set up an authenticator app and
-// answer its code at sign-in. Plain JavaScript, no build step.
+// answer its code at sign-in; verify the email address and reset a
+// forgotten password with the link or code of gqlauth's mails.
+// Plain JavaScript, no build step.
 //
 // Where the tokens live:
 // - The access token is kept in the `accessToken` variable below, in
@@ -18,6 +20,11 @@
 // factors list means the session must step up with verifyMfa before
 // anything but me, factors, verifyMfa, refresh, logout and sessions works
 // (the others answer MFA_REQUIRED). The app then asks for a code.
+//
+// While signed in, the app listens to its session's live events (the
+// sessionEvents subscription over Server-Sent Events, docs/audit.md): when
+// the session is ended elsewhere ("sign out everywhere" on another device,
+// an admin's revokeSession, a password change), it signs out at once.
 'use strict';
 
 (function () {
@@ -25,7 +32,7 @@
   // URL here and add this page's origin to CORS_ALLOWED_ORIGINS.
   const endpoint = new URL('/graphql', window.location.href).toString();
 
-  const userFields = 'id email username firstName lastName role createdAt';
+  const userFields = 'id email emailVerified username firstName lastName role createdAt';
   // The refresh token is deliberately not selected: the cookie carries it.
   const payloadFields = `accessToken expiresIn aal factors { id friendlyName } user { ${userFields} }`;
 
@@ -33,6 +40,8 @@
   let refreshTimer = null;
   let pendingFactors = []; // the verified factors while a step-up is due
   let enrollingFactor = null; // the factor being set up
+  let events = null; // the AbortController of the live session-event stream
+  let currentUser = null;
 
   const $ = (id) => document.getElementById(id);
 
@@ -90,9 +99,10 @@
       ? 'This session is verified with a second factor (AAL2).'
       : 'This session is signed in with a password only (AAL1).';
     showUser(payload.user);
+    watchSession(accessToken);
   }
 
-  function endSession() {
+  function endSession(why = 'Signed out.') {
     accessToken = null;
     pendingFactors = [];
     enrollingFactor = null;
@@ -100,13 +110,64 @@
     $('recovery').hidden = true;
     clearTimeout(refreshTimer);
     refreshTimer = null;
+    if (events) events.abort();
+    events = null;
     $('me').textContent = '';
-    $('status').textContent = 'Signed out.';
+    $('status').textContent = why;
     document.body.dataset.state = 'signed-out';
   }
 
+  // watchSession subscribes to the session's live events over Server-Sent
+  // Events (graphql-sse, distinct connections mode: one POST per
+  // subscription, Accept: text/event-stream). gqlauth ends the stream
+  // after REVOKED and when the access token expires; the next refresh
+  // subscribes again with the new token.
+  async function watchSession(token) {
+    if (events) events.abort();
+    const ctl = new AbortController();
+    events = ctl;
+    try {
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'text/event-stream',
+          Authorization: `Bearer ${token}`,
+        },
+        body: JSON.stringify({ query: 'subscription SessionEvents { sessionEvents { type sessionId at } }' }),
+        signal: ctl.signal,
+      });
+      if (!res.ok || !res.body) return;
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const message = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const data = message.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5)).join('\n');
+          if (!message.startsWith('event: next') || !data) continue;
+          const event = JSON.parse(data).data;
+          if (event && event.sessionEvents.type === 'REVOKED' && events === ctl) {
+            endSession('Signed out: this session was ended on another device.');
+            return;
+          }
+        }
+      }
+    } catch (err) {
+      if (err.name !== 'AbortError') console.warn('session events:', err);
+    }
+  }
+
   function showUser(user) {
+    currentUser = user;
     $('me').textContent = JSON.stringify(user, null, 2);
+    $('verify-form').hidden = !user.email || user.emailVerified;
+    $('verify-status').textContent = user.email
+      ? `We mailed a code to ${user.email} when you signed up.` : '';
     $('status').textContent = `Signed in as ${user.email || user.username}.`;
     document.body.dataset.state = 'signed-in';
   }
@@ -205,6 +266,15 @@
     }
   }
 
+  // logoutEverywhere ends every session of the user, on every device.
+  async function logoutEverywhere() {
+    try {
+      await gql('mutation LogoutEverywhere { logout(scope: GLOBAL) }', undefined, { useCookie: true });
+    } finally {
+      endSession();
+    }
+  }
+
   // restore tries to resume the session after a page load. Without the
   // CSRF cookie there is no session to resume, so no request is made.
   async function restore() {
@@ -218,6 +288,59 @@
       endSession();
       if (err.code !== 'UNAUTHENTICATED') showError(err);
     }
+  }
+
+  // The email flows. The mails carry a link (to this page, with
+  // #action=…&token=… when EMAIL_LINK_PATH points here) and a 6-digit code.
+
+  async function sendVerification() {
+    await gql('mutation SendVerificationEmail { sendVerificationEmail }');
+    $('verify-status').textContent = `A new code is on its way to ${currentUser.email}.`;
+  }
+
+  async function verifyWithCode(code) {
+    await gql('mutation VerifyEmail($email: String, $code: String) { verifyEmail(email: $email, code: $code) }',
+      { email: currentUser.email, code });
+    await loadMe();
+  }
+
+  async function requestReset(email) {
+    // The answer is the same whether or not the address has an account.
+    await gql('mutation RequestPasswordReset($email: String!) { requestPasswordReset(email: $email) }', { email });
+    $('status').textContent = 'If an account uses this address, a mail with a link and a code is on its way.';
+    $('reset-code-form').hidden = false;
+  }
+
+  async function resetPassword(vars) {
+    const data = await gql(
+      `mutation ResetPassword($token: String, $email: String, $code: String, $newPassword: String!) {
+        resetPassword(token: $token, email: $email, code: $code, newPassword: $newPassword) { ${payloadFields} } }`,
+      vars,
+    );
+    history.replaceState(null, '', window.location.pathname);
+    startSession(data.resetPassword);
+  }
+
+  async function verifyWithLink(token) {
+    await gql('mutation VerifyEmail($token: String) { verifyEmail(token: $token) }', { token });
+    history.replaceState(null, '', window.location.pathname);
+    $('verify-link-form').hidden = true;
+    await restore();
+    $('status').textContent = 'Your email address is verified.';
+  }
+
+  // fromLink shows the form for a link's action, and reports whether the
+  // page was opened from one.
+  let linkToken = '';
+  function fromLink() {
+    const params = new URLSearchParams(window.location.hash.slice(1));
+    linkToken = params.get('token') || '';
+    const form = { 'reset-password': 'reset-link-form', 'verify-email': 'verify-link-form' }[params.get('action')];
+    if (!linkToken || !form) return false;
+    $(form).hidden = false;
+    $('status').textContent = '';
+    document.body.dataset.state = 'link';
+    return true;
   }
 
   function on(id, event, handler) {
@@ -241,6 +364,17 @@
   on('mfa-cancel', 'click', logout);
   on('totp-setup-button', 'click', enrollTotp);
   on('totp-verify-form', 'submit', () => verifyTotpEnrollment($('totp-code').value));
+  on('logout-everywhere-button', 'click', logoutEverywhere);
+  on('send-verification', 'click', sendVerification);
+  on('verify-form', 'submit', () => verifyWithCode($('verify-code').value));
+  on('forgot-form', 'submit', () => requestReset($('forgot-email').value));
+  on('reset-code-form', 'submit', () => resetPassword({
+    email: $('forgot-email').value, code: $('reset-code').value, newPassword: $('reset-code-password').value,
+  }));
+  on('reset-link-form', 'submit', () => resetPassword({ token: linkToken, newPassword: $('reset-link-password').value }));
+  on('verify-link-form', 'submit', () => verifyWithLink(linkToken));
 
-  restore();
+  if (!fromLink()) restore();
+  // A link opened in a tab that already shows the app changes the hash only.
+  window.addEventListener('hashchange', fromLink);
 })();

@@ -19,12 +19,13 @@ const config: CodegenConfig = {
         fragmentMasking: false,
       },
       config: {
-        // gqlauth's custom scalars travel as strings; strictScalars fails
+        // gqlauth's custom scalars travel as strings (JSON as an object); strictScalars fails
         // the generation if a new one has no mapping.
         strictScalars: true,
         scalars: {
           Time: 'string', // RFC 3339, e.g. "2026-01-02T15:04:05Z"
           Cursor: 'string', // opaque: pass it back as after/before
+          JSON: 'Record<string, unknown>', // an audit event's details
         },
         enumsAsTypes: true,
         // Imports end in .js, so the generated code runs as ES modules.

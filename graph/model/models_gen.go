@@ -33,6 +33,11 @@ type AuthPayload struct {
 	Factors []*ent.Factor `json:"factors"`
 }
 
+// What a client can be told as it happens, over Server-Sent Events
+// (POST /graphql with Accept: text/event-stream).
+type Subscription struct {
+}
+
 // A new TOTP factor, waiting for its first code (verifyTotpEnrollment). The
 // secret is shown this once.
 type TotpEnrollment struct {
@@ -51,7 +56,9 @@ type TotpEnrollment struct {
 // cleared. Email and username are validated as in signUp, and at least one
 // of them must remain.
 type UpdateProfileInput struct {
-	// A new email address; validated and unique as at sign-up.
+	// A new email address; validated and unique as at sign-up. With the email
+	// flows on (EMAIL_VERIFICATION not off) it cannot change here: use
+	// requestEmailChange, which verifies the new address.
 	Email graphql.Omittable[*string] `json:"email,omitempty"`
 	// 3 to 32 letters, digits, '_', '.' or '-'; unique regardless of case.
 	Username graphql.Omittable[*string] `json:"username,omitempty"`

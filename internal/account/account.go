@@ -5,12 +5,17 @@
 package account
 
 import (
+	"context"
 	"strings"
 	"time"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
+	"github.com/gqlauth/gqlauth/internal/mail"
+	"github.com/gqlauth/gqlauth/internal/password"
 	"github.com/gqlauth/gqlauth/internal/session"
 )
 
@@ -18,6 +23,8 @@ import (
 type Deps struct {
 	DB        *ent.Client
 	Passwords *authn.Passwords
+	// Policy decides which new passwords are acceptable.
+	Policy *password.Policy
 	// Sessions starts a session at sign-up and ends them at a password
 	// change or a deletion; the command line, which does neither, may
 	// leave it nil.
@@ -26,24 +33,91 @@ type Deps struct {
 	// of identity must be for a password change or deleting oneself
 	// (0: off).
 	ReauthMaxAge time.Duration
+	// Audit records sign-ups and account changes; nil records nothing.
+	Audit *audit.Trail
+	// Mailer queues the mails of the email flows; nil turns the flows off
+	// (EMAIL_VERIFICATION=off, and the command line).
+	Mailer *mail.Mailer
+	// Codes are the one-time links and codes the flows mail; needed with
+	// Mailer.
+	Codes *emailcode.Store
+	// MailLimit counts the mails with a link or code per address
+	// (EMAIL_RATE_LIMIT); nil is no limit.
+	MailLimit AddressLimiter
+	// Flows are the settings of the email flows.
+	Flows Flows
+	// SecondFactor, when set, is asked before a password reset takes
+	// effect (see SecondFactor); nil asks nothing (the command line).
+	SecondFactor SecondFactor
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
 }
 
+// Flows are the settings of the email flows (internal/config).
+type Flows struct {
+	// Verification is EMAIL_VERIFICATION: off, optional or required.
+	Verification string
+	// EmailTokenTTL and PasswordResetTTL are how long a mailed link and
+	// code stay valid.
+	EmailTokenTTL, PasswordResetTTL time.Duration
+	// LinkURL is APP_URL + EMAIL_LINK_PATH: the page the links open.
+	LinkURL string
+	// NotifyUnknown is PASSWORD_RESET_NOTIFY_UNKNOWN.
+	NotifyUnknown bool
+}
+
+// The values of Flows.Verification (EMAIL_VERIFICATION).
+const (
+	VerificationOff      = "off"
+	VerificationOptional = "optional"
+	VerificationRequired = "required"
+)
+
+// AddressLimiter counts events per key in a window
+// (internal/ratelimit.Lockout, in Redis or in process).
+type AddressLimiter interface {
+	// Begin counts one event of key and returns 0 when it may go ahead,
+	// else how long until it may.
+	Begin(ctx context.Context, key string) (time.Duration, error)
+}
+
+// SecondFactor is the hook a password reset calls before it changes
+// anything (OWASP ASVS 5.0 V6.4.3: a reset must not bypass a second
+// factor). The second factors (internal/authn's MFA) implement it: an
+// error refuses the reset and leaves its link or code unspent. Whatever
+// it allows, the reset's session starts at AAL1 (session.StartAfterReset),
+// so an account with a verified factor still steps up with verifyMfa.
+type SecondFactor interface {
+	// CheckReset returns nil when u may reset its password now.
+	CheckReset(ctx context.Context, u *ent.User) error
+}
+
 // Service manages accounts.
 type Service struct {
-	db        *ent.Client
-	passwords *authn.Passwords
-	sessions  *session.Service
-	now       func() time.Time
-	reauth    time.Duration
+	db           *ent.Client
+	passwords    *authn.Passwords
+	policy       *password.Policy
+	sessions     *session.Service
+	mailer       *mail.Mailer
+	codes        *emailcode.Store
+	mailLimit    AddressLimiter
+	flows        Flows
+	secondFactor SecondFactor
+	audit        *audit.Trail
+	now          func() time.Time
+	reauth       time.Duration
 }
 
 // New returns the account service.
 func New(d Deps) *Service {
-	s := &Service{db: d.DB, passwords: d.Passwords, sessions: d.Sessions, now: d.Clock, reauth: d.ReauthMaxAge}
+	s := &Service{db: d.DB, passwords: d.Passwords, policy: d.Policy, sessions: d.Sessions,
+		mailer: d.Mailer, codes: d.Codes, mailLimit: d.MailLimit, flows: d.Flows, secondFactor: d.SecondFactor, audit: d.Audit, now: d.Clock,
+		reauth: d.ReauthMaxAge}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	if s.mailer == nil {
+		s.flows.Verification = VerificationOff
 	}
 	return s
 }

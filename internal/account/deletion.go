@@ -9,6 +9,7 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/session"
@@ -46,14 +47,14 @@ func (s *Service) DeleteUser(ctx context.Context, id uuid.UUID) (bool, error) {
 		// The account is gone for good (ids are never reused), so the
 		// not-before may reach a second past now: tokens issued within
 		// this second die too. The session entries cover the rest.
-		sel := session.Selection{User: id, UserTokensBefore: s.now().Add(time.Second)}
+		sel := session.Selection{User: id, UserTokensBefore: s.now().Add(time.Second), By: audit.User(v.UserID)}
 		if err := s.sessions.End(ctx, tx, sel, session.ReasonUserDeleted); err != nil {
 			return err
 		}
 		if err := tx.User.DeleteOneID(id).Exec(ctx); err != nil {
 			return fmt.Errorf("delete user: %w", err)
 		}
-		return nil
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserDeleted, Actor: audit.User(v.UserID), UserID: id})
 	})
 	return err == nil && id == v.UserID, err
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/session"
@@ -13,10 +14,12 @@ import (
 )
 
 // ChangePassword replaces the signed-in user's password after checking
-// the current one (wrong: UNAUTHENTICATED), in a session that proved
-// who holds it within REAUTH_MAX_AGE. Every other session of the
-// user ends (reason password_changed) and every access token the user
-// holds is denied. The current session goes on under the same session id
+// the current one (wrong: UNAUTHENTICATED) and the new one against the
+// password policy, in a session that proved who holds it within
+// REAUTH_MAX_AGE. Every other session of the user ends (reason
+// password_changed), every access token the user holds is denied, every
+// mailed link and code of the account is voided, and a notice goes to
+// the account's address. The current session goes on under the same session id
 // with a new refresh token and a new access token; its old refresh tokens
 // stop working (revoked as password_changed, which is not a rotation, so
 // presenting one later does not trip reuse detection).
@@ -37,7 +40,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*se
 	}
 	// The check shares sign-in's lockout, so that a stolen access token
 	// cannot be used to guess the password here instead.
-	if len(current) > validate.MaxPasswordBytes {
+	if len(current) > validate.MaxSignInPasswordBytes {
 		return nil, errWrongPassword
 	}
 	if err := s.passwords.Check(ctx, u, "", current); err != nil {
@@ -46,8 +49,12 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*se
 		}
 		return nil, err
 	}
-	if why := validate.Password(next); why != "" {
-		return nil, apierr.Invalid(map[string]string{"newPassword": why})
+	errs := validate.Errors{}
+	if err := s.checkPassword(ctx, errs, "newPassword", next, u.Email, u.Username); err != nil {
+		return nil, err
+	}
+	if err := errs.Err(); err != nil {
+		return nil, err
 	}
 	if next == current {
 		return nil, apierr.Invalid(map[string]string{"newPassword": "must differ from the current password"})
@@ -69,7 +76,7 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*se
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		u, err := tx.User.UpdateOneID(v.UserID).
 			Where(user.PasswordHash(u.PasswordHash)). // a concurrent change wins once
-			SetPasswordHash(string(hash)).
+			SetPasswordHash(hash).
 			Save(ctx)
 		if ent.IsNotFound(err) {
 			return errWrongPassword
@@ -80,8 +87,13 @@ func (s *Service) ChangePassword(ctx context.Context, current, next string) (*se
 		if err := s.sessions.End(ctx, tx, sel, session.ReasonPasswordChanged); err != nil {
 			return err
 		}
-		is, err = s.sessions.Continue(ctx, tx, u, v.SessionID, session.ReasonPasswordChanged)
-		return err
+		if err := s.passwordChanged(ctx, tx, u); err != nil {
+			return err
+		}
+		if is, err = s.sessions.Continue(ctx, tx, u, v.SessionID, session.ReasonPasswordChanged); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserPasswordChanged, UserID: u.ID, SessionID: is.SessionID()})
 	})
 	if err != nil {
 		return nil, err

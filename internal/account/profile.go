@@ -2,11 +2,14 @@ package account
 
 import (
 	"context"
+	"reflect"
+	"slices"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/validate"
@@ -48,6 +51,11 @@ type ProfileUpdate struct {
 // neither. A taken email or username is CONFLICT, decided by the
 // database's unique indexes. The access token's email and username
 // claims catch up at the next refresh.
+//
+// With the email flows on, the email is changed only by
+// RequestEmailChange, which verifies the new address and tells nobody
+// whether it is taken; here it is BAD_USER_INPUT unless it stays the
+// same. With EMAIL_VERIFICATION=off a new email is stored unverified.
 func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.User, error) {
 	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
@@ -68,8 +76,12 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.Use
 		}
 		upd := tx.User.UpdateOne(u)
 		email, username := u.Email, u.Username
-		if in.Email.Set {
+		if in.Email.Set && !sameEmail(u.Email, p.Email) {
+			if s.flowsOn() {
+				errs.Add("email", "is changed with requestEmailChange, which verifies the new address")
+			}
 			email = p.Email
+			upd.ClearEmailVerifiedAt()
 			if p.Email != nil {
 				upd.SetEmail(*p.Email)
 			} else {
@@ -106,11 +118,43 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileUpdate) (*ent.Use
 		if err := errs.Err(); err != nil {
 			return err
 		}
-		out, err = upd.Save(ctx)
-		return conflictOr(err)
+		if out, err = upd.Save(ctx); err != nil {
+			return conflictOr(err)
+		}
+		return s.audit.Record(ctx, tx, profileEvents(u, out)...)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// profileEvents are the audit events of a profile update from before to
+// after: user.profile_updated naming the fields that changed (not their
+// values), and user.email_changed when the email did.
+func profileEvents(before, after *ent.User) []audit.Event {
+	var fields []string
+	changed := func(name string, a, b any) {
+		if !reflect.DeepEqual(a, b) {
+			fields = append(fields, name)
+		}
+	}
+	changed("email", before.Email, after.Email)
+	changed("username", before.Username, after.Username)
+	changed("firstName", before.FirstName, after.FirstName)
+	changed("lastName", before.LastName, after.LastName)
+	changed("age", before.Age, after.Age)
+	if len(fields) == 0 {
+		return nil
+	}
+	events := []audit.Event{{Type: audit.UserProfileUpdated, UserID: after.ID, Details: map[string]any{"fields": fields}}}
+	if slices.Contains(fields, "email") {
+		events = append(events, audit.Event{Type: audit.UserEmailChanged, UserID: after.ID})
+	}
+	return events
+}
+
+// sameEmail reports whether two optional addresses are the same.
+func sameEmail(a, b *string) bool {
+	return (a == nil && b == nil) || (a != nil && b != nil && *a == *b)
 }

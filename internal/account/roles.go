@@ -10,6 +10,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 	"github.com/gqlauth/gqlauth/internal/validate"
@@ -26,7 +27,7 @@ func (s *Service) SetUserRole(ctx context.Context, id uuid.UUID, role user.Role)
 	if err := v.RequireAdmin(); err != nil {
 		return nil, err
 	}
-	return s.assignRole(ctx, user.ID(id), role)
+	return s.assignRole(ctx, user.ID(id), role, audit.User(v.UserID))
 }
 
 // UserRef names an account by id or by email, as the command line does.
@@ -40,7 +41,7 @@ type UserRef struct {
 func (s *Service) AssignRole(ctx context.Context, who UserRef, role user.Role) (*ent.User, error) {
 	switch {
 	case who.ID != nil:
-		return s.assignRole(ctx, user.ID(*who.ID), role)
+		return s.assignRole(ctx, user.ID(*who.ID), role, audit.ActorCLI)
 	case who.Email != nil:
 		// The same normalisation as sign-up, or an internationalised
 		// address would not be found.
@@ -48,13 +49,14 @@ func (s *Service) AssignRole(ctx context.Context, who UserRef, role user.Role) (
 		if why != "" {
 			return nil, apierr.Invalid(map[string]string{"email": why})
 		}
-		return s.assignRole(ctx, user.Email(email), role)
+		return s.assignRole(ctx, user.Email(email), role, audit.ActorCLI)
 	}
 	return nil, apierr.Invalid(map[string]string{"id": "give an id or an email"})
 }
 
-// assignRole sets the role of the one user matching which.
-func (s *Service) assignRole(ctx context.Context, which predicate.User, role user.Role) (*ent.User, error) {
+// assignRole sets the role of the one user matching which, on behalf of
+// actor (for the audit trail).
+func (s *Service) assignRole(ctx context.Context, which predicate.User, role user.Role, actor string) (*ent.User, error) {
 	if user.RoleValidator(role) != nil {
 		return nil, apierr.Invalid(map[string]string{"role": "must be ADMIN or USER"})
 	}
@@ -73,8 +75,11 @@ func (s *Service) assignRole(ctx context.Context, which predicate.User, role use
 				return err
 			}
 		}
-		out, err = tx.User.UpdateOne(u).SetRole(role).Save(ctx)
-		return err
+		if out, err = tx.User.UpdateOne(u).SetRole(role).Save(ctx); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserRoleChanged, Actor: actor, UserID: u.ID,
+			Details: map[string]any{"from": string(u.Role), "to": string(role)}})
 	})
 	return out, err
 }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/validate"
@@ -32,17 +33,17 @@ type NewUser struct {
 // registration is a checked new account, ready to store.
 type registration struct {
 	fields validate.Fields
-	hash   []byte
+	hash   string
 	role   user.Role
 }
 
 // check validates a new account's fields and password and hashes the
 // password: the rules of signUp and `gqlauth user create` alike. Every
 // invalid field is reported at once.
-func (s *Service) check(errs validate.Errors, f validate.Fields, password string, role user.Role) (registration, error) {
+func (s *Service) check(ctx context.Context, errs validate.Errors, f validate.Fields, password string, role user.Role) (registration, error) {
 	validate.RequireEmailOrUsername(errs, f.Email, f.Username)
-	if why := validate.Password(password); why != "" {
-		errs.Add("password", why)
+	if err := s.checkPassword(ctx, errs, "password", password, f.Email, f.Username); err != nil {
+		return registration{}, err
 	}
 	if role == "" {
 		role = user.RoleUSER
@@ -68,7 +69,7 @@ func store(ctx context.Context, tx *ent.Tx, r registration) (*ent.User, error) {
 		SetNillableEmail(r.fields.Email).
 		SetNillableUsername(r.fields.Username).
 		SetNillableUsernameKey(r.fields.UsernameKey).
-		SetPasswordHash(string(r.hash)).
+		SetPasswordHash(r.hash).
 		SetNillableFirstName(r.fields.FirstName).
 		SetNillableLastName(r.fields.LastName).
 		SetNillableAge(r.fields.Age).
@@ -77,16 +78,24 @@ func store(ctx context.Context, tx *ent.Tx, r registration) (*ent.User, error) {
 	return u, conflictOr(err)
 }
 
-// SignUp creates an account and signs it in.
+// SignUp creates an account and signs it in. With the email flows on,
+// an account with an email address is mailed a verification link and
+// code, in the same transaction.
 func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*session.Tokens, error) {
 	errs := validate.Errors{}
 	f := validate.Profile(errs, in.Email, in.Username, in.FirstName, in.LastName, in.Age)
 	if in.ConfirmPassword != nil && *in.ConfirmPassword != in.Password {
 		errs.Add("confirmPassword", "does not match password")
 	}
-	r, err := s.check(errs, f, in.Password, user.RoleUSER)
+	r, err := s.check(ctx, errs, f, in.Password, user.RoleUSER)
 	if err != nil {
 		return nil, err
+	}
+	// Over the per-address limit the account is still created, without
+	// the mail (sendVerificationEmail asks again later).
+	mailOK := false
+	if s.flowsOn() && f.Email != nil {
+		mailOK = s.mayMail(ctx, *f.Email) == nil
 	}
 	var is session.Issued
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
@@ -94,8 +103,15 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*session.Tokens, 
 		if err != nil {
 			return err
 		}
-		is, err = s.sessions.Start(ctx, tx, u)
-		return err
+		if mailOK {
+			if err := s.queueVerification(ctx, tx, u); err != nil {
+				return err
+			}
+		}
+		if is, err = s.sessions.Start(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserSignedUp, UserID: u.ID, SessionID: is.SessionID()})
 	})
 	if err != nil {
 		return nil, err
@@ -109,14 +125,37 @@ func (s *Service) SignUp(ctx context.Context, in SignUpInput) (*session.Tokens, 
 func (s *Service) Create(ctx context.Context, in NewUser) (*ent.User, error) {
 	errs := validate.Errors{}
 	f := validate.Profile(errs, in.Email, in.Username, nil, nil, nil)
-	r, err := s.check(errs, f, in.Password, in.Role)
+	r, err := s.check(ctx, errs, f, in.Password, in.Role)
 	if err != nil {
 		return nil, err
 	}
 	var u *ent.User
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		u, err = store(ctx, tx, r)
-		return err
+		if u, err = store(ctx, tx, r); err != nil {
+			return err
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserSignedUp, Actor: audit.ActorCLI, UserID: u.ID,
+			Details: map[string]any{"role": string(u.Role)}})
 	})
 	return u, err
+}
+
+// checkPassword adds to errs, under field, why a new password is not
+// acceptable (internal/password's policy; words are what the account is
+// known by). The error is not nil only when ctx ended.
+func (s *Service) checkPassword(ctx context.Context, errs validate.Errors, field, pw string, words ...*string) error {
+	var ws []string
+	for _, w := range words {
+		if w != nil {
+			ws = append(ws, *w)
+		}
+	}
+	why, err := s.policy.Check(ctx, pw, ws...)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		errs.Add(field, why)
+	}
+	return nil
 }

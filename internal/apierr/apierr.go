@@ -16,9 +16,12 @@ type Code string
 // The codes a client can receive (besides gqlgen's own
 // GRAPHQL_PARSE_FAILED and GRAPHQL_VALIDATION_FAILED).
 const (
-	BadUserInput       Code = "BAD_USER_INPUT"
-	Unauthenticated    Code = "UNAUTHENTICATED"
-	Forbidden          Code = "FORBIDDEN"
+	BadUserInput    Code = "BAD_USER_INPUT"
+	Unauthenticated Code = "UNAUTHENTICATED"
+	Forbidden       Code = "FORBIDDEN"
+	// EmailNotVerified is a FORBIDDEN of its own: the password was right,
+	// but EMAIL_VERIFICATION=required and the address is not verified.
+	EmailNotVerified   Code = "EMAIL_NOT_VERIFIED"
 	NotFound           Code = "NOT_FOUND"
 	Conflict           Code = "CONFLICT"
 	TooManyRequests    Code = "TOO_MANY_REQUESTS"

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,16 +17,21 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph"
 	"github.com/gqlauth/gqlauth/internal/account"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
+	"github.com/gqlauth/gqlauth/internal/live"
 	"github.com/gqlauth/gqlauth/internal/mail"
 	"github.com/gqlauth/gqlauth/internal/metrics"
+	"github.com/gqlauth/gqlauth/internal/password"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
 	"github.com/gqlauth/gqlauth/internal/session"
 	"github.com/gqlauth/gqlauth/internal/token"
+	"github.com/gqlauth/gqlauth/internal/webhook"
 )
 
 // App is a running gqlauth, minus the listener.
@@ -43,9 +49,18 @@ type App struct {
 	SignIns   *authn.SignIns
 	Sessions  *session.Service
 	Passwords *authn.Passwords
-	// MFA is second factors and step-up; Mailer sends their notices.
-	MFA     *authn.MFA
-	Mailer  *mail.Mailer
+	// MFA is second factors and step-up.
+	MFA *authn.MFA
+	// Audit is the audit trail; Webhooks its outbox (nil without
+	// WEBHOOK_URLS); Live the live session events.
+	Audit    *audit.Trail
+	Webhooks *webhook.Outbox
+	Live     *live.Hub
+	// Mailer queues the mails of the email flows; nil when they are off
+	// (EMAIL_VERIFICATION=off). RunMail delivers them.
+	Mailer *mail.Mailer
+	// Codes are the mailed one-time links and codes.
+	Codes   *emailcode.Store
 	Handler http.Handler
 	Log     *slog.Logger
 
@@ -58,6 +73,10 @@ type App struct {
 	draining atomic.Bool
 	// stop ends the background work New started (the key refresh).
 	stop context.CancelFunc
+	// stopWorkers ends the background workers (the webhook worker, the
+	// live events' Redis subscriber); workers waits for them.
+	stopWorkers context.CancelFunc
+	workers     sync.WaitGroup
 }
 
 // New opens the database (migrating it), connects the deny list and
@@ -118,7 +137,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if a.Metrics != nil {
 		a.Deny = token.Observe(a.Deny, a.Metrics)
 	}
-	lockout, authRate := throttles(cfg, a.Redis)
+	lockout, authRate, mailLimit := throttles(cfg, a.Redis)
 	dk, err := DataKey(cfg, log)
 	if err != nil {
 		a.Close()
@@ -138,10 +157,24 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	issuer := token.NewIssuer(a.Keys, token.IssuerSettings{
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, ClientID: cfg.ClientID(), TTL: cfg.AccessTokenTTL,
 	})
-	a.Passwords, err = authn.NewPasswords(cfg.BcryptCost, lockout, log)
+	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
 	if err != nil {
 		a.Close()
 		return nil, err
+	}
+	pwPolicy, err := PasswordPolicy(cfg, log)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.Passwords = authn.NewPasswords(hasher, lockout, log)
+	a.Codes = emailcode.New(db.Client, nil)
+	if cfg.MailFlows() {
+		a.Mailer, err = mail.New(MailSettings(cfg), db.Client, db.Dialect, log)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
 	}
 	var (
 		refreshes session.Recorder
@@ -153,14 +186,22 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			a.MetricsHandler = server.MetricsHandler(a.Metrics.Handler(), cfg.MetricsToken)
 		}
 	}
-	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes}, SessionSettings(cfg))
-	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns)
-	a.Accounts = account.New(account.Deps{DB: db.Client, Passwords: a.Passwords, Sessions: a.Sessions, ReauthMaxAge: cfg.ReauthMaxAge})
-	if a.Mailer, err = openMailer(bg, cfg, db, log); err != nil {
+	if err := a.buildAudit(cfg, log); err != nil {
 		a.Close()
 		return nil, err
 	}
-	a.MFA = newMFA(cfg, a, dk, a.Redis, a.Mailer)
+	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
+	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
+	acc := account.Deps{DB: db.Client, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
+		Mailer: a.Mailer, Codes: a.Codes, Flows: FlowSettings(cfg), Audit: a.Audit,
+		ReauthMaxAge: cfg.ReauthMaxAge}
+	if mailLimit != nil {
+		acc.MailLimit = mailLimit
+	}
+	a.MFA = newMFA(cfg, a, dk, a.Redis)
+	acc.SecondFactor = a.MFA
+	a.Accounts = account.New(acc)
+	a.SignIns.Verification = a.Accounts
 	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")
@@ -170,6 +211,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		SignIns:            a.SignIns,
 		SessionService:     a.Sessions,
 		MFA:                a.MFA,
+		Audit:              a.Audit,
+		Live:               a.Live,
 		RefreshTokenInBody: cfg.RefreshTokenInBody,
 	}
 	deps := server.Deps{Config: cfg, Resolver: resolver, Authenticate: authenticator.Lazy, Cookies: CookieSettings(cfg, csrfKey(cfg, dk)),
@@ -180,7 +223,62 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		deps.Redis = a.Redis
 	}
 	a.Handler = server.New(deps)
+	a.startWorkers()
 	return a, nil
+}
+
+// buildAudit builds the audit trail with its webhook outbox and the live
+// session events it feeds.
+func (a *App) buildAudit(cfg *config.Config, log *slog.Logger) error {
+	var (
+		hooks   webhook.Recorder
+		streams live.Recorder
+	)
+	if a.Metrics != nil {
+		hooks, streams = a.Metrics, a.Metrics
+	}
+	hub := live.Deps{DB: a.DB.Client, Prefix: cfg.RedisKeyPrefix, Log: log, Metrics: streams}
+	if a.Redis != nil {
+		hub.Redis = a.Redis
+	}
+	a.Live = live.New(hub, live.Settings{MaxConnections: cfg.SSEMaxConnections, MaxPerUser: live.MaxPerUser})
+	var err error
+	a.Audit, a.Webhooks, err = AuditTrail(cfg, a.DB.Client, log, hooks, a.Live)
+	return err
+}
+
+// AuditTrail builds the audit trail of cfg on db, with the webhook outbox
+// when WEBHOOK_URLS is set (nil otherwise) and listener (nil: none) told
+// of committed events. The command line uses it too: its events queue
+// webhooks that the server's worker delivers.
+func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webhook.Recorder, listener audit.Listener) (*audit.Trail, *webhook.Outbox, error) {
+	deps := audit.Deps{DB: db, Listener: listener, Refreshes: cfg.AuditRefreshes, Log: log}
+	var outbox *webhook.Outbox
+	if len(cfg.WebhookURLs) > 0 {
+		key, err := cfg.WebhookKey()
+		if err != nil {
+			return nil, nil, fmt.Errorf("WEBHOOK_SECRET: %v", err)
+		}
+		outbox, err = webhook.New(webhook.Deps{DB: db, Log: log, Metrics: hooks}, webhook.Settings{
+			URLs: cfg.WebhookURLs, Key: key, Events: cfg.WebhookEvents, Format: cfg.WebhookFormat,
+			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.WebhookTimeout,
+			Issuer: cfg.JWTIssuer,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		deps.Outbox = outbox
+	}
+	return audit.New(deps), outbox, nil
+}
+
+// startWorkers runs the webhook worker and the live events' Redis
+// subscriber until Close.
+func (a *App) startWorkers() {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopWorkers = cancel
+	a.workers.Go(func() { a.Webhooks.Run(ctx) })
+	a.workers.Go(func() { a.Live.Run(ctx) })
 }
 
 // OpenDatabase opens the database of cfg and applies pending migrations
@@ -216,10 +314,11 @@ func forwardAuth(a *authn.Authenticator) server.Authenticate {
 	}
 }
 
-// throttles builds the sign-in lockout and the per-client rate limit of
-// credential fields: in Redis when there is one (shared by every
-// instance), else in process. A zero setting turns each off.
-func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter) {
+// throttles builds the sign-in lockout, the per-client rate limit of
+// credential fields and the per-address limit of mails: in Redis when
+// there is one (shared by every instance), else in process. A zero
+// setting turns each off (nil).
+func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
@@ -236,11 +335,89 @@ func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.Clie
 	default:
 		buckets = ratelimit.NewMemoryBuckets(cfg.RateLimitAuth)
 	}
-	return lockout, buckets
+	var mails *ratelimit.Lockout
+	if cfg.EmailRateLimit > 0 {
+		mails = ratelimit.NewLockout(counter, cfg.EmailRateLimit, time.Hour)
+	}
+	return lockout, buckets, mails
 }
 
-// RunHousekeeping deletes old refresh tokens and stale factor
-// enrollments every interval until ctx ends.
+// DeleteOldEvents deletes the audit events and finished webhook
+// deliveries older than AUDIT_RETENTION (0 keeps them).
+func (a *App) DeleteOldEvents(ctx context.Context) {
+	n, err := a.Audit.DeleteOld(ctx, a.Config.AuditRetention)
+	if err == nil {
+		_, err = a.Webhooks.DeleteOld(ctx, a.Config.AuditRetention)
+	}
+	if err != nil && ctx.Err() == nil {
+		a.Log.Error("housekeeping of audit events failed", "error", err)
+	} else if n > 0 {
+		a.Log.Info("housekeeping deleted old audit events", "count", n)
+	}
+}
+
+// PasswordPolicy is the password policy cfg sets: PASSWORD_MIN_LENGTH,
+// and the Have I Been Pwned check when PASSWORD_BREACH_CHECK=hibp.
+func PasswordPolicy(cfg *config.Config, log *slog.Logger) (*password.Policy, error) {
+	set := password.PolicySettings{MinLength: cfg.PasswordMinLength}
+	if cfg.PasswordBreachCheck == config.BreachCheckHIBP {
+		hibp, err := password.NewHIBP(cfg.PasswordBreachAPIURL, cfg.PasswordBreachTimeout, nil)
+		if err != nil {
+			return nil, err
+		}
+		set.Breach = hibp
+	}
+	return password.NewPolicy(set, log)
+}
+
+// NewPasswords is the password credential of the command line: cfg's
+// hasher, no lockout.
+func NewPasswords(cfg *config.Config, log *slog.Logger) (*authn.Passwords, error) {
+	hasher, err := password.NewHasher(cfg.BcryptCost, cfg.PasswordPepper)
+	if err != nil {
+		return nil, err
+	}
+	return authn.NewPasswords(hasher, nil, log), nil
+}
+
+// MailSettings are the mail settings cfg sets. The worker looks for due
+// mails at least as often as the first retry backoff, so that a retry is
+// not late by more than its wait.
+func MailSettings(cfg *config.Config) mail.Settings {
+	return mail.Settings{
+		URL:          cfg.MailURL,
+		From:         cfg.MailSender(),
+		AppURL:       cfg.AppOrigin(),
+		Timeout:      cfg.MailTimeout,
+		TemplatesDir: cfg.MailTemplatesDir,
+		MaxAttempts:  cfg.MailMaxAttempts,
+		RetryBackoff: cfg.MailRetryBackoff,
+		Production:   cfg.Production(),
+		Outbox:       mail.OutboxSettings{PollInterval: min(5*time.Second, cfg.MailRetryBackoff)},
+	}
+}
+
+// FlowSettings are the email flows' settings cfg sets.
+func FlowSettings(cfg *config.Config) account.Flows {
+	return account.Flows{
+		Verification:     cfg.EmailVerification,
+		EmailTokenTTL:    cfg.EmailTokenTTL,
+		PasswordResetTTL: cfg.PasswordResetTTL,
+		LinkURL:          cfg.AppOrigin() + cfg.EmailLinkPath,
+		NotifyUnknown:    cfg.PasswordResetNotifyUnknown,
+	}
+}
+
+// RunMail delivers the outbox's mails until ctx ends, then finishes the
+// delivery in flight and returns (at once when the flows are off).
+func (a *App) RunMail(ctx context.Context) {
+	if a.Mailer != nil {
+		a.Mailer.Outbox.Run(ctx)
+	}
+}
+
+// RunHousekeeping deletes old refresh tokens, sessions, expired email tokens,
+// audit events and stale factor enrollments every interval until ctx ends.
 func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -250,6 +427,15 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 			a.Log.Error("housekeeping failed", "error", err)
 		} else if n > 0 {
 			a.Log.Info("housekeeping deleted old refresh tokens", "count", n)
+		}
+		a.DeleteOldEvents(ctx)
+
+		// Mailed links and codes are kept a day past their expiry.
+		n, err = a.Codes.DeleteOld(ctx, time.Now().Add(-24*time.Hour))
+		if err != nil && ctx.Err() == nil {
+			a.Log.Error("housekeeping failed", "error", err)
+		} else if n > 0 {
+			a.Log.Info("housekeeping deleted expired email tokens", "count", n)
 		}
 		if n, err := a.MFA.DeleteStaleEnrollments(ctx); err != nil && ctx.Err() == nil {
 			a.Log.Error("housekeeping failed", "error", err)
@@ -288,12 +474,28 @@ func CookieSettings(cfg *config.Config, csrf []byte) server.CookieSettings {
 
 // BeginShutdown marks the app as stopping: /readyz answers 503 from now
 // on, while requests are still served until the listener closes.
-func (a *App) BeginShutdown() { a.draining.Store(true) }
+// Live session-event streams end now, so that their connections do not
+// hold up the graceful shutdown; clients reconnect to another instance.
+func (a *App) BeginShutdown() {
+	a.draining.Store(true)
+	if a.Live != nil {
+		a.Live.Close()
+	}
+}
 
-// Close stops the key refresh and releases the database and Redis connections.
+// Close stops the background work (the key refresh, the webhook worker,
+// the live events' Redis subscriber) and releases the database and Redis
+// connections.
 func (a *App) Close() error {
 	if a.stop != nil {
 		a.stop()
+	}
+	if a.stopWorkers != nil {
+		a.stopWorkers()
+		a.workers.Wait()
+	}
+	if a.Live != nil {
+		a.Live.Close()
 	}
 	if a.Redis != nil {
 		a.Redis.Close()

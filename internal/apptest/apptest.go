@@ -203,6 +203,7 @@ type Server struct {
 	Logs *SyncBuffer
 
 	closeOnce sync.Once
+	stopMail  func()
 }
 
 // Start builds gqlauth from cfg and serves it until the test ends.
@@ -217,6 +218,14 @@ func Start(t testing.TB, cfg *config.Config, dbOpts ...ent.Option) *Server {
 		t.Fatalf("start gqlauth: %v", err)
 	}
 	s := &Server{App: a, HTTP: httptest.NewServer(a.Handler), Logs: logs}
+	// The mail worker runs as in cmd/gqlauth, until Close.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		a.RunMail(ctx)
+	}()
+	s.stopMail = func() { cancel(); <-done }
 	t.Cleanup(s.Close)
 	return s
 }
@@ -229,6 +238,7 @@ func Start(t testing.TB, cfg *config.Config, dbOpts ...ent.Option) *Server {
 func (s *Server) Close() {
 	s.closeOnce.Do(func() {
 		s.HTTP.Close()
+		s.stopMail()
 		s.App.Close()
 	})
 }

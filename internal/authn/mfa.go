@@ -2,6 +2,7 @@ package authn
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn/recovery"
 	"github.com/gqlauth/gqlauth/internal/authn/totp"
 	"github.com/gqlauth/gqlauth/internal/database"
@@ -77,7 +79,10 @@ type MFADeps struct {
 	Sessions  *session.Service
 	// Notices sends the email notices; nil sends none.
 	Notices Notices
-	Log     *slog.Logger
+	// Audit records the factor flows (factor.enrolled, factor.removed,
+	// mfa.verified, mfa.failed, recovery_code.used); nil records nothing.
+	Audit *audit.Trail
+	Log   *slog.Logger
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
 }
@@ -298,8 +303,11 @@ func (m *MFA) VerifyTotpEnrollment(ctx context.Context, id uuid.UUID, code strin
 				return err
 			}
 		}
-		_, err = m.d.Sessions.Record(ctx, tx, v.UserID, v.SessionID, stepUp)
-		return err
+		if _, err = m.d.Sessions.Record(ctx, tx, v.UserID, v.SessionID, stepUp); err != nil {
+			return err
+		}
+		return m.d.Audit.Record(ctx, tx, audit.Event{Type: audit.FactorEnrolled, UserID: v.UserID, SessionID: v.SessionID,
+			Details: map[string]any{"factor_id": f.ID.String(), "factor_type": string(f.Type)}})
 	})
 	if err != nil {
 		return nil, err
@@ -328,9 +336,13 @@ func (m *MFA) VerifyMfa(ctx context.Context, factorID *uuid.UUID, code string) (
 			return nil, errFactorNotFound
 		}
 		if err := m.d.Codes.Check(ctx, m.d.DB, f, code); err != nil {
+			m.failed(ctx, v, err, "totp")
 			return nil, err
 		}
-		return m.prove(ctx, v, stepUp, nil)
+		return m.prove(ctx, v, stepUp, func(tx *ent.Tx, u *ent.User) error {
+			return m.d.Audit.Record(ctx, tx, audit.Event{Type: audit.MFAVerified, UserID: u.ID, SessionID: v.SessionID,
+				Details: map[string]any{"method": "totp", "factor_id": f.ID.String()}})
+		})
 	}
 	key := "mfa:recovery:" + v.UserID.String()
 	if m.d.Attempts != nil {
@@ -350,12 +362,31 @@ func (m *MFA) VerifyMfa(ctx context.Context, factorID *uuid.UUID, code string) (
 		if !ok {
 			return totp.ErrWrongCode
 		}
+		if err := m.d.Audit.Record(ctx, tx,
+			audit.Event{Type: audit.RecoveryCodeUsed, UserID: u.ID, SessionID: v.SessionID},
+			audit.Event{Type: audit.MFAVerified, UserID: u.ID, SessionID: v.SessionID, Details: map[string]any{"method": "recovery_code"}},
+		); err != nil {
+			return err
+		}
 		return m.notify(ctx, tx, u, mail.KindRecoveryCodeUsed)
 	})
+	m.failed(ctx, v, err, "recovery_code")
 	if err == nil && m.d.Attempts != nil {
 		_ = m.d.Attempts.Reset(ctx, key)
 	}
 	return t, err
+}
+
+// failed records mfa.failed for a wrong code of method (err is what the
+// check returned; other errors, such as a lockout or an outage, are not
+// a wrong code and record nothing). Nothing commits with a wrong code, so
+// the event is recorded on its own.
+func (m *MFA) failed(ctx context.Context, v *policy.Viewer, err error, method string) {
+	if !errors.Is(err, totp.ErrWrongCode) {
+		return
+	}
+	m.d.Audit.RecordAlone(ctx, audit.Event{Type: audit.MFAFailed, UserID: v.UserID, SessionID: v.SessionID,
+		Details: map[string]any{"method": method}})
 }
 
 // prove records p on the viewer's session and hands out its new tokens;
@@ -418,6 +449,10 @@ func (m *MFA) RemoveFactor(ctx context.Context, id uuid.UUID) error {
 		}
 		if err := tx.Factor.DeleteOneID(f.ID).Exec(ctx); err != nil {
 			return fmt.Errorf("delete factor: %w", err)
+		}
+		if err := m.d.Audit.Record(ctx, tx, audit.Event{Type: audit.FactorRemoved, UserID: v.UserID, SessionID: v.SessionID,
+			Details: map[string]any{"factor_id": f.ID.String(), "factor_type": string(f.Type), "status": string(f.Status)}}); err != nil {
+			return err
 		}
 		if f.Status != factor.StatusVERIFIED {
 			return nil
@@ -501,6 +536,7 @@ func (m *MFA) Reauthenticate(ctx context.Context, password, code *string) (*sess
 			}
 		}
 		if err != nil {
+			m.failed(ctx, v, err, "totp")
 			return nil, err
 		}
 		proof = session.Proof{AAL: 2, Methods: []string{session.MethodPassword, session.MethodOTP, session.MethodMFA}}
@@ -536,9 +572,21 @@ func (m *MFA) ResetFactors(ctx context.Context, userID uuid.UUID) error {
 		if n == 0 {
 			return nil
 		}
+		if err := m.d.Audit.Record(ctx, tx, audit.Event{Type: audit.FactorRemoved, Actor: audit.User(v.UserID), UserID: userID,
+			Details: map[string]any{"reason": "admin_reset", "count": n}}); err != nil {
+			return err
+		}
 		return m.notify(ctx, tx, u, mail.KindFactorsReset)
 	})
 }
+
+// CheckReset is the account service's SecondFactor hook, asked before a
+// password reset takes effect. It allows the reset: the mail proves the
+// address, not a factor, so the reset's session starts at AAL1
+// (session.StartAfterReset) and Requirement keeps every field but the
+// @aal1 ones closed until the user passes verifyMfa. The factors and
+// recovery codes stay as they were.
+func (m *MFA) CheckReset(context.Context, *ent.User) error { return nil }
 
 // DeleteStaleEnrollments deletes the factors that waited for their first
 // code longer than UnverifiedTTL (housekeeping).

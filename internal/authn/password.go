@@ -2,47 +2,34 @@ package authn
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"sync/atomic"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/password"
 )
 
 // Passwords hashes passwords and checks them against an account, under
 // the sign-in lockout: the password credential, shared by sign-in and the
-// current-password check of a password change.
+// current-password check of a password change. Hashing is
+// internal/password's Hasher (HMAC-SHA-256 pre-hash, then bcrypt).
 type Passwords struct {
-	cost    int
+	hasher  *password.Hasher
 	lockout Lockout
 	log     *slog.Logger
-	// dummyHash is compared against when an account does not exist, so
-	// that a check takes as long for an unknown account as for a known one.
-	dummyHash []byte
-	checks    atomic.Int64
+	checks  atomic.Int64
 }
 
-// NewPasswords returns the password credential: bcrypt at cost, and
+// NewPasswords returns the password credential: hasher's hashes, and
 // lockout (nil: none) counting failures per account.
-func NewPasswords(cost int, lockout Lockout, log *slog.Logger) (*Passwords, error) {
-	dummy, err := bcrypt.GenerateFromPassword([]byte("gqlauth dummy password"), cost)
-	if err != nil {
-		return nil, fmt.Errorf("make dummy hash: %w", err)
-	}
-	return &Passwords{cost: cost, lockout: lockout, log: log, dummyHash: dummy}, nil
+func NewPasswords(hasher *password.Hasher, lockout Lockout, log *slog.Logger) *Passwords {
+	return &Passwords{hasher: hasher, lockout: lockout, log: log}
 }
 
-// Hash returns the bcrypt hash of a new password.
-func (p *Passwords) Hash(password string) ([]byte, error) {
-	h, err := bcrypt.GenerateFromPassword([]byte(password), p.cost)
-	if err != nil {
-		return nil, fmt.Errorf("hash password: %w", err)
-	}
-	return h, nil
-}
+// Hash returns the stored form of a new password.
+func (p *Passwords) Hash(pw string) (string, error) { return p.hasher.Hash(pw) }
 
 // Check decides an attempt to prove u's password (u nil: no such
 // account; identifier then names the lockout counter). A locked account is
@@ -50,7 +37,7 @@ func (p *Passwords) Hash(password string) ([]byte, error) {
 // account costs a comparison with a dummy hash so that it takes as long as
 // a known one; a success resets the count. A wrong password or unknown
 // account is UNAUTHENTICATED.
-func (p *Passwords) Check(ctx context.Context, u *ent.User, identifier, password string) error {
+func (p *Passwords) Check(ctx context.Context, u *ent.User, identifier, pw string) error {
 	key := lockoutKey(u, identifier)
 	if p.lockout != nil {
 		retry, err := p.lockout.Begin(ctx, key)
@@ -61,13 +48,17 @@ func (p *Passwords) Check(ctx context.Context, u *ent.User, identifier, password
 			return errLocked(retry)
 		}
 	}
-	hash := p.dummyHash
-	if u != nil {
-		hash = []byte(u.PasswordHash)
-	}
 	p.checks.Add(1)
-	err := bcrypt.CompareHashAndPassword(hash, []byte(password))
-	if err != nil || u == nil {
+	if u == nil {
+		_ = p.hasher.CompareUnknown(pw)
+		return apierr.ErrUnauthenticated
+	}
+	if err := p.hasher.Compare(u.PasswordHash, pw); err != nil {
+		if !errors.Is(err, password.ErrMismatch) {
+			// A hash made under another PASSWORD_PEPPER, or a damaged one:
+			// the account cannot sign in with a password until it is reset.
+			p.log.WarnContext(ctx, "password hash cannot be checked", "error", err, "user_id", u.ID)
+		}
 		return apierr.ErrUnauthenticated
 	}
 	if p.lockout != nil {
@@ -78,7 +69,29 @@ func (p *Passwords) Check(ctx context.Context, u *ent.User, identifier, password
 	return nil
 }
 
-// Checks is how many passwords have been compared with a bcrypt hash
-// (real or dummy) since start. The lockout tests use it to prove that
-// refused attempts never reach bcrypt.
+// Upgrade returns a new hash of pw, which has just matched hash, when
+// hash is of an older form, a lower BCRYPT_COST or another pepper
+// (password.Hasher.NeedsRehash); ok is false when hash is current.
+func (p *Passwords) Upgrade(hash, pw string) (newHash string, ok bool, err error) {
+	if !p.hasher.NeedsRehash(hash) {
+		return "", false, nil
+	}
+	newHash, err = p.hasher.Hash(pw)
+	return newHash, err == nil, err
+}
+
+// Checks is how many passwords have been compared with a hash (real or
+// dummy) since start. The lockout tests use it to prove that refused
+// attempts never reach bcrypt.
 func (p *Passwords) Checks() int64 { return p.checks.Load() }
+
+// Unlock forgets u's failed sign-ins: a password reset proves the owner,
+// who may sign in at once.
+func (p *Passwords) Unlock(ctx context.Context, u *ent.User) {
+	if p.lockout == nil {
+		return
+	}
+	if err := p.lockout.Reset(ctx, lockoutKey(u, "")); err != nil {
+		p.log.WarnContext(ctx, "reset sign-in failures", "error", err, "user_id", u.ID)
+	}
+}

@@ -5,6 +5,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -224,6 +225,25 @@ type Config struct {
 	// MailRetryBackoff is the wait after a first failed delivery; it
 	// doubles after each further failure, up to 30 minutes.
 	MailRetryBackoff time.Duration `env:"MAIL_RETRY_BACKOFF" envDefault:"30s"`
+	// EmailTokenTTL is how long the link and code of an email
+	// verification or an email change stay valid.
+	EmailTokenTTL time.Duration `env:"EMAIL_TOKEN_TTL" envDefault:"1h"`
+	// PasswordResetTTL is how long the link and code of a password reset
+	// stay valid.
+	PasswordResetTTL time.Duration `env:"PASSWORD_RESET_TTL" envDefault:"30m"`
+	// EmailLinkPath is the path under APP_URL that the links in mails
+	// open; the token travels in the fragment (#action=…&token=…), so
+	// that it reaches no server log. gqlauth serves a minimal page there
+	// itself, for when APP_URL points at gqlauth.
+	EmailLinkPath string `env:"EMAIL_LINK_PATH" envDefault:"/auth/email"`
+	// PasswordResetNotifyUnknown sends a "someone tried to reset" mail
+	// when a reset is asked for an address without an account; off, such
+	// a request sends nothing.
+	PasswordResetNotifyUnknown bool `env:"PASSWORD_RESET_NOTIFY_UNKNOWN" envDefault:"false"`
+	// EmailRateLimit is how many mails with a link or code one address
+	// may be sent per hour (per address, whether it has an account or
+	// not); 0 turns the limit off.
+	EmailRateLimit int `env:"EMAIL_RATE_LIMIT" envDefault:"5"`
 
 	// PasswordMinLength is the least number of characters (Unicode code
 	// points) of a new password. NIST SP 800-63B-4 asks for 15 when the
@@ -242,6 +262,39 @@ type Config struct {
 	// through before bcrypt: a secret kept out of the database, so that a
 	// stolen database alone cannot be attacked offline.
 	PasswordPepper string `env:"PASSWORD_PEPPER"`
+
+	// AuditRetention is how long audit events are kept before
+	// housekeeping deletes them (docs/audit.md).
+	AuditRetention time.Duration `env:"AUDIT_RETENTION" envDefault:"90d"`
+	// AuditRefreshes records session.refreshed, the noisiest event type.
+	AuditRefreshes bool `env:"AUDIT_REFRESHES" envDefault:"false"`
+
+	// WebhookURLs receive the audit events as signed webhooks; empty
+	// sends none.
+	WebhookURLs []string `env:"WEBHOOK_URLS" envSeparator:","`
+	// WebhookSecret signs them (Standard Webhooks: whsec_ and the base64
+	// of the key).
+	WebhookSecret string `env:"WEBHOOK_SECRET"`
+	// WebhookEvents are the event types sent; empty means all but
+	// session.refreshed.
+	WebhookEvents []string `env:"WEBHOOK_EVENTS" envSeparator:","`
+	// WebhookFormat is standard (a JSON body) or caep (Security Event
+	// Tokens with the OpenID CAEP event types).
+	WebhookFormat string `env:"WEBHOOK_FORMAT" envDefault:"standard"`
+	// WebhookMaxAttempts is how many times a delivery is tried before it
+	// is marked failed.
+	WebhookMaxAttempts int `env:"WEBHOOK_MAX_ATTEMPTS" envDefault:"12"`
+	// WebhookRetryBase is the first retry's delay; each next one doubles
+	// (capped at 6h), with jitter.
+	WebhookRetryBase time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"1m"`
+	// WebhookTimeout bounds one delivery attempt; a row being posted is
+	// leased for twice as long.
+	WebhookTimeout time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s"`
+
+	// SSEMaxConnections bounds the live session-event streams one
+	// instance holds open (each user has at most live.MaxPerUser); 0
+	// turns live session events off.
+	SSEMaxConnections int `env:"SSE_MAX_CONNECTIONS" envDefault:"10000"`
 
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `env:"LOG_LEVEL" envDefault:"info"`
@@ -590,6 +643,15 @@ func (c *Config) validate() error {
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		return bad("METRICS_TOKEN", "must be at least 16 bytes, got %d", len(c.MetricsToken))
 	}
+	if err := c.validateWebhooks(); err != nil {
+		return err
+	}
+	if c.AuditRetention < 0 {
+		return bad("AUDIT_RETENTION", "must not be negative (0 keeps events forever)")
+	}
+	if c.SSEMaxConnections < 0 {
+		return bad("SSE_MAX_CONNECTIONS", "must not be negative (0 turns live session events off)")
+	}
 	if c.ShutdownTimeout < time.Second {
 		return bad("SHUTDOWN_TIMEOUT", "must be at least 1s")
 	}
@@ -629,4 +691,55 @@ func (c *Config) validate() error {
 		return err
 	}
 	return c.checkProduction()
+}
+
+// validateWebhooks checks the WEBHOOK_ settings: absolute http(s) URLs
+// (https in production), a Standard Webhooks secret of 24 to 64 bytes
+// when there are URLs, a known format. The event names are checked
+// against the audit types by internal/webhook at start.
+func (c *Config) validateWebhooks() error {
+	switch c.WebhookFormat {
+	case "standard", "caep":
+	default:
+		return fmt.Errorf("WEBHOOK_FORMAT: must be standard or caep, got %q", c.WebhookFormat)
+	}
+	if c.WebhookMaxAttempts < 1 {
+		return fmt.Errorf("WEBHOOK_MAX_ATTEMPTS: must be at least 1, got %d", c.WebhookMaxAttempts)
+	}
+	if c.WebhookRetryBase < 10*time.Millisecond {
+		return fmt.Errorf("WEBHOOK_RETRY_BASE: must be at least 10ms")
+	}
+	if c.WebhookTimeout < 100*time.Millisecond {
+		return fmt.Errorf("WEBHOOK_TIMEOUT: must be at least 100ms")
+	}
+	for _, raw := range c.WebhookURLs {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return fmt.Errorf("WEBHOOK_URLS: %q is not an absolute http(s) URL", raw)
+		}
+		if c.Production() && u.Scheme != "https" {
+			return fmt.Errorf("WEBHOOK_URLS: %q must use https in production", raw)
+		}
+	}
+	if len(c.WebhookURLs) == 0 {
+		return nil
+	}
+	if _, err := c.WebhookKey(); err != nil {
+		return fmt.Errorf("WEBHOOK_SECRET: %v", err)
+	}
+	return nil
+}
+
+// WebhookKey is the HMAC key of WEBHOOK_SECRET: the bytes after whsec_,
+// base64-decoded (the Standard Webhooks form).
+func (c *Config) WebhookKey() ([]byte, error) {
+	b64, ok := strings.CutPrefix(c.WebhookSecret, "whsec_")
+	if !ok {
+		return nil, errors.New("must be whsec_ followed by the base64 of 24 to 64 random bytes (WEBHOOK_URLS needs it)")
+	}
+	key, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil || len(key) < 24 || len(key) > 64 {
+		return nil, errors.New("must be whsec_ followed by the base64 of 24 to 64 random bytes")
+	}
+	return key, nil
 }

@@ -46,6 +46,18 @@ func (c *Config) validateMail() error {
 	if c.MailRetryBackoff < 10*time.Millisecond {
 		return bad("MAIL_RETRY_BACKOFF", "must be at least 10ms")
 	}
+	for name, d := range map[string]time.Duration{"EMAIL_TOKEN_TTL": c.EmailTokenTTL, "PASSWORD_RESET_TTL": c.PasswordResetTTL} {
+		if d < time.Minute || d > 7*24*time.Hour {
+			return bad(name, "must be between 1m and 7d, got %s", d)
+		}
+	}
+	if p, err := url.Parse(c.EmailLinkPath); err != nil || !strings.HasPrefix(c.EmailLinkPath, "/") || strings.HasPrefix(c.EmailLinkPath, "//") ||
+		p.RawQuery != "" || p.Fragment != "" || p.Path != c.EmailLinkPath || reservedPath(c.EmailLinkPath) {
+		return bad("EMAIL_LINK_PATH", "must be a path like /auth/email, without query or fragment, and not one gqlauth serves (/graphql, /healthz, …), got %q", c.EmailLinkPath)
+	}
+	if c.EmailRateLimit < 0 {
+		return bad("EMAIL_RATE_LIMIT", "must not be negative (0 turns the limit off), got %d", c.EmailRateLimit)
+	}
 	if c.Production() && c.MailFlows() {
 		why := fmt.Sprintf("is required in production while the email flows are on (EMAIL_VERIFICATION=%s); set it, or EMAIL_VERIFICATION=off", c.EmailVerification)
 		switch {
@@ -98,4 +110,19 @@ func (c *Config) mailWarnings() []string {
 		out = append(out, "APP_URL is http:// in production: the one-time links in mails would travel in plain text; use https://")
 	}
 	return out
+}
+
+// reservedPath reports whether p is, or is under, an endpoint of
+// gqlauth's own, where the page of mail links cannot go. (A path under
+// /examples/spa/ is allowed: the example app handles the links itself.)
+func reservedPath(p string) bool {
+	if p == "/" {
+		return true
+	}
+	for _, r := range []string{"/graphql", "/schema.graphql", "/healthz", "/readyz", "/metrics", "/playground", "/auth/verify", "/.well-known", "/email-link"} {
+		if p == r || strings.HasPrefix(p, r+"/") {
+			return true
+		}
+	}
+	return false
 }

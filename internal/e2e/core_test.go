@@ -77,7 +77,7 @@ func sessionOf(t *testing.T, access string) string {
 func TestAccessTokenClaims(t *testing.T) {
 	srv := apptest.New(t, apptest.Backends[0], nil)
 	c := srv.Client()
-	res := c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "Claims@Example.com", "username": "Claimer", "password": "password123"}})
+	res := c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "Claims@Example.com", "username": "Claimer", "password": "sunlit harbour 42"}})
 	var out struct{ SignUp apptest.Payload }
 	res.Decode(t, &out)
 	access := out.SignUp.AccessToken
@@ -118,12 +118,12 @@ func TestSignUpValidation(t *testing.T) {
 	}{
 		{"everything wrong at once", map[string]any{"email": "not-an-email", "username": "a!", "password": "short", "confirmPassword": "other", "firstName": long, "lastName": long, "age": 151},
 			[]string{"email", "username", "password", "confirmPassword", "firstName", "lastName", "age"}},
-		{"no email nor username", map[string]any{"password": "password123"}, []string{"email"}},
-		{"password over 72 bytes", map[string]any{"email": "long@example.com", "password": strings.Repeat("p", 73)}, []string{"password"}},
-		{"negative age", map[string]any{"email": "age@example.com", "password": "password123", "age": -1}, []string{"age"}},
-		{"email over 254 bytes", map[string]any{"email": strings.Repeat("a", 250) + "@example.com", "password": "password123"}, []string{"email"}},
-		{"username too long", map[string]any{"username": strings.Repeat("u", 33), "password": "password123"}, []string{"username"}},
-		{"NUL in name", map[string]any{"email": "nul@example.com", "password": "password123", "firstName": "a\x00b"}, []string{"firstName"}},
+		{"no email nor username", map[string]any{"password": "sunlit harbour 42"}, []string{"email"}},
+		{"repetitive password", map[string]any{"email": "long@example.com", "password": strings.Repeat("p", 73)}, []string{"password"}},
+		{"negative age", map[string]any{"email": "age@example.com", "password": "sunlit harbour 42", "age": -1}, []string{"age"}},
+		{"email over 254 bytes", map[string]any{"email": strings.Repeat("a", 250) + "@example.com", "password": "sunlit harbour 42"}, []string{"email"}},
+		{"username too long", map[string]any{"username": strings.Repeat("u", 33), "password": "sunlit harbour 42"}, []string{"username"}},
+		{"NUL in name", map[string]any{"email": "nul@example.com", "password": "sunlit harbour 42", "firstName": "a\x00b"}, []string{"firstName"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -152,16 +152,16 @@ func TestSignUpNormalisesAndConflicts(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		srv := apptest.New(t, b, nil)
 		c := srv.Client()
-		res := c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "  Mixed.Case@Example.COM ", "username": "Bob.Smith", "password": "password123"}})
+		res := c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "  Mixed.Case@Example.COM ", "username": "Bob.Smith", "password": "sunlit harbour 42"}})
 		var out struct{ SignUp apptest.Payload }
 		res.Decode(t, &out)
 		if *out.SignUp.User.Email != "mixed.case@example.com" || *out.SignUp.User.Username != "Bob.Smith" {
 			t.Fatalf("stored %+v, want trimmed lower-case email and username as typed", out.SignUp.User)
 		}
 		for _, in := range []map[string]any{
-			{"email": "MIXED.CASE@example.com", "password": "password123"},
-			{"username": "bob.smith", "password": "password123"},
-			{"username": "BOB.SMITH", "email": "other@example.com", "password": "password123"},
+			{"email": "MIXED.CASE@example.com", "password": "sunlit harbour 42"},
+			{"username": "bob.smith", "password": "sunlit harbour 42"},
+			{"username": "BOB.SMITH", "email": "other@example.com", "password": "sunlit harbour 42"},
 		} {
 			res := c.Do(t, signUpDoc, map[string]any{"in": in})
 			if res.Code() != "CONFLICT" {
@@ -170,8 +170,8 @@ func TestSignUpNormalisesAndConflicts(t *testing.T) {
 		}
 		// Sign-in works with any case of the username and email.
 		for _, in := range []map[string]any{
-			{"username": "BOB.smith", "password": "password123"},
-			{"email": " Mixed.Case@example.com", "password": "password123"},
+			{"username": "BOB.smith", "password": "sunlit harbour 42"},
+			{"email": " Mixed.Case@example.com", "password": "sunlit harbour 42"},
 		} {
 			res := c.Do(t, signInDoc, map[string]any{"in": in})
 			if len(res.Errors) != 0 {
@@ -191,7 +191,7 @@ func TestConcurrentSignUpsOneWins(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				res := srv.Client().Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "race@example.com", "password": "password123"}})
+				res := srv.Client().Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "race@example.com", "password": "sunlit harbour 42"}})
 				codes[i] = res.Code()
 			}()
 		}
@@ -221,7 +221,7 @@ func TestSignInFailures(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		srv := apptest.New(t, b, nil)
 		c := srv.Client()
-		long := strings.Repeat("a", 72)
+		long := strings.Repeat("a long passphrase ", 4) // 72 bytes
 		c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": "known@example.com", "username": "known", "password": long}}).Decode(t, &struct{}{})
 
 		wrong := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": "known@example.com", "password": "wrong-password"}})
@@ -232,11 +232,16 @@ func TestSignInFailures(t *testing.T) {
 		if wrong.Errors[0].Message != unknown.Errors[0].Message {
 			t.Fatalf("wrong password %q and unknown account %q must read the same", wrong.Errors[0].Message, unknown.Errors[0].Message)
 		}
-		// bcrypt ignores bytes past the 72nd: a longer password sharing
-		// them must not sign in.
+		// bcrypt reads 72 bytes, but the pre-hash sees them all: a longer
+		// password sharing them does not sign in, and a password too long
+		// for any account is refused unchecked.
 		res := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": "known@example.com", "password": long + "EXTRA"}})
+		if res.Code() != "UNAUTHENTICATED" {
+			t.Fatalf("73+ byte password sharing the first 72: %s", res.Body)
+		}
+		res = c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": "known@example.com", "password": strings.Repeat("x", 513)}})
 		if res.Code() != "BAD_USER_INPUT" || res.Data != nil && string(res.Data) != "null" {
-			t.Fatalf("73+ byte password: %s", res.Body)
+			t.Fatalf("513-byte password: %s", res.Body)
 		}
 		for name, in := range map[string]map[string]any{
 			"both":    {"email": "known@example.com", "username": "known", "password": long},
@@ -258,7 +263,7 @@ func TestMeRejectsBadTokens(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		srv := apptest.New(t, b, map[string]string{"JWT_ACCESS_EXPIRES_IN": "2s"})
 		c := srv.Client()
-		p := c.SignUp(t, apptest.UniqueEmail("me"), "password123")
+		p := c.SignUp(t, apptest.UniqueEmail("me"), "sunlit harbour 42")
 
 		other := otherIssuer(t, token.ES256)
 		forged, _, _ := other.Issue(token.Subject{UserID: uuid.MustParse(p.User.ID), SessionID: uuid.New(), Role: "ADMIN"})
@@ -294,7 +299,7 @@ func TestMeRejectsBadTokens(t *testing.T) {
 func TestMeReadsFreshFromDatabase(t *testing.T) {
 	srv := apptest.New(t, apptest.Backends[0], nil)
 	c := srv.Client()
-	p := c.SignUp(t, apptest.UniqueEmail("fresh"), "password123")
+	p := c.SignUp(t, apptest.UniqueEmail("fresh"), "sunlit harbour 42")
 	if err := srv.DB.User.UpdateOneID(uuid.MustParse(p.User.ID)).SetFirstName("Changed").Exec(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -340,7 +345,7 @@ func TestInternalErrorsHideTheirCause(t *testing.T) {
 	srv := apptest.New(t, apptest.Backends[0], nil)
 	c := srv.Client()
 	srv.DB.SQL.Close() // every query now fails inside database/sql
-	res := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": "x@example.com", "password": "password123"}})
+	res := c.Do(t, signInDoc, map[string]any{"in": map[string]any{"email": "x@example.com", "password": "sunlit harbour 42"}})
 	if res.Code() != "INTERNAL_SERVER_ERROR" || res.Errors[0].Message != "internal error" {
 		t.Fatalf("got %s", res.Body)
 	}
@@ -355,7 +360,7 @@ func TestInternalErrorsHideTheirCause(t *testing.T) {
 func TestTransportsRefuseSimpleRequests(t *testing.T) {
 	srv := apptest.New(t, apptest.Backends[0], nil)
 	c := srv.Client()
-	mutation := `mutation { signUp(input: {email: "csrf@example.com", password: "password123"}) { accessToken } }`
+	mutation := `mutation { signUp(input: {email: "csrf@example.com", password: "sunlit harbour 42"}) { accessToken } }`
 
 	form := c.Post(t, "application/x-www-form-urlencoded", []byte("query="+mutation))
 	var mp bytes.Buffer
@@ -415,9 +420,9 @@ func TestHostileUserAgentIsStoredSafely(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		srv := apptest.New(t, b, nil)
 		c := srv.Client()
-		p := c.SignUp(t, apptest.UniqueEmail("ua"), "password123")
+		p := c.SignUp(t, apptest.UniqueEmail("ua"), "sunlit harbour 42")
 		c.Header.Set("User-Agent", "bad \xff\xfe bytes "+strings.Repeat("é", 400))
-		c.SignIn(t, *p.User.Email, "password123")
+		c.SignIn(t, *p.User.Email, "sunlit harbour 42")
 		var out struct {
 			RefreshTokens []struct{ UserAgent string }
 		}

@@ -92,7 +92,7 @@ func TestUpdateProfileProbesAreThrottled(t *testing.T) {
 	const update = `mutation($in: UpdateProfileInput!) { updateProfile(input: $in) { id } }`
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		{
-			srv := apptest.New(t, b, map[string]string{"TRUSTED_PROXIES": "127.0.0.0/8, ::1", "RATE_LIMIT_AUTH": "30"})
+			srv := apptest.New(t, b, map[string]string{"TRUSTED_PROXIES": "127.0.0.0/8, ::1", "RATE_LIMIT_AUTH": "30", "EMAIL_VERIFICATION": "off"})
 			setup := srv.Client()
 			setup.Header.Set("X-Forwarded-For", "203.0.113.1")
 			var taken []string

@@ -57,11 +57,14 @@ func TestNameLengthCountsCharacters(t *testing.T) {
 		}})
 		wantFieldError(t, res, "lastName", "at most 100 characters")
 
-		// Passwords are counted in bytes, and the message says so: four
-		// two-byte letters are 8 bytes, enough; "short" is not.
+		// Passwords are counted in characters (code points), and the
+		// message says so: four two-byte letters are 8 bytes but only 4
+		// characters, too short; eight of them are enough.
 		res = c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("pw"), "password": "short"}})
-		wantFieldError(t, res, "password", "at least 8 bytes")
+		wantFieldError(t, res, "password", "at least 8 characters")
 		res = c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("pw"), "password": "éééé"}})
+		wantFieldError(t, res, "password", "at least 8 characters")
+		res = c.Do(t, signUpDoc, map[string]any{"in": map[string]any{"email": apptest.UniqueEmail("pw"), "password": "ŵŷźžƀƃƈƌ"}})
 		wantOK(t, res)
 	})
 }
@@ -73,7 +76,7 @@ func TestNameLengthCountsCharacters(t *testing.T) {
 // in signUp and in updateProfile; legitimate non-Latin input still works.
 func TestInvisibleAndLookalikeCharacters(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
-		srv := apptest.New(t, b, nil)
+		srv := apptest.New(t, b, map[string]string{"EMAIL_VERIFICATION": "off"}) // updateProfile sets the email
 		c := srv.Client()
 		victim := c.SignUp(t, "alice@example.com", password)
 		c.Token = ""

@@ -140,6 +140,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 				unauthenticated, denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
 			{"reauthenticate", `mutation { reauthenticate(password: "wrong password") { user { id } } }`, nil,
 				unauthenticated, unauthenticated, unauthenticated, unauthenticated},
+			// The email flows hand out a user only for a token or code of
+			// the user's own mail (TestPasswordResetByLink, TestEmailChange);
+			// a made-up one is refused for every viewer.
+			{"resetPassword", `mutation { resetPassword(token: "made-up", newPassword: "a long new passphrase") { user { id email } } }`, nil,
+				denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
+			{"confirmEmailChange", `mutation { confirmEmailChange(token: "made-up") { id email } }`, nil,
+				denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
 		}
 		viewers := []struct {
 			name string
@@ -318,7 +325,9 @@ func fieldsReaching(t *testing.T, c *apptest.Client, targets ...string) []string
 // CONFLICT on a taken email or username, and how fields are cleared.
 func TestUpdateProfile(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
-		srv := apptest.New(t, b, nil)
+		// updateProfile changes the email only with the email flows off
+		// (with them on, requestEmailChange does: TestEmailChange).
+		srv := apptest.New(t, b, map[string]string{"EMAIL_VERIFICATION": "off"})
 		alice := signUp(t, srv, "alice")
 		bob := signUp(t, srv, "bob")
 		const update = `mutation($in: UpdateProfileInput!) { updateProfile(input: $in) { id email username firstName lastName age } }`

@@ -16,7 +16,7 @@ import (
 // domain are the packages that take and return values: none of them may
 // import net/http (not even for a type), so that no *http.Request or
 // ResponseWriter can reach them.
-var domain = []string{"account", "authn", "policy", "session", "validate", "request", "token", "apierr", "database", "ratelimit"}
+var domain = []string{"account", "authn", "policy", "session", "validate", "request", "token", "apierr", "database", "ratelimit", "audit", "live"}
 
 func TestDomainKnowsNoHTTP(t *testing.T) {
 	for _, pkg := range domain {

@@ -36,6 +36,9 @@ type Metrics struct {
 	refreshes       *prometheus.CounterVec
 	reuseDetections prometheus.Counter
 	denyLookups     *prometheus.CounterVec
+	webhooks        *prometheus.CounterVec
+	webhookAge      prometheus.Gauge
+	liveStreams     prometheus.Gauge
 
 	mu         sync.Mutex
 	operations map[string]struct{}
@@ -78,9 +81,25 @@ func New(db *sql.DB) *Metrics {
 			Name:      "deny_list_lookups_total",
 			Help:      "Access-token deny-list lookups by result: allowed, denied or error (the request then fails closed).",
 		}, []string{"result"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "webhook_deliveries_total",
+			Help:      "Webhook delivery attempts by result: delivered, retried (will be tried again) or failed (gave up).",
+		}, []string{"result"}),
+		webhookAge: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "webhook_queue_age_seconds",
+			Help:      "How long the oldest undelivered webhook has waited; 0 when none waits.",
+		}),
+		liveStreams: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "live_session_streams",
+			Help:      "Open live session-event streams (SSE) on this instance.",
+		}),
 	}
 	m.registry.MustRegister(
 		m.graphqlRequests, m.graphqlDuration, m.signIns, m.refreshes, m.reuseDetections, m.denyLookups,
+		m.webhooks, m.webhookAge, m.liveStreams,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -97,6 +116,9 @@ func New(db *sql.DB) *Metrics {
 	}
 	for _, r := range []string{"allowed", "denied", "error"} {
 		m.denyLookups.WithLabelValues(r)
+	}
+	for _, r := range []string{"delivered", "retried", "failed"} {
+		m.webhooks.WithLabelValues(r)
 	}
 	return m
 }
@@ -168,3 +190,14 @@ func (m *Metrics) DenyListLookup(denied bool, err error) {
 		m.denyLookups.WithLabelValues("allowed").Inc()
 	}
 }
+
+// WebhookDelivery records one webhook attempt (implements webhook.Recorder).
+func (m *Metrics) WebhookDelivery(result string) { m.webhooks.WithLabelValues(result).Inc() }
+
+// WebhookQueueAge records the age of the oldest undelivered webhook
+// (implements webhook.Recorder).
+func (m *Metrics) WebhookQueueAge(d time.Duration) { m.webhookAge.Set(d.Seconds()) }
+
+// LiveStreams records how many live session-event streams are open
+// (implements live.Recorder).
+func (m *Metrics) LiveStreams(n int) { m.liveStreams.Set(float64(n)) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -185,5 +186,29 @@ func BenchmarkHashCost10(b *testing.B) {
 	h, _ := password.NewHasher(10, pepper)
 	for b.Loop() {
 		_, _ = h.Hash("correct horse battery staple")
+	}
+}
+
+// TestCompareUnknownDoesTheWork: an unknown account costs a bcrypt run
+// like a known one. Measured at cost 10 (tens of milliseconds), a
+// comparison that skips bcrypt is a thousand times faster, far outside
+// the factor of three allowed here.
+func TestCompareUnknownDoesTheWork(t *testing.T) {
+	h := newHasher(t, 10, pepper)
+	hash, _ := h.Hash("correct horse battery")
+	measure := func(f func()) time.Duration {
+		best := time.Hour
+		for range 3 {
+			start := time.Now()
+			f()
+			best = min(best, time.Since(start))
+		}
+		return best
+	}
+	known := measure(func() { _ = h.Compare(hash, "wrong guess") })
+	unknown := measure(func() { _ = h.CompareUnknown("wrong guess") })
+	t.Logf("known %v, unknown %v", known, unknown)
+	if unknown < known/3 {
+		t.Fatalf("CompareUnknown took %v, Compare %v: an unknown account is told apart by its timing", unknown, known)
 	}
 }

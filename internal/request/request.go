@@ -8,8 +8,10 @@ package request
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -92,4 +94,18 @@ func (i *Info) TakeCookies() *Cookies {
 	c := i.cookies
 	i.cookies = nil
 	return c
+}
+
+// Truncate makes a client-supplied header safe to store: valid UTF-8
+// (PostgreSQL refuses anything else in a text column, and a header may
+// hold any bytes) and at most n bytes, cut at a character boundary.
+func Truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }

@@ -170,6 +170,9 @@ func checkGraphQLRequest(next http.Handler) http.Handler {
 			return
 		}
 		media, ok := negotiate(r.Header.Values("Accept"))
+		if r.Method == http.MethodPost && acceptsEventStream(r.Header.Values("Accept")) {
+			media, ok = mediaEventStream, true // a subscription (sse.go)
+		}
 		if !ok {
 			writeRequestError(w, mediaJSON, &requestError{http.StatusNotAcceptable, CodeNotAcceptable,
 				"gqlauth answers with application/graphql-response+json or application/json; accept one of them"})
@@ -183,6 +186,9 @@ func checkGraphQLRequest(next http.Handler) http.Handler {
 			req, rerr = readPOST(r)
 		}
 		if rerr != nil {
+			if media == mediaEventStream {
+				media = mediaJSON
+			}
 			writeRequestError(w, media, rerr)
 			return
 		}

@@ -74,6 +74,9 @@ func New(d Deps) http.Handler {
 	// requests" a foreign site can send with the user's cookies, so
 	// accepting them would open a CSRF hole.
 	gql.AddTransport(graphQLTransport{documents: d.TrustedDocuments})
+	// Subscriptions (sessionEvents) over Server-Sent Events, under the
+	// same checks, CORS and limits as every other operation.
+	gql.AddTransport(sseTransport{documents: d.TrustedDocuments})
 
 	// The same bytes as the committed graph/schema.graphql (a test checks).
 	published := graph.SDL()
@@ -104,6 +107,9 @@ func New(d Deps) http.Handler {
 	}
 	if d.Config.Examples() {
 		mountExamples(mux)
+	}
+	if d.Config.MailFlows() {
+		mountEmailLink(mux, d.Config.EmailLinkPath)
 	}
 
 	var h http.Handler = mux

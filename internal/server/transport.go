@@ -152,7 +152,8 @@ var _ graphql.Transport = graphQLTransport{}
 // Supports implements graphql.Transport: every request that
 // checkGraphQLRequest let through.
 func (graphQLTransport) Supports(r *http.Request) bool {
-	return decodedFrom(r.Context()) != nil
+	d := decodedFrom(r.Context())
+	return d != nil && d.media != mediaEventStream
 }
 
 // Do implements graphql.Transport.
@@ -177,6 +178,14 @@ func (t graphQLTransport) Do(w http.ResponseWriter, r *http.Request, exec graphq
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		writeErrors(w, d.media, requestErrorStatus(d.media, resp.Errors), resp.Errors, resp.Extensions)
+		return
+	}
+	if rc.Operation != nil && rc.Operation.Operation == ast.Subscription {
+		// One answer per request cannot carry a stream (sse.go can).
+		gerr := gqlerror.Errorf("subscriptions run over Server-Sent Events: POST with Accept: text/event-stream")
+		gerr.Extensions = map[string]any{"code": CodeSubscriptionTransport}
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), gqlerror.List{gerr})
 		writeErrors(w, d.media, requestErrorStatus(d.media, resp.Errors), resp.Errors, resp.Extensions)
 		return
 	}

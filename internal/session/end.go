@@ -12,6 +12,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
 )
@@ -33,6 +34,12 @@ type Selection struct {
 	// TokenID, when not "", also denies that one access token (the
 	// caller's, whose session may live on).
 	TokenID string
+
+	// By is who ends them, for the audit trail: a user id, or "" for
+	// the sessions' own user (audit.Event.Actor).
+	By string
+	// Scope is the logout scope that ended them, if a logout did.
+	Scope LogoutScope
 }
 
 // endSessions ends the sessions sel names, in the caller's transaction:
@@ -59,9 +66,13 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 			q.Where(dbsession.IDNEQ(sel.Except))
 		}
 	}
-	ids, err := q.Unique(false).IDs(ctx)
+	locked, err := q.Unique(false).Select(dbsession.FieldID, dbsession.FieldUserID).All(ctx)
 	if err != nil {
 		return fmt.Errorf("lock sessions: %w", err)
+	}
+	ids := make([]uuid.UUID, len(locked))
+	for i, sess := range locked {
+		ids[i] = sess.ID
 	}
 
 	deny := make([]string, 0, len(ids)+1)
@@ -99,7 +110,26 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 		SetRevokedAt(now).SetRevokedReason(reason).Exec(ctx); err != nil {
 		return fmt.Errorf("revoke refresh tokens: %w", err)
 	}
-	return nil
+	return s.audit.Record(ctx, tx, endedEvents(locked, sel, reason)...)
+}
+
+// endedEvents are the audit events of the sessions endSessions ended:
+// one session.revoked each (session.reuse_detected for a replayed token),
+// with the reason, the logout scope and who ended them.
+func endedEvents(ended []*ent.Session, sel Selection, reason string) []audit.Event {
+	typ, actor := audit.SessionRevoked, sel.By
+	if reason == ReasonReuseDetected {
+		typ, actor = audit.SessionReuseDetected, audit.ActorSystem
+	}
+	details := map[string]any{"reason": reason}
+	if sel.Scope != "" {
+		details["scope"] = string(sel.Scope)
+	}
+	events := make([]audit.Event, len(ended))
+	for i, sess := range ended {
+		events[i] = audit.Event{Type: typ, Actor: actor, UserID: sess.UserID, SessionID: sess.ID, Details: details}
+	}
+	return events
 }
 
 // End ends the sessions sel names in the caller's transaction (see
@@ -166,10 +196,11 @@ func (s *Service) Logout(ctx context.Context, scope LogoutScope, p Presented) (b
 		return false, apierr.New(apierr.Unauthenticated, "logout needs an access token or a refresh token")
 	}
 	own := sel.Session
+	sel.Scope = scope
 	switch scope {
 	case LogoutOthers:
 		// The caller's own session and access token live on.
-		sel = Selection{User: sel.User, Except: own}
+		sel = Selection{User: sel.User, Except: own, Scope: scope}
 	case LogoutGlobal:
 		// Every live session, and a not-before for the user's access
 		// tokens; the caller's token entry catches one issued within the
@@ -219,7 +250,7 @@ func (s *Service) Revoke(ctx context.Context, p Presented, id *uuid.UUID) (bool,
 		return false, apierr.New(apierr.BadUserInput, "the refresh token is already revoked or expired")
 	}
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		return s.endSessions(ctx, tx, Selection{Session: rt.SessionID}, ReasonRevoked)
+		return s.endSessions(ctx, tx, Selection{Session: rt.SessionID, By: audit.User(v.UserID)}, ReasonRevoked)
 	})
 	return err == nil && rt.SessionID == v.SessionID, err
 }
@@ -243,7 +274,7 @@ func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) (bool, error)
 		return false, apierr.New(apierr.BadUserInput, "the session has already ended")
 	}
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		return s.endSessions(ctx, tx, Selection{Session: id}, ReasonRevoked)
+		return s.endSessions(ctx, tx, Selection{Session: id, By: audit.User(v.UserID)}, ReasonRevoked)
 	})
 	return err == nil && id == v.SessionID, err
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/schema"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/token"
@@ -188,8 +189,10 @@ func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, 
 	if n == 0 {
 		return false, nil
 	}
-	*is, err = s.storeToken(ctx, tx, rt.Edges.User, sess, now, nextID, next, nextHash)
-	return err == nil, err
+	if *is, err = s.storeToken(ctx, tx, rt.Edges.User, sess, now, nextID, next, nextHash); err != nil {
+		return false, err
+	}
+	return true, s.audit.Record(ctx, tx, audit.Event{Type: audit.SessionRefreshed, UserID: rt.UserID, SessionID: rt.SessionID})
 }
 
 // reissue answers a grace-window refresh with the live successor of rt.

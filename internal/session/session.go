@@ -11,15 +11,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
@@ -31,6 +30,7 @@ const (
 	ReasonRevoked         = "revoked"
 	ReasonReuseDetected   = "reuse_detected"
 	ReasonPasswordChanged = "password_changed"
+	ReasonPasswordReset   = "password_reset"
 	ReasonUserDeleted     = "user_deleted"
 	ReasonSteppedUp       = "stepped_up" // refresh tokens only: replaced when the session proved more (Prove)
 )
@@ -73,6 +73,9 @@ type Deps struct {
 	Log    *slog.Logger
 	// Metrics counts refreshes; nil counts nothing.
 	Metrics Recorder
+	// Audit records sign-ins, refreshes and ended sessions; nil records
+	// nothing.
+	Audit *audit.Trail
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
 }
@@ -84,13 +87,14 @@ type Service struct {
 	deny    token.DenyList
 	log     *slog.Logger
 	metrics Recorder
+	audit   *audit.Trail
 	now     func() time.Time
 	set     Settings
 }
 
 // New returns the session service.
 func New(d Deps, set Settings) *Service {
-	s := &Service{db: d.DB, tokens: d.Tokens, deny: d.Deny, log: d.Log, metrics: d.Metrics, now: d.Clock, set: set}
+	s := &Service{db: d.DB, tokens: d.Tokens, deny: d.Deny, log: d.Log, metrics: d.Metrics, audit: d.Audit, now: d.Clock, set: set}
 	if s.metrics == nil {
 		s.metrics = nopRecorder{}
 	}
@@ -182,6 +186,9 @@ func levelOf(sess *ent.Session) level {
 	}
 	return l
 }
+
+// SessionID is the session the token belongs to.
+func (is Issued) SessionID() uuid.UUID { return is.sessionID }
 
 var (
 	errRefreshInvalid  = apierr.New(apierr.Unauthenticated, "invalid, expired or revoked refresh token")
@@ -276,6 +283,9 @@ func (s *Service) HandOut(is Issued) (*Tokens, error) {
 		AAL:       is.level.aal,
 		AMR:       is.level.amr,
 		AuthTime:  is.level.authTime,
+		// The address is verified when it was proven (verifyEmail, a
+		// reset, a confirmed change).
+		EmailVerified: is.user.EmailVerifiedAt != nil,
 	})
 	if err != nil {
 		return nil, err
@@ -298,16 +308,5 @@ func earliest(a, b time.Time) time.Time {
 	return b
 }
 
-// truncate makes a client-supplied header safe to store: valid UTF-8
-// (PostgreSQL refuses anything else in a text column, and a header may
-// hold any bytes) and at most n bytes, cut at a character boundary.
-func truncate(s string, n int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// truncate makes a client-supplied header safe to store (request.Truncate).
+func truncate(s string, n int) string { return request.Truncate(s, n) }

@@ -44,6 +44,9 @@ type Claims struct {
 	// AuthTime is when the person last proved who they are (OpenID
 	// Connect's auth_time): the re-authentication window counts from it.
 	AuthTime *jwt.NumericDate `json:"auth_time,omitempty"`
+	// EmailVerified (email_verified, as in OpenID Connect) says whether
+	// the person proved they read mail at Email; present when Email is.
+	EmailVerified *bool `json:"email_verified,omitempty"`
 }
 
 // Level is the token's assurance level as a number: 2 for "aal2", else 1
@@ -68,6 +71,8 @@ type Subject struct {
 	// (left out when empty or zero).
 	AMR      []string
 	AuthTime time.Time
+	// EmailVerified is whether Email has been verified.
+	EmailVerified bool
 }
 
 // IssuerSettings are the claims every access token carries and its lifetime.
@@ -151,6 +156,8 @@ func (i *Issuer) Issue(s Subject) (string, *Claims, error) {
 	}
 	if s.Email != nil {
 		c.Email = *s.Email
+		verified := s.EmailVerified
+		c.EmailVerified = &verified
 	}
 	if s.Username != nil {
 		c.Username = *s.Username

@@ -19,19 +19,22 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/password"
 )
 
 // Limits of user input, each in one unit that its message names. The
 // bounds of stored fields come from the data model (ent/schema), whose
-// columns take whatever passes here. Passwords are bounded by bcrypt,
-// which reads only the first 72 bytes: a longer password is refused,
-// never truncated; both password bounds count bytes.
+// columns take whatever passes here. New passwords are internal/password's
+// policy (lengths in code points); a password typed at sign-in is only
+// bounded in bytes, by what the longest acceptable one can take.
 const (
-	MinPasswordBytes = 8
-	MaxPasswordBytes = 72
-	MaxEmailBytes    = schema.MaxEmailBytes
-	MaxNameChars     = schema.MaxNameChars
-	MaxUsernameChars = schema.MaxUsernameChars
+	// MaxSignInPasswordBytes bounds a password typed to sign in or to
+	// confirm one's identity: password.MaxLength code points of up to 4
+	// bytes each.
+	MaxSignInPasswordBytes = 4 * password.MaxLength
+	MaxEmailBytes          = schema.MaxEmailBytes
+	MaxNameChars           = schema.MaxNameChars
+	MaxUsernameChars       = schema.MaxUsernameChars
 	// MaxUsernameBytes bounds a username typed at sign-in (sign-up
 	// allows 32; anything longer cannot exist).
 	MaxUsernameBytes = 64
@@ -144,30 +147,17 @@ func Username(raw string) (string, string) {
 	return s, ""
 }
 
-// Password explains what is wrong with a new password, or returns "".
-func Password(p string) string {
-	switch {
-	case len(p) < MinPasswordBytes:
-		return fmt.Sprintf("must be at least %d bytes", MinPasswordBytes)
-	case len(p) > MaxPasswordBytes:
-		return fmt.Sprintf("must be at most %d bytes (bcrypt ignores the rest)", MaxPasswordBytes)
-	case !CleanText(p):
-		return "must not contain control characters"
-	}
-	return ""
-}
-
 // SignInPassword explains what makes a sign-in password impossible,
 // or returns "". Only bounds are checked: a wrong password is not a
-// validation error.
+// validation error. The bound is far above any acceptable password, so
+// that a long passphrase (hashed in full since the HMAC pre-hash) is
+// never refused, while a megabyte is.
 func SignInPassword(p string) string {
 	switch {
 	case p == "":
 		return "must not be empty"
-	case len(p) > MaxPasswordBytes:
-		// bcrypt would compare only the first 72 bytes: a wrong long
-		// password sharing them would pass.
-		return fmt.Sprintf("must be at most %d bytes", MaxPasswordBytes)
+	case len(p) > MaxSignInPasswordBytes:
+		return fmt.Sprintf("must be at most %d bytes", MaxSignInPasswordBytes)
 	case !CleanText(p):
 		return "must not contain control characters"
 	}

@@ -219,7 +219,8 @@ type SignUpInput struct {
 	Email *string `json:"email"`
 	// 3 to 32 letters, digits, '_', '.' or '-'; unique regardless of case.
 	Username *string `json:"username"`
-	// 8 to 72 bytes.
+	// At least PASSWORD_MIN_LENGTH (8) and at most 128 characters; not a
+	// common password, nor one based on the email or username.
 	Password string `json:"password"`
 	// When given, must equal password.
 	ConfirmPassword *string `json:"confirmPassword"`
