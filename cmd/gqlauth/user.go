@@ -225,7 +225,7 @@ func openAccounts(ctx context.Context, cfg *config.Config, log *slog.Logger) (*a
 		db.Close()
 		return nil, nil, err
 	}
-	trail, _, err := app.AuditTrail(cfg, db.Client, log, nil, nil)
+	trail, _, err := app.AuditTrail(cfg, db.Client, log, nil, nil, nil)
 	policy, err := app.PasswordPolicy(cfg, log)
 	if err != nil {
 		db.Close()

@@ -243,15 +243,17 @@ func (a *App) buildAudit(cfg *config.Config, log *slog.Logger) error {
 	}
 	a.Live = live.New(hub, live.Settings{MaxConnections: cfg.SSEMaxConnections, MaxPerUser: live.MaxPerUser})
 	var err error
-	a.Audit, a.Webhooks, err = AuditTrail(cfg, a.DB.Client, log, hooks, a.Live)
+	a.Audit, a.Webhooks, err = AuditTrail(cfg, a.DB.Client, log, hooks, a.Live, a.Keys)
 	return err
 }
 
 // AuditTrail builds the audit trail of cfg on db, with the webhook outbox
 // when WEBHOOK_URLS is set (nil otherwise) and listener (nil: none) told
-// of committed events. The command line uses it too: its events queue
-// webhooks that the server's worker delivers.
-func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webhook.Recorder, listener audit.Listener) (*audit.Trail, *webhook.Outbox, error) {
+// of committed events; keys sign the CAEP Security Event Tokens at
+// delivery (the command line, which delivers nothing, passes nil). The
+// command line uses it too: its events queue webhooks that the server's
+// worker delivers.
+func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webhook.Recorder, listener audit.Listener, keys webhook.CurrentKey) (*audit.Trail, *webhook.Outbox, error) {
 	deps := audit.Deps{DB: db, Listener: listener, Refreshes: cfg.AuditRefreshes, Log: log}
 	var outbox *webhook.Outbox
 	if len(cfg.WebhookURLs) > 0 {
@@ -259,7 +261,7 @@ func AuditTrail(cfg *config.Config, db *ent.Client, log *slog.Logger, hooks webh
 		if err != nil {
 			return nil, nil, fmt.Errorf("WEBHOOK_SECRET: %v", err)
 		}
-		outbox, err = webhook.New(webhook.Deps{DB: db, Log: log, Metrics: hooks}, webhook.Settings{
+		outbox, err = webhook.New(webhook.Deps{DB: db, Log: log, Metrics: hooks, Keys: keys}, webhook.Settings{
 			URLs: cfg.WebhookURLs, Key: key, Events: cfg.WebhookEvents, Format: cfg.WebhookFormat,
 			MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase, Timeout: cfg.WebhookTimeout,
 			Issuer: cfg.JWTIssuer,

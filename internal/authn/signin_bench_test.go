@@ -41,7 +41,7 @@ func BenchmarkFailedSignIn(b *testing.B) {
 				var trail *audit.Trail
 				if variant != "no-audit" {
 					var err error
-					if trail, _, err = app.AuditTrail(cfg, srv.DB.Client, srv.Log, nil, nil); err != nil {
+					if trail, _, err = app.AuditTrail(cfg, srv.DB.Client, srv.Log, nil, nil, nil); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -95,28 +95,24 @@ func toolVars(t *testing.T) []string {
 // variableRow is a table row that names a variable in its first cell.
 var variableRow = regexp.MustCompile("^\\| *`([A-Z][A-Z0-9_]*)` *\\|")
 
-// configurationTables returns the variables README.md's "Configuration"
-// section lists: the server's (the rows before its first subsection) and
-// those of the tests and tools (the rows of the subsection after).
-func configurationTables(t *testing.T, readme string) (server, tools []string) {
+// tableOf returns the variables the rows of a page's section (from its
+// "## heading" to the next heading of that level) name.
+func tableOf(t *testing.T, page, text, heading string) []string {
 	t.Helper()
-	_, section, ok := strings.Cut(readme, "\n## Configuration\n")
+	_, section, ok := strings.Cut(text, "\n## "+heading+"\n")
 	if !ok {
-		t.Fatal(`README.md has no "## Configuration" section`)
+		t.Fatalf("%s has no %q section", page, "## "+heading)
 	}
 	if end := strings.Index(section, "\n## "); end >= 0 {
 		section = section[:end]
 	}
-	list := &server
+	var out []string
 	for _, line := range strings.Split(section, "\n") {
-		if strings.HasPrefix(line, "### ") {
-			list = &tools
-		}
 		if m := variableRow.FindStringSubmatch(line); m != nil {
-			*list = append(*list, m[1])
+			out = append(out, m[1])
 		}
 	}
-	return server, tools
+	return out
 }
 
 // compare reports the names of want missing from got, the names of got
@@ -143,9 +139,9 @@ func compare(t *testing.T, what string, got, want []string) {
 }
 
 // TestREADMEConfigurationIsComplete checks that README.md's configuration
-// table lists exactly the variables config.Config reads, and its table of
-// the tests' and tools' variables exactly those the rest of the code
-// reads, so that neither can drift from the code; and that every other
+// table lists exactly the variables config.Config reads, and the table of
+// the tests' and tools' variables in docs/development.md exactly those the
+// rest of the code reads, so that neither can drift from the code; and that every other
 // table of variables, in README.md or docs/, names only variables that
 // something reads.
 func TestREADMEConfigurationIsComplete(t *testing.T) {
@@ -163,9 +159,14 @@ func TestREADMEConfigurationIsComplete(t *testing.T) {
 			tools = append(tools, n)
 		}
 	}
-	server, toolRows := configurationTables(t, string(raw))
+	dev, err := os.ReadFile(filepath.Join(root, "docs", "development.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := tableOf(t, "README.md", string(raw), "Configuration")
+	toolRows := tableOf(t, "docs/development.md", string(dev), "Variables of the tests and tools")
 	compare(t, "README.md's configuration table", server, cfg)
-	compare(t, "README.md's table of the tests' and tools' variables", toolRows, tools)
+	compare(t, "docs/development.md's table of the tests' and tools' variables", toolRows, tools)
 
 	// Tables of settings elsewhere (a page's own "Settings") may repeat
 	// some variables, but never one that nothing reads.

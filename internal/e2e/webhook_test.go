@@ -272,8 +272,18 @@ func TestWebhookCAEP(t *testing.T) {
 		if ct := rcv.types[id]; ct != "application/secevent+jwt" {
 			t.Fatalf("content type %q", ct)
 		}
-		tok, err := jwt.Parse(string(rcv.bodies[id]), func(*jwt.Token) (any, error) { return rcv.key, nil },
-			jwt.WithValidMethods([]string{"HS256"}), jwt.WithAudience(rcv.srv.URL), jwt.WithIssuer(srv.Config.JWTIssuer))
+		// Signed with gqlauth's current signing key, found by kid as a
+		// receiver finds it in the JWKS; the WEBHOOK_SECRET does not verify it.
+		keyOf := func(tok *jwt.Token) (any, error) {
+			kid, _ := tok.Header["kid"].(string)
+			k, ok := srv.Keys.Lookup(kid)
+			if !ok {
+				return nil, fmt.Errorf("no signing key %q", kid)
+			}
+			return k.Public(), nil
+		}
+		tok, err := jwt.Parse(string(rcv.bodies[id]), keyOf,
+			jwt.WithValidMethods([]string{"ES256"}), jwt.WithAudience(rcv.srv.URL), jwt.WithIssuer(srv.Config.JWTIssuer))
 		if err != nil {
 			t.Fatalf("SET %s: %v", rcv.bodies[id], err)
 		}
@@ -359,6 +369,8 @@ func TestWebhooksSurviveKill9(t *testing.T) {
 			"JWT_ACCESS_SECRET=" + apptest.JWTSecret, "BCRYPT_COST=4", "RATE_LIMIT_AUTH=0",
 			"WEBHOOK_URLS=" + rcv.srv.URL, "WEBHOOK_SECRET=" + secret,
 			"WEBHOOK_TIMEOUT=500ms", "WEBHOOK_RETRY_BASE=50ms", "PATH=" + os.Getenv("PATH"),
+			// The restart must open the signing keys the first start sealed.
+			"DATA_ENCRYPTION_KEY=" + apptest.DataKey,
 		}
 		if b.Redis {
 			env = append(env, "REDIS_URL="+apptest.RedisURL(), "REDIS_KEY_PREFIX="+apptest.NewRedisPrefix(t))

@@ -134,6 +134,12 @@ func (k *Key) Public() crypto.PublicKey {
 	return k.verifier
 }
 
+// NewToken returns an unsigned token of claims for the key's algorithm,
+// for Sign: gqlauth's other signed documents (Security Event Tokens).
+func (k *Key) NewToken(claims jwt.Claims) *jwt.Token {
+	return jwt.NewWithClaims(k.Alg.method(), claims)
+}
+
 // Sign signs a token with the key, setting its kid. For tests and tools
 // that need a token no Issuer would make; Issuer.Issue is the way to sign
 // access tokens.

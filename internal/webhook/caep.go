@@ -84,21 +84,29 @@ func initiator(ev *ent.AuditEvent) string {
 	return "admin"
 }
 
-// signSET signs the stored claims of a delivery to endpoint at now.
-//
-// TODO(issue 13): sign with gqlauth's current signing key (RS256/EdDSA,
-// its kid in the header, verifiable through the JWKS) once the signing
-// keys land. Until then a SET is signed HS256 with the WEBHOOK_SECRET
-// key, which receivers already hold (docs/audit.md says so).
-func signSET(key []byte, stored []byte, endpoint string, now time.Time) ([]byte, error) {
+// signSET signs the stored claims of a delivery to endpoint at now: with
+// gqlauth's current signing key when keys is set (receivers verify it
+// through /.well-known/jwks.json), else HS256 with the WEBHOOK_SECRET key.
+func signSET(keys CurrentKey, secret []byte, stored []byte, endpoint string, now time.Time) ([]byte, error) {
 	var claims jwt.MapClaims
 	if err := json.Unmarshal(stored, &claims); err != nil {
 		return nil, err
 	}
 	claims["iat"] = now.Unix()
 	claims["aud"] = endpoint
-	t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
-	t.Header["typ"] = SETType
-	s, err := t.SignedString(key)
+	var (
+		s   string
+		err error
+	)
+	if keys != nil {
+		k := keys.Current()
+		t := k.NewToken(claims)
+		t.Header["typ"] = SETType
+		s, err = k.Sign(t)
+	} else {
+		t := jwt.NewWithClaims(jwt.SigningMethodHS256, claims)
+		t.Header["typ"] = SETType
+		s, err = t.SignedString(secret)
+	}
 	return []byte(s), err
 }

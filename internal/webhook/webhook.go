@@ -26,6 +26,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/schema"
 	"github.com/gqlauth/gqlauth/internal/audit"
+	"github.com/gqlauth/gqlauth/internal/token"
 )
 
 // The delivery formats (WEBHOOK_FORMAT).
@@ -73,7 +74,14 @@ type Deps struct {
 	Client *http.Client
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
+	// Keys sign the Security Event Tokens of WEBHOOK_FORMAT=caep with
+	// gqlauth's current signing key (its kid in the header, verifiable
+	// through the JWKS); nil signs them HS256 with the WEBHOOK_SECRET key.
+	Keys CurrentKey
 }
+
+// CurrentKey is the signing key in use (*token.KeySet).
+type CurrentKey interface{ Current() *token.Key }
 
 // Outbox queues and delivers webhooks. It implements audit.Outbox.
 type Outbox struct {
@@ -82,6 +90,7 @@ type Outbox struct {
 	metrics Recorder
 	client  *http.Client
 	now     func() time.Time
+	keys    CurrentKey
 	set     Settings
 	events  map[string]bool
 	wake    chan struct{}
@@ -95,7 +104,7 @@ func New(d Deps, set Settings) (*Outbox, error) {
 	if len(set.URLs) == 0 {
 		return nil, nil
 	}
-	o := &Outbox{db: d.DB, log: d.Log, metrics: d.Metrics, client: d.Client, now: d.Clock, set: set,
+	o := &Outbox{db: d.DB, log: d.Log, metrics: d.Metrics, client: d.Client, now: d.Clock, keys: d.Keys, set: set,
 		events: map[string]bool{}, wake: make(chan struct{}, 1)}
 	for i, u := range set.URLs {
 		set.URLs[i] = strings.TrimSpace(u)

@@ -200,7 +200,7 @@ func (o *Outbox) post(ctx context.Context, d *ent.WebhookDelivery) error {
 	body, contentType := d.Payload, "application/json"
 	if o.set.Format == FormatCAEP {
 		var err error
-		if body, err = signSET(o.set.Key, d.Payload, d.Endpoint, now); err != nil {
+		if body, err = signSET(o.keys, o.set.Key, d.Payload, d.Endpoint, now); err != nil {
 			return fmt.Errorf("sign security event token: %w", err)
 		}
 		contentType = "application/" + SETType
