@@ -70,13 +70,7 @@ func (t sseTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	ctx := r.Context()
 	d := decodedFrom(ctx)
 	start := graphql.Now()
-	params := &graphql.RawParams{
-		Query:         d.req.Query,
-		OperationName: d.req.OperationName,
-		Variables:     d.req.Variables,
-		Extensions:    d.req.Extensions,
-		Headers:       r.Header,
-	}
+	params := d.params(r)
 	refuse := func(errs gqlerror.List, ext map[string]any) {
 		writeErrors(w, mediaJSON, http.StatusBadRequest, errs, ext)
 	}

@@ -161,13 +161,7 @@ func (t graphQLTransport) Do(w http.ResponseWriter, r *http.Request, exec graphq
 	ctx := r.Context()
 	d := decodedFrom(ctx)
 	start := graphql.Now()
-	params := &graphql.RawParams{
-		Query:         d.req.Query,
-		OperationName: d.req.OperationName,
-		Variables:     d.req.Variables,
-		Extensions:    d.req.Extensions,
-		Headers:       r.Header,
-	}
+	params := d.params(r)
 	if gerr := t.documents.resolve(d.req, params); gerr != nil {
 		resp := exec.DispatchError(ctx, gqlerror.List{gerr})
 		writeErrors(w, d.media, requestErrorStatus(d.media, resp.Errors), resp.Errors, resp.Extensions)
@@ -207,4 +201,16 @@ func (t graphQLTransport) Do(w http.ResponseWriter, r *http.Request, exec graphq
 		return
 	}
 	writeBody(w, d.media, http.StatusOK, body)
+}
+
+// params are the raw GraphQL parameters of the decoded request r, as
+// either transport hands them to gqlgen.
+func (d *decoded) params(r *http.Request) *graphql.RawParams {
+	return &graphql.RawParams{
+		Query:         d.req.Query,
+		OperationName: d.req.OperationName,
+		Variables:     d.req.Variables,
+		Extensions:    d.req.Extensions,
+		Headers:       r.Header,
+	}
 }

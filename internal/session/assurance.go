@@ -8,11 +8,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent"
-	"github.com/gqlauth/gqlauth/ent/refreshtoken"
-	"github.com/gqlauth/gqlauth/ent/schema"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/internal/apierr"
-	"github.com/gqlauth/gqlauth/internal/token"
 )
 
 // Authentication methods recorded in a session's amr (RFC 8176).
@@ -83,16 +80,7 @@ func (s *Service) Prove(ctx context.Context, tx *ent.Tx, u *ent.User, sid uuid.U
 	if err != nil {
 		return Issued{}, err
 	}
-	now := s.now()
-	if err := tx.RefreshToken.Update().
-		Where(refreshtoken.SessionID(sid), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(now).
-		SetRevokedReason(ReasonSteppedUp).
-		Exec(ctx); err != nil {
-		return Issued{}, fmt.Errorf("revoke session tokens: %w", err)
-	}
-	raw, hash := token.NewRefreshToken()
-	return s.storeToken(ctx, tx, u, sess, now, schema.NewID(), raw, hash)
+	return s.replaceTokens(ctx, tx, u, sess, s.now(), ReasonSteppedUp)
 }
 
 // StartAfterReset is the session a password reset (or any email-proved

@@ -252,8 +252,15 @@ func (s *Service) Continue(ctx context.Context, tx *ent.Tx, u *ent.User, sid uui
 	if !live {
 		return s.Start(ctx, tx, u)
 	}
+	return s.replaceTokens(ctx, tx, u, sess, now, reason)
+}
+
+// replaceTokens revokes the live refresh tokens of sess (reason) and
+// stores a new one in it: the session goes on, and no token issued before
+// now does. A password change and a step-up both do this.
+func (s *Service) replaceTokens(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, now time.Time, reason string) (Issued, error) {
 	if err := tx.RefreshToken.Update().
-		Where(refreshtoken.SessionID(sid), refreshtoken.RevokedAtIsNil()).
+		Where(refreshtoken.SessionID(sess.ID), refreshtoken.RevokedAtIsNil()).
 		SetRevokedAt(now).
 		SetRevokedReason(reason).
 		Exec(ctx); err != nil {
