@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gqlauth/gqlauth/internal/app"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/token"
@@ -63,7 +64,12 @@ func keysCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, args
 	if err != nil {
 		return err
 	}
-	err = run(ctx, app.NewKeyStore(db.Client, cfg, dk), cfg, args, stdout)
+	trail, _, err := app.AuditTrail(cfg, db.Client, log, nil, nil, nil)
+	if err != nil {
+		return err
+	}
+	store := app.NewKeyStore(db.Client, cfg, dk).RecordTo(app.KeyEvents(trail, audit.ActorCLI))
+	err = run(ctx, store, cfg, args, stdout)
 	if err != nil && !errors.Is(err, errHelpShown) {
 		return fmt.Errorf("keys %s: %s", sub, describe(err))
 	}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -15,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/auditevent"
 	"github.com/gqlauth/gqlauth/internal/apptest"
 	"github.com/gqlauth/gqlauth/internal/config"
+	"github.com/gqlauth/gqlauth/internal/database"
 )
 
 // instance is one `gqlauth serve` process of a test.
@@ -259,6 +264,32 @@ func TestKeyRotationAcrossInstances(t *testing.T) {
 		}
 		if r := keys("rotate", "--kid", k1); r.code != 0 || !strings.Contains(r.stdout, "current: "+k1) {
 			t.Fatalf("rotate back: %s %s", r.stdout, r.stderr)
+		}
+
+		// The audit trail has each change, by the command line.
+		db, err := database.Open(context.Background(), cfg.DatabaseURL, database.Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		evs, err := db.Client.AuditEvent.Query().
+			Where(auditevent.TypeHasPrefix("signing_key.")).
+			Order(ent.Asc(auditevent.FieldID)).All(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			got = append(got, fmt.Sprintf("%s %s kid=%v previous=%v reason=%v", ev.Type, ev.Actor, ev.Details["kid"], ev.Details["previous_kid"], ev.Details["reason"]))
+		}
+		want := []string{
+			fmt.Sprintf("signing_key.rotated cli kid=%s previous=%s reason=<nil>", k2, k1),
+			fmt.Sprintf("signing_key.revoked cli kid=%s previous=<nil> reason=command", k1),
+			fmt.Sprintf("signing_key.restored cli kid=%s previous=<nil> reason=<nil>", k1),
+			fmt.Sprintf("signing_key.rotated cli kid=%s previous=%s reason=<nil>", k1, k2),
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("signing-key events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
 	})
 }

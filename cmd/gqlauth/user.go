@@ -226,6 +226,10 @@ func openAccounts(ctx context.Context, cfg *config.Config, log *slog.Logger) (*a
 		return nil, nil, err
 	}
 	trail, _, err := app.AuditTrail(cfg, db.Client, log, nil, nil, nil)
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
 	policy, err := app.PasswordPolicy(cfg, log)
 	if err != nil {
 		db.Close()

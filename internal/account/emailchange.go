@@ -7,6 +7,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/mail"
@@ -116,8 +117,10 @@ func (s *Service) ConfirmEmailChange(ctx context.Context, token, code *string) (
 		if err != nil {
 			return err
 		}
-		out, err = tx.User.UpdateOne(u).SetEmail(t.Email).SetEmailVerifiedAt(s.now()).Save(ctx)
-		return conflictOr(err)
+		if out, err = tx.User.UpdateOne(u).SetEmail(t.Email).SetEmailVerifiedAt(s.now()).Save(ctx); err != nil {
+			return conflictOr(err)
+		}
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserEmailChanged, UserID: u.ID, Details: map[string]any{"verified": true}})
 	})
 	if err != nil {
 		return nil, err

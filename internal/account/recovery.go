@@ -39,27 +39,43 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) (bool,
 		return false, err
 	}
 	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
-		switch {
-		case u != nil:
-			return s.issueAndQueue(ctx, tx, u, emailcode.PasswordReset, addr, s.flows.PasswordResetTTL)
-		case s.flows.NotifyUnknown:
-			return s.notice(ctx, tx, mail.KindPasswordResetUnknown, addr, mail.Data{ActionURL: s.resetURL()})
-		}
-		// The same work as for an account, undone before the commit: the
-		// statements of a request, a mail rendered, written and deleted,
-		// and a commit of as many changed pages, for nobody.
-		is, err := s.codes.Decoy(ctx, tx, emailcode.PasswordReset, s.flows.PasswordResetTTL)
-		if err != nil {
+		if err := s.queueReset(ctx, tx, u, addr); err != nil {
 			return err
 		}
-		d := mail.Data{Code: is.Code, ExpiresIn: s.flows.PasswordResetTTL, Link: s.link(ActionResetPassword, is.Token)}
-		id, err := s.mailer.Queue(ctx, tx, mail.KindPasswordReset, addr, d)
-		if err != nil {
-			return err
+		// Recorded for an unknown address too (without the address), so
+		// that both answers cost the same writes.
+		ev := audit.Event{Type: audit.UserPasswordResetReq, Details: map[string]any{"reason": "unknown_account"}}
+		if u != nil {
+			ev.UserID, ev.Details = u.ID, nil
 		}
-		return tx.MailMessage.DeleteOneID(id).Exec(ctx)
+		return s.audit.Record(ctx, tx, ev)
 	})
 	return err == nil, err
+}
+
+// queueReset queues the reset mail of u's account at addr, or for an
+// unknown address (u nil) the notice of PASSWORD_RESET_NOTIFY_UNKNOWN, or
+// else a decoy.
+func (s *Service) queueReset(ctx context.Context, tx *ent.Tx, u *ent.User, addr string) error {
+	switch {
+	case u != nil:
+		return s.issueAndQueue(ctx, tx, u, emailcode.PasswordReset, addr, s.flows.PasswordResetTTL)
+	case s.flows.NotifyUnknown:
+		return s.notice(ctx, tx, mail.KindPasswordResetUnknown, addr, mail.Data{ActionURL: s.resetURL()})
+	}
+	// The same work as for an account, undone before the commit: the
+	// statements of a request, a mail rendered, written and deleted,
+	// and a commit of as many changed pages, for nobody.
+	is, err := s.codes.Decoy(ctx, tx, emailcode.PasswordReset, s.flows.PasswordResetTTL)
+	if err != nil {
+		return err
+	}
+	d := mail.Data{Code: is.Code, ExpiresIn: s.flows.PasswordResetTTL, Link: s.link(ActionResetPassword, is.Token)}
+	id, err := s.mailer.Queue(ctx, tx, mail.KindPasswordReset, addr, d)
+	if err != nil {
+		return err
+	}
+	return tx.MailMessage.DeleteOneID(id).Exec(ctx)
 }
 
 // ResetPassword sets a new password for the account of a reset request,
@@ -116,8 +132,10 @@ func (s *Service) ResetPassword(ctx context.Context, token, email, code *string,
 		}
 		now := s.now()
 		upd := tx.User.UpdateOne(u).SetPasswordHash(hash)
+		var events []audit.Event
 		if u.EmailVerifiedAt == nil {
 			upd.SetEmailVerifiedAt(now)
+			events = append(events, audit.Event{Type: audit.UserEmailVerified, UserID: u.ID, Details: map[string]any{"method": "password_reset"}})
 		}
 		if u, err = upd.Save(ctx); err != nil {
 			return err
@@ -136,7 +154,8 @@ func (s *Service) ResetPassword(ctx context.Context, token, email, code *string,
 		if is, err = s.sessions.StartAfterReset(ctx, tx, u); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserPasswordReset, UserID: u.ID, SessionID: is.SessionID()})
+		events = append(events, audit.Event{Type: audit.UserPasswordReset, UserID: u.ID, SessionID: is.SessionID()})
+		return s.audit.Record(ctx, tx, events...)
 	})
 	if err != nil {
 		return nil, err

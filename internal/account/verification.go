@@ -7,6 +7,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
@@ -95,7 +96,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token, email, code *string) (
 		if n == 0 {
 			return errProof(p)
 		}
-		return nil
+		return s.audit.Record(ctx, tx, audit.Event{Type: audit.UserEmailVerified, UserID: t.UserID})
 	})
 	return err == nil, err
 }

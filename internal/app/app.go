@@ -148,12 +148,6 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		a.Close()
 		return nil, err
 	}
-	var bg context.Context
-	bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
-	go a.Keys.Run(bg, cfg.JWTKeysRefreshInterval, func(ctx context.Context) error {
-		_, err := a.KeyStore.RevokeRetired(ctx)
-		return err
-	})
 	issuer := token.NewIssuer(a.Keys, token.IssuerSettings{
 		Issuer: cfg.JWTIssuer, Audience: cfg.JWTAudience, ClientID: cfg.ClientID(), TTL: cfg.AccessTokenTTL,
 	})
@@ -190,6 +184,15 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		a.Close()
 		return nil, err
 	}
+	// The refresh loop of every instance revokes the previous keys past
+	// their retirement, recorded as gqlauth's own doing.
+	a.KeyStore.RecordTo(KeyEvents(a.Audit, audit.ActorSystem))
+	var bg context.Context
+	bg, a.stop = context.WithCancel(context.WithoutCancel(ctx))
+	go a.Keys.Run(bg, cfg.JWTKeysRefreshInterval, func(ctx context.Context) error {
+		_, err := a.KeyStore.RevokeRetired(ctx)
+		return err
+	})
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
 	acc := account.Deps{DB: db.Client, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,

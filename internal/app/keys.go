@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/datakey"
 	"github.com/gqlauth/gqlauth/internal/token"
@@ -109,4 +110,41 @@ func openKeys(ctx context.Context, store *token.KeyStore, cfg *config.Config, lo
 		log.Warn("JWT_ACCESS_SECRET is set but signs nothing: the signing keys live in the database, and its key is not (or no longer) there; remove the variable")
 	}
 	return token.NewKeySet(ctx, store, log)
+}
+
+// KeyEvents records the key store's changes in trail, done by actor
+// (audit.ActorCLI for `gqlauth keys`, audit.ActorSystem for the server's
+// refresh loop). The details name the key (kid and algorithm), never its
+// material.
+func KeyEvents(trail *audit.Trail, actor string) token.KeyEvents {
+	return keyEvents{trail: trail, actor: actor}
+}
+
+type keyEvents struct {
+	trail *audit.Trail
+	actor string
+}
+
+func (e keyEvents) KeyChanged(ctx context.Context, tx *ent.Tx, c token.KeyChange) error {
+	ev := audit.Event{Actor: e.actor, Details: map[string]any{"kid": c.Key.ID, "alg": string(c.Key.Alg)}}
+	switch c.Kind {
+	case token.KeyRotated:
+		ev.Type = audit.SigningKeyRotated
+		if c.Previous != nil {
+			ev.Details["previous_kid"] = c.Previous.ID
+		}
+	case token.KeyRevoked:
+		ev.Type = audit.SigningKeyRevoked
+		ev.Details["reason"] = "command"
+		if c.Retired {
+			ev.Details["reason"] = "retired"
+		}
+	case token.KeyRestored:
+		ev.Type = audit.SigningKeyRestored
+	case token.KeyDeleted:
+		ev.Type = audit.SigningKeyDeleted
+	default:
+		return fmt.Errorf("unknown key change %d", c.Kind)
+	}
+	return e.trail.Record(ctx, tx, ev)
 }

@@ -48,6 +48,8 @@ const (
 	RecoveryCodeUsed     = "recovery_code.used"
 	SigningKeyRotated    = "signing_key.rotated"
 	SigningKeyRevoked    = "signing_key.revoked"
+	SigningKeyRestored   = "signing_key.restored"
+	SigningKeyDeleted    = "signing_key.deleted"
 )
 
 // Types are every event type, in the order docs/audit.md lists them.
@@ -58,7 +60,7 @@ var Types = []string{
 	UserPasswordChanged, UserPasswordResetReq, UserPasswordReset,
 	UserEmailVerified, UserEmailChanged, UserProfileUpdated, UserRoleChanged, UserDeleted,
 	FactorEnrolled, FactorRemoved, MFAVerified, MFAFailed, RecoveryCodeUsed,
-	SigningKeyRotated, SigningKeyRevoked,
+	SigningKeyRotated, SigningKeyRevoked, SigningKeyRestored, SigningKeyDeleted,
 }
 
 // KnownType reports whether t is one of Types.

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"entgo.io/ent/dialect"
+	"github.com/google/uuid"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/gqlauth/gqlauth/ent/emailtoken"
@@ -173,6 +175,13 @@ func TestPasswordResetByLink(t *testing.T) {
 		if !me.Me.EmailVerified {
 			t.Error("emailVerified is false after a reset")
 		}
+		evs := dbEvents(t, srv)
+		uid := uuid.MustParse(old.User.ID)
+		oneEvent(t, evs, "user.password_reset_requested", uid)
+		oneEvent(t, evs, "user.password_reset", uid)
+		if ev := oneEvent(t, evs, "user.email_verified", uid); ev.Details["method"] != "password_reset" {
+			t.Errorf("email_verified by the reset: details %v", ev.Details)
+		}
 	})
 }
 
@@ -248,7 +257,7 @@ func TestPasswordResetUnknownAddress(t *testing.T) {
 		srv, smtp := mailSetup(t, b, map[string]string{"EMAIL_RATE_LIMIT": "3"})
 		known := apptest.UniqueEmail("known")
 		unknown := apptest.UniqueEmail("nobody")
-		srv.Client().SignUp(t, known, flowPassword)
+		knownID := uuid.MustParse(srv.Client().SignUp(t, known, flowPassword).User.ID)
 		waitMail(t, smtp, known, 1)
 
 		answers := map[string]string{}
@@ -258,6 +267,18 @@ func TestPasswordResetUnknownAddress(t *testing.T) {
 		}
 		if answers[known] != answers[unknown] {
 			t.Errorf("known and unknown addresses answered differently:\n%s\n%s", answers[known], answers[unknown])
+		}
+		// Both requests are in the audit trail; the unknown one without
+		// a user, and neither with the address.
+		evs := findEvents(dbEvents(t, srv), "user.password_reset_requested", uuid.Nil)
+		if len(evs) != 2 || evs[0].UserID != nil || evs[0].Details["reason"] != "unknown_account" ||
+			evs[1].UserID == nil || *evs[1].UserID != knownID || len(evs[1].Details) != 0 {
+			t.Fatalf("password_reset_requested events: %s", describeEvents(evs))
+		}
+		for _, ev := range evs {
+			if strings.Contains(fmt.Sprint(ev.Details), "@") {
+				t.Errorf("an address in the audit details: %v", ev.Details)
+			}
 		}
 		waitMail(t, smtp, known, 2)
 		// The worker delivers in order: the unknown address's request came
@@ -331,6 +352,7 @@ func TestEmailVerification(t *testing.T) {
 			if !me.Me.EmailVerified || me.Me.EmailVerifiedAt == nil {
 				t.Fatalf("not verified after the code: %+v", me.Me)
 			}
+			oneEvent(t, dbEvents(t, srv), "user.email_verified", uuid.MustParse(p.User.ID))
 			if cl := claims(t, mustRefresh(t, c, *p.RefreshToken).AccessToken); cl["email_verified"] != true {
 				t.Errorf("email_verified claim after verification = %v", cl["email_verified"])
 			}
@@ -367,7 +389,7 @@ func TestEmailChange(t *testing.T) {
 		srv, smtp := mailSetup(t, b, nil)
 		oldAddr, newAddr, taken := apptest.UniqueEmail("old"), apptest.UniqueEmail("new"), apptest.UniqueEmail("taken")
 		c := srv.Client()
-		c.SignUp(t, oldAddr, flowPassword)
+		me := c.SignUp(t, oldAddr, flowPassword)
 		srv.Client().SignUp(t, taken, flowPassword)
 		waitMail(t, smtp, oldAddr, 1)
 
@@ -403,6 +425,9 @@ func TestEmailChange(t *testing.T) {
 		c.Do(t, confirmChangeDoc, map[string]any{"c": mailCode(t, m)}).Decode(t, &out)
 		if out.ConfirmEmailChange.Email != newAddr || !out.ConfirmEmailChange.EmailVerified {
 			t.Fatalf("after confirm: %+v", out.ConfirmEmailChange)
+		}
+		if ev := oneEvent(t, dbEvents(t, srv), "user.email_changed", uuid.MustParse(me.User.ID)); ev.Details["verified"] != true {
+			t.Errorf("email_changed details %v", ev.Details)
 		}
 		srv.Client().SignIn(t, newAddr, flowPassword)
 		wantCode(t, srv.Client().Do(t, signInDoc, map[string]any{"in": map[string]any{"email": oldAddr, "password": flowPassword}}), "UNAUTHENTICATED")

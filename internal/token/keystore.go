@@ -12,6 +12,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/internal/apierr"
+	"github.com/gqlauth/gqlauth/internal/database"
 )
 
 // Sealer encrypts key material at rest; *datakey.Box implements it.
@@ -34,6 +35,10 @@ type KeyStore struct {
 	retireAfter time.Duration
 	now         func() time.Time
 
+	// events records each change of a key's state in the change's
+	// transaction (the audit trail); nil records nothing.
+	events KeyEvents
+
 	mu sync.Mutex
 	// material caches the parsed key material by kid: it never changes,
 	// so a refresh opens and parses only keys it has not seen.
@@ -46,6 +51,53 @@ type KeyStore struct {
 // refused by it.
 func NewKeyStore(db *ent.Client, box Sealer, retireAfter time.Duration) *KeyStore {
 	return &KeyStore{db: db, box: box, retireAfter: retireAfter, now: time.Now, material: map[string]*Key{}}
+}
+
+// KeyChange is a change of a signing key's state, for the audit trail.
+type KeyChange struct {
+	// Kind is KeyRotated, KeyRevoked, KeyRestored or KeyDeleted.
+	Kind KeyChangeKind
+	// Key is the key that changed: after a rotation, the new current key.
+	Key *Key
+	// Previous is, after a rotation, the key that signed before (nil for
+	// none).
+	Previous *Key
+	// Retired is set when a revocation is the end of a previous key's
+	// retirement period rather than an operator's command.
+	Retired bool
+}
+
+// KeyChangeKind names a change of KeyChange.
+type KeyChangeKind int
+
+// The kinds of KeyChange.
+const (
+	KeyRotated KeyChangeKind = iota + 1
+	KeyRevoked
+	KeyRestored
+	KeyDeleted
+)
+
+// KeyEvents records key changes in the transaction that makes them, so
+// that a change and its record commit together (internal/app adapts the
+// audit trail to it).
+type KeyEvents interface {
+	KeyChanged(ctx context.Context, tx *ent.Tx, c KeyChange) error
+}
+
+// RecordTo makes s record every change of a key's state to events, and
+// returns s.
+func (s *KeyStore) RecordTo(events KeyEvents) *KeyStore {
+	s.events = events
+	return s
+}
+
+// record records c in tx, if s records at all.
+func (s *KeyStore) record(ctx context.Context, tx *ent.Tx, c KeyChange) error {
+	if s.events == nil {
+		return nil
+	}
+	return s.events.KeyChanged(ctx, tx, c)
 }
 
 // sealingAD binds a sealed private key to its row: a private key copied
@@ -338,7 +390,7 @@ func (s *KeyStore) Rotate(ctx context.Context, opts RotateOptions) (RotateResult
 		}
 	}
 	now := s.now()
-	err = withTx(ctx, s.db, func(tx *ent.Tx) error {
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		old, err := tx.SigningKey.Query().Where(signingkey.StateEQ(signingkey.StateCurrent)).Only(ctx)
 		switch {
 		case ent.IsNotFound(err):
@@ -368,7 +420,7 @@ func (s *KeyStore) Rotate(ctx context.Context, opts RotateOptions) (RotateResult
 		}
 		res.Current = describeRow(target)
 		res.Current.State, res.Current.ActivatedAt = Current, now
-		return nil
+		return s.record(ctx, tx, KeyChange{Kind: KeyRotated, Key: res.Current, Previous: res.Previous})
 	})
 	if ent.IsConstraintError(err) {
 		err = errConcurrentChange
@@ -427,29 +479,37 @@ func (s *KeyStore) transition(ctx context.Context, kid string, to State, refuse 
 // update sets r's state to to, if r is still in the state it was read in.
 func (s *KeyStore) update(ctx context.Context, r *ent.SigningKey, to State) (*Key, error) {
 	now := s.now()
-	u := s.db.SigningKey.Update().
-		Where(signingkey.ID(r.ID), signingkey.StateEQ(r.State)).
-		SetState(signingkey.State(to))
-	switch to {
-	case Revoked:
-		u.SetRevokedAt(now)
-	case Previous:
-		u.ClearRevokedAt().SetRetiredAt(now)
-	}
-	n, err := u.Save(ctx)
-	if err != nil {
-		return nil, keyError("update signing key", err)
-	}
-	if n != 1 {
-		return nil, errConcurrentChange
-	}
 	k := describeRow(r)
 	k.State = to
+	change := KeyChange{Kind: KeyRevoked, Key: k}
 	switch to {
 	case Revoked:
 		k.RevokedAt = now
 	case Previous:
 		k.RevokedAt, k.RetiredAt = time.Time{}, now
+		change.Kind = KeyRestored
+	}
+	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		u := tx.SigningKey.Update().
+			Where(signingkey.ID(r.ID), signingkey.StateEQ(r.State)).
+			SetState(signingkey.State(to))
+		switch to {
+		case Revoked:
+			u.SetRevokedAt(now)
+		case Previous:
+			u.ClearRevokedAt().SetRetiredAt(now)
+		}
+		n, err := u.Save(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errConcurrentChange
+		}
+		return s.record(ctx, tx, change)
+	})
+	if err != nil {
+		return nil, keyError("update signing key", err)
 	}
 	return k, nil
 }
@@ -464,12 +524,18 @@ func (s *KeyStore) Delete(ctx context.Context, kid string) error {
 	if st := State(r.State); (st == Current || st == Previous) && !s.pastRetirement(describeRow(r)) {
 		return apierr.New(apierr.Conflict, fmt.Sprintf("key %s is %s: it still verifies tokens; revoke it first (gqlauth keys revoke %s)", kid, st, kid))
 	}
-	n, err := s.db.SigningKey.Delete().Where(signingkey.ID(r.ID), signingkey.StateEQ(r.State)).Exec(ctx)
+	err = database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+		n, err := tx.SigningKey.Delete().Where(signingkey.ID(r.ID), signingkey.StateEQ(r.State)).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n != 1 {
+			return errConcurrentChange
+		}
+		return s.record(ctx, tx, KeyChange{Kind: KeyDeleted, Key: describeRow(r)})
+	})
 	if err != nil {
 		return keyError("delete signing key", err)
-	}
-	if n != 1 {
-		return errConcurrentChange
 	}
 	s.mu.Lock()
 	delete(s.material, kid)
@@ -482,14 +548,32 @@ func (s *KeyStore) Delete(ctx context.Context, kid string) error {
 // instance calls it, and which one writes first does not matter.
 func (s *KeyStore) RevokeRetired(ctx context.Context) (int, error) {
 	now := s.now()
-	n, err := s.db.SigningKey.Update().
+	retired, err := s.db.SigningKey.Query().
 		Where(signingkey.StateEQ(signingkey.StatePrevious), signingkey.RetiredAtLTE(now.Add(-s.retireAfter))).
-		SetState(signingkey.StateRevoked).SetRevokedAt(now).
-		Save(ctx)
+		All(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("revoke retired signing keys: %w", err)
 	}
-	return n, nil
+	revoked := 0
+	for _, r := range retired {
+		err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
+			n, err := tx.SigningKey.Update().
+				Where(signingkey.ID(r.ID), signingkey.StateEQ(signingkey.StatePrevious)).
+				SetState(signingkey.StateRevoked).SetRevokedAt(now).
+				Save(ctx)
+			if err != nil || n == 0 {
+				return err // n == 0: another instance was first
+			}
+			revoked++
+			k := describeRow(r)
+			k.State, k.RevokedAt = Revoked, now
+			return s.record(ctx, tx, KeyChange{Kind: KeyRevoked, Key: k, Retired: true})
+		})
+		if err != nil {
+			return revoked, fmt.Errorf("revoke retired signing key %s: %w", r.ID, err)
+		}
+	}
+	return revoked, nil
 }
 
 // row reads the key kid, or NOT_FOUND.
@@ -515,17 +599,4 @@ func keyError(what string, err error) error {
 		return err
 	}
 	return fmt.Errorf("%s: %w", what, err)
-}
-
-// withTx runs fn in a transaction, committing when it returns nil.
-func withTx(ctx context.Context, db *ent.Client, fn func(tx *ent.Tx) error) error {
-	tx, err := db.Tx(ctx)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/apptest"
 	"github.com/gqlauth/gqlauth/internal/database"
@@ -376,4 +378,102 @@ func (c *countingSource) n() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.k
+}
+
+// keyEvents keeps the changes a key store records; fail makes the next
+// record fail.
+type keyEvents struct {
+	mu      sync.Mutex
+	changes []token.KeyChange
+	fail    bool
+}
+
+func (e *keyEvents) KeyChanged(_ context.Context, _ *ent.Tx, c token.KeyChange) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.fail {
+		e.fail = false
+		return errors.New("the trail is down")
+	}
+	e.changes = append(e.changes, c)
+	return nil
+}
+
+func (e *keyEvents) kinds() []token.KeyChangeKind {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []token.KeyChangeKind
+	for _, c := range e.changes {
+		out = append(out, c.Kind)
+	}
+	return out
+}
+
+// TestKeyChangesRecorded: every change of a key's state is recorded in
+// its transaction (a change whose record fails does not happen), the end
+// of a retirement once whichever instance writes it, and the details
+// name the keys.
+func TestKeyChangesRecorded(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		ctx := context.Background()
+		db := openKeyDB(t, b)
+		events := &keyEvents{}
+		s, clock := newStore(db, datakey.Generate())
+		s.RecordTo(events)
+		other, _ := newStore(db, datakey.Generate())
+		other.RecordTo(events)
+		token.SetStoreNow(other, clock.now)
+		res, err := s.Bootstrap(ctx, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := res.Created.ID
+
+		// A rotation whose record fails is rolled back.
+		events.fail = true
+		if _, err := s.Rotate(ctx, token.RotateOptions{Force: true}); err == nil {
+			t.Fatal("a rotation whose audit record failed succeeded")
+		}
+		if got := states(t, s); got[first] != token.Current {
+			t.Fatalf("the rotation took effect without its record: %v", got)
+		}
+		rot, err := s.Rotate(ctx, token.RotateOptions{Force: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second := rot.Current.ID
+		if c := events.changes[0]; c.Kind != token.KeyRotated || c.Key.ID != second || c.Previous == nil || c.Previous.ID != first {
+			t.Fatalf("rotation recorded as %+v", c)
+		}
+		if _, err := s.Rotate(ctx, token.RotateOptions{KID: first, Force: true}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Revoke(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Restore(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		// Past its retirement, the previous key is revoked once, by
+		// whichever instance's loop comes first.
+		clock.advance(retire + time.Second)
+		n1, err1 := s.RevokeRetired(ctx)
+		n2, err2 := other.RevokeRetired(ctx)
+		if err1 != nil || err2 != nil || n1+n2 != 1 {
+			t.Fatalf("revoke retired: %d %v, %d %v", n1, err1, n2, err2)
+		}
+		if err := s.Delete(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		want := []token.KeyChangeKind{token.KeyRotated, token.KeyRotated, token.KeyRevoked, token.KeyRestored, token.KeyRevoked, token.KeyDeleted}
+		if got := events.kinds(); !slices.Equal(got, want) {
+			t.Fatalf("recorded %v, want %v", got, want)
+		}
+		if c := events.changes[2]; c.Retired || c.Key.ID != second {
+			t.Fatalf("the command's revocation recorded as %+v", c)
+		}
+		if c := events.changes[4]; !c.Retired || c.Key.ID != second || c.Key.State != token.Revoked {
+			t.Fatalf("the end of the retirement recorded as %+v", c)
+		}
+	})
 }
