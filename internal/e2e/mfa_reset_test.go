@@ -45,6 +45,19 @@ func TestMFAPasswordResetThenStepUp(t *testing.T) {
 		a.Token = p.AccessToken
 		wantOK(t, a.Do(t, meDoc, nil))
 		wantCode(t, a.Do(t, guardedQueryDoc, map[string]any{"u": a.ID}), "MFA_REQUIRED")
+		// The mailed-proof mutations are open to an AAL1 token (a browser
+		// at AAL1 that follows a mail's link sends it): a wrong proof is
+		// BAD_USER_INPUT, not MFA_REQUIRED.
+		for _, doc := range []struct {
+			q    string
+			vars map[string]any
+		}{
+			{verifyDoc, map[string]any{"e": en.Email, "c": "000000"}},
+			{confirmChangeDoc, map[string]any{"c": "000000"}},
+			{resetDoc, map[string]any{"t": "not-a-token", "p": "yet another long password"}},
+		} {
+			wantCode(t, a.Do(t, doc.q, doc.vars), "BAD_USER_INPUT")
+		}
 
 		// A wrong code changes nothing (and is recorded as mfa.failed).
 		wrong := "000000"
