@@ -462,16 +462,19 @@ func TestSeveralInstances(t *testing.T) {
 	})
 
 	t.Run("kill -9 of one instance under refresh load", func(t *testing.T) {
-		const clients, killAfter, afterKill = 16, 48, 3
+		const clients, killAfter, afterKill = 24, 72, 5
 		type client struct {
 			sid, latest             string
 			ok, okAfterKill, errors int
 			failure                 string
+			// recovered: the tokens a retry got after an error, with
+			// when that error came.
+			recovered map[string]time.Time
 		}
 		cs := make([]*client, clients)
 		for i := range cs {
 			p := signUp(t, lb, fmt.Sprintf("load-%d", i))
-			cs[i] = &client{sid: sessionOf(t, p.AccessToken), latest: *p.RefreshToken}
+			cs[i] = &client{sid: sessionOf(t, p.AccessToken), latest: *p.RefreshToken, recovered: map[string]time.Time{}}
 		}
 		var (
 			successes atomic.Int32
@@ -484,6 +487,7 @@ func TestSeveralInstances(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				var failedAt time.Time
 				for time.Now().Before(deadline) {
 					dead := false
 					select {
@@ -499,6 +503,9 @@ func TestSeveralInstances(t *testing.T) {
 						// nginx's 502: the instance died with the request;
 						// it may have committed. Retry the same token.
 						c.errors++
+						if failedAt.IsZero() {
+							failedAt = time.Now()
+						}
 						continue
 					}
 					var out struct{ Refresh struct{ RefreshToken string } }
@@ -507,6 +514,9 @@ func TestSeveralInstances(t *testing.T) {
 						return
 					}
 					c.latest = out.Refresh.RefreshToken
+					if !failedAt.IsZero() {
+						c.recovered[c.latest], failedAt = failedAt, time.Time{}
+					}
 					c.ok++
 					if dead {
 						c.okAfterKill++
@@ -539,10 +549,22 @@ func TestSeveralInstances(t *testing.T) {
 		case <-time.After(5 * time.Second):
 			t.Fatal("a still runs after kill -9")
 		}
-		var ok, retried int
+		var ok, retried, committedThere int
 		for i, c := range cs {
 			ok += c.ok
 			retried += c.errors
+			// A token made before the error was made by the killed
+			// instance, which died before answering: the retry got it
+			// again through the grace window.
+			for tok, failedAt := range c.recovered {
+				var created time.Time
+				if err := db.QueryRow(`SELECT created_at FROM refresh_tokens WHERE token_hash = $1`, sha256Of(tok)).Scan(&created); err != nil {
+					t.Fatal(err)
+				}
+				if created.Before(failedAt) {
+					committedThere++
+				}
+			}
 			if c.failure != "" {
 				t.Errorf("client %d stopped (%d refreshes, %d after the kill): %s", i, c.ok, c.okAfterKill, c.failure)
 				continue
@@ -553,7 +575,8 @@ func TestSeveralInstances(t *testing.T) {
 					i, revoked, len(live), len(live) == 1 && bytes.Equal(live[0], sha256Of(c.latest)))
 			}
 		}
-		t.Logf("%d clients: %d refreshes, %d answered by nginx with an error and retried; kill -9 after %d", clients, ok, retried, killAfter)
+		t.Logf("%d clients: %d refreshes; kill -9 after %d; %d requests failed with the instance (502) and were retried, %d of whose rotations had committed there",
+			clients, ok, killAfter, retried, committedThere)
 		// b kept serving, directly and through nginx.
 		if res := mustGQL(t, b.base, nil, instancesRefreshDoc, map[string]any{"t": cs[0].latest}); res.Code() != "" {
 			t.Fatalf("b after the kill: %s", res.Body)
