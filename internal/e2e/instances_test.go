@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -75,50 +74,10 @@ func (in *instance) servedOperations() map[string]int {
 	return ops
 }
 
-// instancesHTTP is the test's HTTP client: no cookie jar (the tests pass
-// cookies by hand, as a browser would), connections kept for reuse.
-var instancesHTTP = &http.Client{
-	Timeout:   30 * time.Second,
-	Transport: &http.Transport{MaxIdleConnsPerHost: 64},
-}
-
-// gqlAt posts a GraphQL operation to base/graphql with the headers hdr.
-// It returns an error, rather than failing the test, so that goroutines
-// may call it; a response that is not GraphQL JSON (nginx's 502) is an
-// error too, with its status.
-func gqlAt(base string, hdr http.Header, doc string, vars map[string]any) (*apptest.Response, error) {
-	body, _ := json.Marshal(map[string]any{"query": doc, "variables": vars})
-	req, err := http.NewRequest(http.MethodPost, base+"/graphql", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	for k, v := range hdr {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	res, err := instancesHTTP.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer res.Body.Close()
-	raw, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, err
-	}
-	out := &apptest.Response{Status: res.StatusCode, Header: res.Header, Body: raw}
-	if !strings.Contains(res.Header.Get("Content-Type"), "json") {
-		return out, fmt.Errorf("status %d, not GraphQL: %.200s", res.StatusCode, raw)
-	}
-	if err := json.Unmarshal(raw, out); err != nil {
-		return out, fmt.Errorf("status %d: %w", res.StatusCode, err)
-	}
-	return out, nil
-}
-
 // mustGQL is gqlAt in the test's goroutine: a transport failure fails the test.
 func mustGQL(t *testing.T, base string, hdr http.Header, doc string, vars map[string]any) *apptest.Response {
 	t.Helper()
-	res, err := gqlAt(base, hdr, doc, vars)
+	res, err := gqlAt(base+"/graphql", hdr, doc, vars)
 	if err != nil {
 		t.Fatalf("POST %s/graphql: %v", base, err)
 	}
@@ -356,7 +315,7 @@ func TestSeveralInstances(t *testing.T) {
 				defer wg.Done()
 				<-start
 				at := []*instance{a, b}[i%2]
-				res, err := gqlAt(at.base, hdr, `mutation { refresh { accessToken } }`, nil)
+				res, err := gqlAt(at.base+"/graphql", hdr, `mutation { refresh { accessToken } }`, nil)
 				if err != nil {
 					outcomes[i].err = err
 					return
@@ -498,7 +457,7 @@ func TestSeveralInstances(t *testing.T) {
 					if dead && c.okAfterKill >= afterKill {
 						return
 					}
-					res, err := gqlAt(lb, nil, instancesRefreshDoc, map[string]any{"t": c.latest})
+					res, err := gqlAt(lb+"/graphql", nil, instancesRefreshDoc, map[string]any{"t": c.latest})
 					if err != nil {
 						// nginx's 502: the instance died with the request;
 						// it may have committed. Retry the same token.
@@ -592,7 +551,7 @@ func sha256Of(s string) []byte {
 // jwksHas reports whether the JWKS served at base lists kid.
 func jwksHas(t *testing.T, base, kid string) bool {
 	t.Helper()
-	res, err := instancesHTTP.Get(base + "/.well-known/jwks.json")
+	res, err := http.Get(base + "/.well-known/jwks.json")
 	if err != nil {
 		t.Fatal(err)
 	}
