@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -108,7 +109,9 @@ const (
 //
 //   - the example SPA, in Chromium through nginx, signs up, reads me,
 //     restores its session on reload through the refresh cookie and CSRF
-//     header, and logs out, its requests spread over both instances;
+//     header; its session ended on the instance that does not hold its
+//     event stream, it signs out at once; it signs in and logs out; its
+//     requests spread over both instances;
 //   - a logout on one instance is refused on the other at once (asked
 //     directly and through nginx);
 //   - 50 concurrent cookie refreshes of one session, half on each
@@ -226,10 +229,52 @@ func TestSeveralInstances(t *testing.T) {
 		if live, revoked := liveTokens(t, sid); len(live) != 1 || revoked {
 			t.Fatalf("signed in after 3 reloads: %d live refresh tokens, session revoked %v; want 1, false", len(live), revoked)
 		}
+
+		// The page streams its session's events from one instance; the
+		// same user, signed in on the other instance, ends the page's
+		// session there, and the page hears of it.
+		var streaming, other *instance
+		waitFor(t, time.Now().Add(10*time.Second), "one instance holds the page's event stream", func() bool {
+			na, nb := liveStreams(t, a), liveStreams(t, b)
+			switch {
+			case na == 1 && nb == 0:
+				streaming, other = a, b
+			case na == 0 && nb == 1:
+				streaming, other = b, a
+			}
+			return streaming != nil
+		})
+		device := mustGQL(t, other.base, nil, `mutation($in: SignInInput!) { signIn(input: $in) { accessToken } }`,
+			map[string]any{"in": map[string]any{"email": email, "password": "correct horse battery"}})
+		var in struct{ SignIn struct{ AccessToken string } }
+		device.Decode(t, &in)
+		if res := mustGQL(t, other.base, bearer(in.SignIn.AccessToken), `mutation { logout(scope: OTHERS) }`, nil); res.Code() != "" {
+			t.Fatalf("logout(scope: OTHERS) on %s: %s", other.name, res.Body)
+		}
+		waitState("signed-out")
+		if status := step(t, ctx, "read the status", chromedp.Evaluate[string](`document.getElementById("status").textContent`)); !strings.Contains(status, "another device") {
+			t.Fatalf("the page (streaming from %s) says %q after its session ended on %s", streaming.name, status, other.name)
+		}
+		t.Logf("the page streamed from %s; its session was ended on %s", streaming.name, other.name)
+		if live, revoked := liveTokens(t, sid); len(live) != 0 || !revoked {
+			t.Fatalf("after logout elsewhere: %d live refresh tokens, session revoked %v", len(live), revoked)
+		}
+
+		// Sign in again in the page, and log out there.
+		step(t, ctx, "sign in", chromedp.Steps(
+			chromedp.SendKeys(chromedp.ID("signin-email"), email),
+			chromedp.SendKeys(chromedp.ID("signin-password"), "correct horse battery"),
+			chromedp.Click(chromedp.CSS("#signin-form button[type=submit]")),
+		))
+		waitState("signed-in")
 		step(t, ctx, "log out", chromedp.Click(chromedp.ID("logout-button")))
 		waitState("signed-out")
-		if live, revoked := liveTokens(t, sid); len(live) != 0 || !revoked {
-			t.Fatalf("after logout: %d live refresh tokens, session revoked %v", len(live), revoked)
+		var live int
+		if err := db.QueryRow(`SELECT count(*) FROM refresh_tokens r JOIN users u ON u.id = r.user_id WHERE u.email = $1 AND r.revoked_at IS NULL`, email).Scan(&live); err != nil {
+			t.Fatal(err)
+		}
+		if live != 1 { // the other device's session
+			t.Fatalf("after the page logged out, the user has %d live refresh tokens, want 1 (the other device's)", live)
 		}
 		step(t, ctx, "reload after logout", chromedp.Reload())
 		waitState("signed-out")
@@ -247,7 +292,7 @@ func TestSeveralInstances(t *testing.T) {
 				t.Errorf("instance %s answered none of the app's GraphQL requests", in.name)
 			}
 		}
-		for _, op := range []string{"SignUp", "Refresh", "Me", "Logout"} {
+		for _, op := range []string{"SignUp", "SignIn", "Refresh", "Me", "Logout", "SessionEvents"} {
 			if total[op] == 0 {
 				t.Errorf("no %s operation reached an instance (saw %v)", op, total)
 			}
@@ -546,6 +591,28 @@ func TestSeveralInstances(t *testing.T) {
 func sha256Of(s string) []byte {
 	h := sha256.Sum256([]byte(s))
 	return h[:]
+}
+
+// liveStreams reads the instance's gauge of open session-event streams.
+func liveStreams(t *testing.T, in *instance) int {
+	t.Helper()
+	res, err := http.Get(in.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	for line := range strings.Lines(string(body)) {
+		if v, ok := strings.CutPrefix(line, "gqlauth_live_session_streams "); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(v))
+			if err != nil {
+				t.Fatalf("gqlauth_live_session_streams: %q", line)
+			}
+			return n
+		}
+	}
+	t.Fatalf("%s's /metrics (%d) has no gqlauth_live_session_streams", in.name, res.StatusCode)
+	return 0
 }
 
 // jwksHas reports whether the JWKS served at base lists kid.
