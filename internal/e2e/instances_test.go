@@ -424,7 +424,7 @@ func TestSeveralInstances(t *testing.T) {
 		kid, _, _ := strings.Cut(out, "\n")
 		created := time.Now()
 		// Each instance publishes it within the interval and one reload.
-		bound := keysInterval + 2*time.Second
+		bound := keysInterval + 3*time.Second
 		for _, in := range []*instance{a, b} {
 			waitFor(t, created.Add(bound), in.name+" publishes key "+kid, func() bool {
 				return jwksHas(t, in.base, kid)
