@@ -164,6 +164,10 @@ func TestSeveralInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	var keyCount int
+	if err := db.QueryRow(`SELECT count(*) FROM signing_keys`).Scan(&keyCount); err != nil || keyCount != 1 {
+		t.Fatalf("two instances started on an empty database made %d signing keys (%v), want 1", keyCount, err)
+	}
 	// liveTokens returns the hashes of the session's live refresh tokens
 	// and whether the session itself was revoked.
 	liveTokens := func(t *testing.T, sid string) (hashes [][]byte, revoked bool) {
