@@ -58,10 +58,13 @@ type composeFile struct {
 		} `yaml:"healthcheck"`
 		StopGracePeriod string   `yaml:"stop_grace_period"`
 		Ports           []string `yaml:"ports"`
+		Profiles        []string `yaml:"profiles"`
+		Volumes         []string `yaml:"volumes"`
 	} `yaml:"services"`
 }
 
-func TestDockerCompose(t *testing.T) {
+func readCompose(t *testing.T) composeFile {
+	t.Helper()
 	raw, err := os.ReadFile("../../docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
@@ -70,6 +73,11 @@ func TestDockerCompose(t *testing.T) {
 	if err := yaml.Unmarshal(raw, &cf); err != nil {
 		t.Fatalf("docker-compose.yml: %v", err)
 	}
+	return cf
+}
+
+func TestDockerCompose(t *testing.T) {
+	cf := readCompose(t)
 	for name, image := range map[string]string{"postgres": "postgres:16", "redis": "redis:7"} {
 		s, ok := cf.Services[name]
 		if !ok || s.Image != image {
@@ -124,5 +132,61 @@ func TestDockerCompose(t *testing.T) {
 	if err != nil || err2 != nil || grace <= shutdown {
 		t.Errorf("stop_grace_period %q must exceed SHUTDOWN_TIMEOUT %q, or Docker kills requests in flight",
 			g.StopGracePeriod, g.Environment["SHUTDOWN_TIMEOUT"])
+	}
+}
+
+// TestDockerComposeScaleProfile: the `scale` profile adds a second
+// gqlauth configured exactly as the first (one database, one Redis and
+// key prefix, one data key), which publishes no port of its own, and
+// nginx in front of both with examples/nginx/instances.conf, whose
+// upstream names both replicas on gqlauth's port. The default profile
+// stays one instance.
+func TestDockerComposeScaleProfile(t *testing.T) {
+	cf := readCompose(t)
+	g, g2, ngx := cf.Services["gqlauth"], cf.Services["gqlauth-2"], cf.Services["nginx"]
+	if len(g.Profiles) != 0 {
+		t.Errorf("gqlauth has profiles %q, want none (it runs in every profile)", g.Profiles)
+	}
+	for name, s := range map[string][]string{"gqlauth-2": g2.Profiles, "nginx": ngx.Profiles} {
+		if !slices.Equal(s, []string{"scale"}) {
+			t.Errorf("%s has profiles %q, want [scale]", name, s)
+		}
+	}
+	if !reflect.DeepEqual(g2.Environment, g.Environment) || len(g2.Environment) == 0 {
+		t.Errorf("gqlauth-2's environment differs from gqlauth's:\n%v\n%v", g2.Environment, g.Environment)
+	}
+	if g2.Build == nil || g2.Image != g.Image || !reflect.DeepEqual(g2.Healthcheck, g.Healthcheck) || !reflect.DeepEqual(g2.DependsOn, g.DependsOn) {
+		t.Error("gqlauth-2 is not built, checked and started as gqlauth")
+	}
+	if len(g2.Ports) != 0 {
+		t.Errorf("gqlauth-2 publishes %q: it is reached through nginx", g2.Ports)
+	}
+	if !strings.HasPrefix(ngx.Image, "nginx:") || len(ngx.Ports) != 1 {
+		t.Errorf("nginx service: image %q, ports %q", ngx.Image, ngx.Ports)
+	}
+	const conf = "./examples/nginx/instances.conf:/etc/nginx/conf.d/default.conf:ro"
+	if !slices.Contains(ngx.Volumes, conf) {
+		t.Errorf("nginx mounts %q, want %s", ngx.Volumes, conf)
+	}
+	for _, dep := range []string{"gqlauth", "gqlauth-2"} {
+		if ngx.DependsOn[dep].Condition != "service_healthy" {
+			t.Errorf("nginx depends_on %s: condition %q, want service_healthy", dep, ngx.DependsOn[dep].Condition)
+		}
+	}
+	raw, err := os.ReadFile("../../examples/nginx/instances.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	servers := regexp.MustCompile(`(?m)^\s*server\s+([^\s;{]+)[^;{]*;`).FindAllStringSubmatch(string(raw), -1)
+	var got []string
+	for _, m := range servers {
+		got = append(got, m[1])
+	}
+	want := []string{"gqlauth:" + g.Environment["PORT"], "gqlauth-2:" + g.Environment["PORT"]}
+	if !slices.Equal(got, want) {
+		t.Errorf("instances.conf's upstream lists %q, want %q", got, want)
+	}
+	if port, _, _ := strings.Cut(ngx.Ports[0], ":"); !strings.Contains(string(raw), "listen "+port+";") {
+		t.Errorf("nginx publishes %q but instances.conf does not listen on %s", ngx.Ports[0], port)
 	}
 }

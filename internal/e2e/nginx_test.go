@@ -63,33 +63,45 @@ func (u *upstreamSeen) last() seenRequest {
 // ends; it returns nginx's base URL.
 func startNginx(t *testing.T, gqlauth, app string) string {
 	t.Helper()
-	bin := apptest.Nginx(t)
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	port := opsFreePort(t)
+	return runNginx(t, port, "gqlauth.conf", map[string]string{
+		"gqlauth.conf": nginxExample(t, "gqlauth.conf", map[string]string{
+			"server 127.0.0.1:8080;": "server " + gqlauth + ";",
+			"server 127.0.0.1:3000;": "server " + app + ";",
+			"listen 8000;":           "listen 127.0.0.1:" + strconv.Itoa(port) + ";",
+		}),
+		"gqlauth-identity.conf":   nginxExample(t, "gqlauth-identity.conf", nil),
+		"gqlauth-subrequest.conf": nginxExample(t, "gqlauth-subrequest.conf", nil),
+	})
+}
+
+// nginxExample returns the file examples/nginx/name with each key of
+// edits replaced by its value, failing if the file no longer says it.
+func nginxExample(t *testing.T, name string, edits map[string]string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "examples", "nginx", name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	example := filepath.Join("..", "..", "examples", "nginx")
-	for _, name := range []string{"gqlauth.conf", "gqlauth-identity.conf", "gqlauth-subrequest.conf"} {
-		raw, err := os.ReadFile(filepath.Join(example, name))
-		if err != nil {
-			t.Fatal(err)
+	conf := string(raw)
+	for old, new := range edits {
+		if !strings.Contains(conf, old) {
+			t.Fatalf("examples/nginx/%s no longer says %q", name, old)
 		}
-		conf := string(raw)
-		if name == "gqlauth.conf" {
-			for old, new := range map[string]string{
-				"server 127.0.0.1:8080;": "server " + gqlauth + ";",
-				"server 127.0.0.1:3000;": "server " + app + ";",
-				"listen 8000;":           "listen 127.0.0.1:" + strconv.Itoa(port) + ";",
-			} {
-				if !strings.Contains(conf, old) {
-					t.Fatalf("examples/nginx/gqlauth.conf no longer says %q", old)
-				}
-				conf = strings.Replace(conf, old, new, 1)
-			}
-		}
+		conf = strings.ReplaceAll(conf, old, new)
+	}
+	return conf
+}
+
+// runNginx runs nginx with the configuration files (name to content) in
+// a directory of their own, the http block including the file include,
+// until the test ends; it waits until nginx listens on port and returns
+// the base URL there.
+func runNginx(t *testing.T, port int, include string, files map[string]string) string {
+	t.Helper()
+	bin := apptest.Nginx(t)
+	dir := t.TempDir()
+	for name, conf := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(conf), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -103,14 +115,14 @@ daemon off;
 worker_processes 1;
 pid %s;
 error_log stderr warn;
-events { worker_connections 64; }
+events { worker_connections 512; }
 http {
     access_log off;
     client_body_temp_path %s;
     proxy_temp_path %s;
-    include gqlauth.conf;
+    include %s;
 }
-`, user, filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "body"), filepath.Join(dir, "proxy"))
+`, user, filepath.Join(dir, "nginx.pid"), filepath.Join(dir, "body"), filepath.Join(dir, "proxy"), include)
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(main), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -207,15 +208,27 @@ func wantCleared(t *testing.T, res *apptest.Response) {
 // post sends a GraphQL request without a testing.T, for goroutines:
 // transport errors are returned instead of failing the test.
 func post(url, bearer, query string, vars map[string]any) (*apptest.Response, error) {
+	hdr := http.Header{}
+	if bearer != "" {
+		hdr.Set("Authorization", "Bearer "+bearer)
+	}
+	return gqlAt(url, hdr, query, vars)
+}
+
+// gqlAt posts a GraphQL operation to url with the headers hdr. It
+// returns an error, rather than failing the test, so that goroutines may
+// call it; an answer that is not GraphQL JSON (a proxy's 502 page) is an
+// error too, with its status.
+func gqlAt(url string, hdr http.Header, query string, vars map[string]any) (*apptest.Response, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
+	for k, v := range hdr {
+		req.Header[k] = v
 	}
+	req.Header.Set("Content-Type", "application/json")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return nil, err
@@ -227,7 +240,7 @@ func post(url, bearer, query string, vars map[string]any) (*apptest.Response, er
 	}
 	out := &apptest.Response{Status: res.StatusCode, Header: res.Header, Body: raw}
 	if err := json.Unmarshal(raw, out); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("status %d, not GraphQL: %.200s", res.StatusCode, raw)
 	}
 	return out, nil
 }
