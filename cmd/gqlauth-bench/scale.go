@@ -58,10 +58,28 @@ func seedCommand(ctx context.Context, args []string) error {
 
 // scaleReport is bench/scale.json.
 type scaleReport struct {
-	Time  time.Time   `json:"time"`
-	Pages []pageTimes `json:"users_pages"`
-	Deny  denyMemory  `json:"deny_list_memory"`
+	Time        time.Time   `json:"time"`
+	LoadAverage string      `json:"load_average,omitempty"`
+	Pages       []pageTimes `json:"users_pages"`
+	Target      pageTarget  `json:"page_info_target"`
+	Deny        denyMemory  `json:"deny_list_memory"`
 }
+
+// pageTarget is issue 18's target: a page with pageInfo at the largest
+// size within 2× of the smallest, at every position.
+type pageTarget struct {
+	Small    int           `json:"small_users"`
+	Large    int           `json:"large_users"`
+	Position string        `json:"worst_position"`
+	SmallP99 time.Duration `json:"small_p99_ns"`
+	LargeP99 time.Duration `json:"large_p99_ns"`
+	Ratio    float64       `json:"ratio"`
+	Met      bool          `json:"met"`
+}
+
+// maxPageInfoRatio is how much slower a page with pageInfo may get from
+// the smallest table to the largest.
+const maxPageInfoRatio = 2.0
 
 // pageTimes is the latency of users(first: 20) at one position of a
 // table of Users users.
@@ -71,12 +89,19 @@ type pageTimes struct {
 	Requests int           `json:"requests"`
 	P50      time.Duration `json:"p50_ns"`
 	P99      time.Duration `json:"p99_ns"`
-	// WithPageInfo are the same pages with pageInfo selected too, which
-	// makes entgql's Paginate count the whole table (SELECT COUNT(*)).
+	// WithPageInfo are the same pages with pageInfo selected too: the
+	// page's extra row tells hasNextPage, no count
+	// (ent/template/pagination.tmpl; entgql's own template counted the
+	// whole table for it).
 	WithPageInfoRequests int           `json:"with_page_info_requests"`
 	WithPageInfoP50      time.Duration `json:"with_page_info_p50_ns"`
 	WithPageInfoP99      time.Duration `json:"with_page_info_p99_ns"`
-	SeedTime             time.Duration `json:"seed_time_ns,omitempty"`
+	// WithTotalCount are the pages with pageInfo and totalCount: a
+	// SELECT COUNT(*) over the table on top.
+	WithTotalCountRequests int           `json:"with_total_count_requests"`
+	WithTotalCountP50      time.Duration `json:"with_total_count_p50_ns"`
+	WithTotalCountP99      time.Duration `json:"with_total_count_p99_ns"`
+	SeedTime               time.Duration `json:"seed_time_ns,omitempty"`
 }
 
 // denyMemory is what the Redis deny list costs.
@@ -95,11 +120,12 @@ type denyMemory struct {
 	ExpiredAfter   string `json:"expired_after"`
 }
 
-// The users pages timed: edges only (the keyset query alone), and with
-// pageInfo as a paging client asks.
+// The users pages timed: edges only (the keyset query alone), with
+// pageInfo as a paging client asks, and with totalCount too.
 const (
-	usersPageDoc         = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } } }`
-	usersPageWithInfoDoc = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } pageInfo { hasNextPage endCursor } } }`
+	usersPageDoc          = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } } }`
+	usersPageWithInfoDoc  = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } pageInfo { hasNextPage endCursor } } }`
+	usersPageWithCountDoc = `query($after: Cursor) { users(first: 20, after: $after) { edges { cursor node { id email } } pageInfo { hasNextPage endCursor } totalCount } }`
 )
 
 func scaleCommand(ctx context.Context, args []string) error {
@@ -113,18 +139,25 @@ func scaleCommand(ctx context.Context, args []string) error {
 	out := fs.String("out", "bench/scale.json", "where to write the results as JSON")
 	_ = fs.Parse(args)
 
-	rep := &scaleReport{Time: time.Now().UTC()}
+	rep := &scaleReport{Time: time.Now().UTC(), LoadAverage: loadAverage()}
+	fmt.Println("load average at start:", rep.LoadAverage)
 	var err error
 	if rep.Pages, err = measurePages(ctx, c, *sizes, *requests); err != nil {
 		return err
 	}
+	rep.Target = pageInfoTarget(rep.Pages)
 	if rep.Deny, err = measureDenyMemory(ctx, c.redisURL, *logouts, *denyTTL); err != nil {
 		return err
 	}
-	fmt.Println("\n| users | page | p50 | p99 | p50 with pageInfo | p99 with pageInfo |\n|---:|---|---:|---:|---:|---:|")
+	fmt.Println("\n| users | page | p50 | p99 | p50 with pageInfo | p99 with pageInfo | p50 with totalCount | p99 with totalCount |\n|---:|---|---:|---:|---:|---:|---:|---:|")
 	for _, p := range rep.Pages {
-		fmt.Printf("| %d | %s | %s | %s | %s | %s |\n", p.Users, p.Position, ms(p.P50), ms(p.P99), ms(p.WithPageInfoP50), ms(p.WithPageInfoP99))
+		fmt.Printf("| %d | %s | %s | %s | %s | %s | %s | %s |\n", p.Users, p.Position, ms(p.P50), ms(p.P99),
+			ms(p.WithPageInfoP50), ms(p.WithPageInfoP99), ms(p.WithTotalCountP50), ms(p.WithTotalCountP99))
 	}
+	tg := rep.Target
+	fmt.Printf("\ntarget: page p99 with pageInfo at %d users within %.0f× of %d users: %s (worst: %s page, %s vs %s, %.2f×)\n",
+		tg.Large, maxPageInfoRatio, tg.Small, metOrMissed(tg.Met), tg.Position, ms(tg.LargeP99), ms(tg.SmallP99), tg.Ratio)
+	fmt.Println("load average at end:", loadAverage())
 	d := rep.Deny
 	fmt.Printf("\nRedis deny list (%s): MEMORY USAGE of a denied access token's key: %d bytes (a session's: %d bytes)\n", d.Redis, d.TokenKeyBytes, d.SessionKeyByte)
 	fmt.Printf("  %d logouts (%d keys each): used_memory %s -> %s (+%.0f bytes per logout), %d keys\n",
@@ -223,21 +256,64 @@ func measurePages(ctx context.Context, c commonFlags, sizes string, requests int
 			if err != nil {
 				return nil, fmt.Errorf("users page at %s of %d: %w", pos.name, n, err)
 			}
-			withInfo, err := timePage(ctx, client, usersPageWithInfoDoc, admin.SignIn.AccessToken, after, max(20, requests/10))
+			withInfo, err := timePage(ctx, client, usersPageWithInfoDoc, admin.SignIn.AccessToken, after, requests)
 			if err != nil {
 				return nil, fmt.Errorf("users page with pageInfo at %s of %d: %w", pos.name, n, err)
 			}
+			// A count costs the same at every position: a few suffice.
+			withCount, err := timePage(ctx, client, usersPageWithCountDoc, admin.SignIn.AccessToken, after, max(12, requests/40))
+			if err != nil {
+				return nil, fmt.Errorf("users page with totalCount at %s of %d: %w", pos.name, n, err)
+			}
 			pt.Users, pt.Position = n, pos.name
 			pt.WithPageInfoRequests, pt.WithPageInfoP50, pt.WithPageInfoP99 = withInfo.Requests, withInfo.P50, withInfo.P99
+			pt.WithTotalCountRequests, pt.WithTotalCountP50, pt.WithTotalCountP99 = withCount.Requests, withCount.P50, withCount.P99
 			if i == 0 {
 				pt.SeedTime = seeded
 			}
-			fmt.Printf("  %7d users, %-6s page: p50 %s, p99 %s; with pageInfo: p50 %s, p99 %s\n",
-				n, pos.name, ms(pt.P50), ms(pt.P99), ms(pt.WithPageInfoP50), ms(pt.WithPageInfoP99))
+			fmt.Printf("  %7d users, %-6s page: p50 %s, p99 %s; with pageInfo: p50 %s, p99 %s; with totalCount: p50 %s, p99 %s\n",
+				n, pos.name, ms(pt.P50), ms(pt.P99), ms(pt.WithPageInfoP50), ms(pt.WithPageInfoP99), ms(pt.WithTotalCountP50), ms(pt.WithTotalCountP99))
 			out = append(out, pt)
 		}
 	}
 	return out, nil
+}
+
+// pageInfoTarget compares the pages with pageInfo at the largest size
+// with those at the smallest, position by position, and keeps the worst.
+func pageInfoTarget(pages []pageTimes) pageTarget {
+	var t pageTarget
+	if len(pages) == 0 {
+		return t
+	}
+	t.Small, t.Large = pages[0].Users, pages[len(pages)-1].Users
+	small := map[string]time.Duration{}
+	for _, p := range pages {
+		if p.Users == t.Small {
+			small[p.Position] = p.WithPageInfoP99
+		}
+	}
+	for _, p := range pages {
+		if p.Users != t.Large || small[p.Position] == 0 {
+			continue
+		}
+		if r := float64(p.WithPageInfoP99) / float64(small[p.Position]); t.Position == "" || r > t.Ratio {
+			t.Position, t.SmallP99, t.LargeP99, t.Ratio = p.Position, small[p.Position], p.WithPageInfoP99, r
+		}
+	}
+	t.Met = t.Position != "" && t.Ratio <= maxPageInfoRatio
+	return t
+}
+
+// loadAverage is /proc/loadavg's first three fields ("" where there is none):
+// the machine may be shared, which the timings depend on.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	return strings.Join(f[:min(3, len(f))], " ")
 }
 
 // cursorAt is the users connection's cursor of the row at offset in id
@@ -461,4 +537,12 @@ func ownRedis(ctx context.Context) (*redis.Client, func(), error) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// metOrMissed is a target's verdict, as make bench prints it.
+func metOrMissed(met bool) string {
+	if met {
+		return "met"
+	}
+	return "MISSED"
 }
