@@ -633,8 +633,10 @@ func (c *Config) validate() error {
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return bad("TRUSTED_PROXIES", "%v", err)
 	}
-	if c.DatabaseMaxConns < 0 {
-		return bad("DATABASE_MAX_CONNS", "must be 0 (the default: 8 per CPU, at most 32) or more, got %d", c.DatabaseMaxConns)
+	if c.DatabaseMaxConns != 0 && c.DatabaseMaxConns < 4 {
+		// Fewer would leave requests and the background work (outbox,
+		// housekeeping, migrations at start) queueing behind each other.
+		return bad("DATABASE_MAX_CONNS", "must be 0 (the default: 8 per CPU, at most 32) or at least 4, got %d", c.DatabaseMaxConns)
 	}
 	if c.DatabaseStatementTimeout != 0 && c.DatabaseStatementTimeout < 100*time.Millisecond {
 		return bad("DATABASE_STATEMENT_TIMEOUT", "must be 0 (off) or at least 100ms, got %s", c.DatabaseStatementTimeout)
