@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log"
+	"slices"
 	"strings"
 
 	"entgo.io/contrib/entgql"
@@ -19,6 +20,10 @@ import (
 
 func main() {
 	ex, err := entgql.NewExtension(
+		// pagination after entgql's own templates, so that its definition
+		// wins; first, as WithTemplates replaces the list WithWhereInputs
+		// adds to.
+		entgql.WithTemplates(append(slices.Clone(entgql.AllTemplates), pagination)...),
 		entgql.WithSchemaGenerator(),
 		entgql.WithSchemaPath("../graph/schema/ent.graphqls"),
 		entgql.WithConfigPath("../gqlgen.yml"),
@@ -39,6 +44,14 @@ func main() {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 }
+
+// pagination replaces the body of every generated <T>Query.Paginate so
+// that a page counts the table only when totalCount is selected, and
+// hasNextPage/hasPreviousPage come from the page's extra row
+// (template/pagination.tmpl says what changed from entgql's).
+var pagination = gen.MustParse(gen.NewTemplate("gqlauth_pagination").
+	Funcs(entgql.TemplateFuncs).
+	ParseFiles("template/pagination.tmpl"))
 
 // enumValues describes the values of the enums entgql generates (ent has
 // no place for them). A value missing here fails the generation.

@@ -50,7 +50,7 @@ func keysCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, args
 		}
 		return err
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout})
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout, MaxConns: cfg.DatabaseMaxConns})
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent"
@@ -220,15 +221,30 @@ func paginateNullable(ctx context.Context, q *ent.UserQuery, col string, p Users
 		return nil, err
 	}
 	// Paginate saw no cursors: put back what they tell, and count the
-	// whole result rather than what lies beyond the cursors.
+	// whole result rather than what lies beyond the cursors (only when
+	// asked for: the ent template's rule, ent/template/pagination.tmpl).
 	conn.PageInfo.HasNextPage = conn.PageInfo.HasNextPage || p.Before != nil
 	conn.PageInfo.HasPreviousPage = conn.PageInfo.HasPreviousPage || p.After != nil
-	if p.After != nil || p.Before != nil {
+	if (p.After != nil || p.Before != nil) && selected(ctx, "totalCount") {
 		if conn.TotalCount, err = base.Count(ctx); err != nil {
 			return nil, err
 		}
 	}
 	return conn, nil
+}
+
+// selected reports whether the GraphQL field being resolved selects the
+// sub-field name (or ctx comes from no GraphQL request).
+func selected(ctx context.Context, name string) bool {
+	if graphql.GetFieldContext(ctx) == nil {
+		return true
+	}
+	for _, f := range graphql.CollectFieldsCtx(ctx, nil) {
+		if f.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // beyond matches the users that come after cursor c in the order

@@ -290,7 +290,7 @@ func (a *App) startWorkers() {
 // when AUTO_MIGRATE says so: all that the command line's account and key
 // commands need.
 func OpenDatabase(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...ent.Option) (*database.DB, error) {
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout}, dbOpts...)
+	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout, MaxConns: cfg.DatabaseMaxConns}, dbOpts...)
 	if err != nil {
 		return nil, err
 	}

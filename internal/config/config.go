@@ -37,6 +37,11 @@ type Config struct {
 	// (PostgreSQL's statement_timeout on each connection, and a context
 	// deadline on every statement, SQLite's too); 0 turns it off.
 	DatabaseStatementTimeout time.Duration `env:"DATABASE_STATEMENT_TIMEOUT" envDefault:"5s"`
+	// DatabaseMaxConns caps this instance's open PostgreSQL connections;
+	// 0 is the default, 8 per CPU and at most 32 (internal/database).
+	// Several instances on one PostgreSQL need instances × this + headroom
+	// ≤ max_connections (docs/operations.md).
+	DatabaseMaxConns int `env:"DATABASE_MAX_CONNS" envDefault:"0"`
 
 	// DataEncryptionKey (32 bytes, base64) seals the secrets gqlauth keeps
 	// in its database, the signing keys' private keys first. Required in
@@ -627,6 +632,11 @@ func (c *Config) validate() error {
 	}
 	if _, err := parsePrefixes(c.TrustedProxies); err != nil {
 		return bad("TRUSTED_PROXIES", "%v", err)
+	}
+	if c.DatabaseMaxConns != 0 && c.DatabaseMaxConns < 4 {
+		// Fewer would leave requests and the background work (outbox,
+		// housekeeping, migrations at start) queueing behind each other.
+		return bad("DATABASE_MAX_CONNS", "must be 0 (the default: 8 per CPU, at most 32) or at least 4, got %d", c.DatabaseMaxConns)
 	}
 	if c.DatabaseStatementTimeout != 0 && c.DatabaseStatementTimeout < 100*time.Millisecond {
 		return bad("DATABASE_STATEMENT_TIMEOUT", "must be 0 (off) or at least 100ms, got %s", c.DatabaseStatementTimeout)

@@ -99,6 +99,8 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 	}{
 		{map[string]string{"PORT": "abc"}, "PORT"},
 		{map[string]string{"PORT": "70000"}, "PORT"},
+		{map[string]string{"DATABASE_MAX_CONNS": "3"}, "DATABASE_MAX_CONNS"},
+		{map[string]string{"DATABASE_MAX_CONNS": "-1"}, "DATABASE_MAX_CONNS"},
 		{map[string]string{"JWT_ACCESS_EXPIRES_IN": "soon"}, "JWT_ACCESS_EXPIRES_IN"},
 		{map[string]string{"JWT_REFRESH_EXPIRES_IN": "xd"}, "JWT_REFRESH_EXPIRES_IN"},
 		{map[string]string{"BCRYPT_COST": "3"}, "BCRYPT_COST"},

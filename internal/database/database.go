@@ -38,7 +38,17 @@ type Settings struct {
 	// StatementTimeout is the deadline of every statement
 	// (DATABASE_STATEMENT_TIMEOUT); 0 means none.
 	StatementTimeout time.Duration
+	// MaxConns caps the open PostgreSQL connections (DATABASE_MAX_CONNS);
+	// 0 is DefaultMaxConns.
+	MaxConns int
 }
+
+// DefaultMaxConns is the PostgreSQL connections an instance opens at
+// most unless told: eight per CPU, at most 32. More than the CPUs can
+// keep busy only queue inside PostgreSQL and hold memory (each keeps its
+// buffers and statement cache). On 2 CPUs, 16 served as many requests as
+// 32 with 2 MiB less resident memory (make bench).
+func DefaultMaxConns() int { return min(32, 8*runtime.GOMAXPROCS(0)) }
 
 // Open connects to the database that url names and checks that it answers:
 // postgres:// or postgresql:// for PostgreSQL (through pgx), sqlite://path
@@ -57,11 +67,10 @@ func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) 
 		return nil, fmt.Errorf("open database: %w", err)
 	}
 	if dia == dialect.Postgres {
-		// Eight connections per CPU, at most 32: more than the CPUs can
-		// keep busy only queue inside PostgreSQL and hold memory (each
-		// keeps its buffers and statement cache). On 2 CPUs, 16 served
-		// as many requests as 32 with 2 MiB less resident memory (make bench).
-		conns := min(32, 8*runtime.GOMAXPROCS(0))
+		conns := set.MaxConns
+		if conns <= 0 {
+			conns = DefaultMaxConns()
+		}
 		db.SetMaxOpenConns(conns)
 		db.SetMaxIdleConns(conns)
 		db.SetConnMaxIdleTime(5 * time.Minute)

@@ -232,6 +232,98 @@ func TestUsersPagination(t *testing.T) {
 	})
 }
 
+// boundaryQuery asks for pageInfo without totalCount, with or without edges.
+func boundaryQuery(edges bool) string {
+	sel := ""
+	if edges {
+		sel = "edges { cursor node { id } }"
+	}
+	return `query($first: Int, $after: Cursor, $last: Int, $before: Cursor, $order: UserOrder) {
+  users(first: $first, after: $after, last: $last, before: $before, orderBy: $order) {
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor } ` + sel + `
+  }
+}`
+}
+
+// TestUsersPageBoundaries checks hasNextPage and hasPreviousPage, which
+// come from the page's extra row rather than a count, at the edges of the
+// result: exactly first (or last) users, one more, paging backwards, pages
+// asked for pageInfo alone and for first: 0; in an ordering of ent's
+// Paginate (CREATED_AT) and of a nullable column (EMAIL). Before
+// ent/template/pagination.tmpl, pageInfo without edges said hasNextPage
+// whenever any user existed.
+func TestUsersPageBoundaries(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		admin := newAdmin(t, srv, "admin")
+		seedUsers(t, srv, 19) // 20 users with the admin
+		type info = struct {
+			HasNextPage, HasPreviousPage bool
+			StartCursor, EndCursor       *string
+		}
+		get := func(edges bool, vars map[string]any) (int, info) {
+			t.Helper()
+			var p page
+			admin.Do(t, boundaryQuery(edges), vars).Decode(t, &p)
+			if edges != (p.Users.Edges != nil) {
+				t.Fatalf("%v: edges %v", vars, p.Users.Edges)
+			}
+			return len(p.Users.Edges), p.Users.PageInfo
+		}
+		check := func(edges bool, vars map[string]any, wantEdges int, wantNext, wantPrev bool) info {
+			t.Helper()
+			n, pi := get(edges, vars)
+			if n != wantEdges || pi.HasNextPage != wantNext || pi.HasPreviousPage != wantPrev {
+				t.Fatalf("%v (edges %v): %d edges, hasNextPage %v, hasPreviousPage %v; want %d, %v, %v",
+					vars, edges, n, pi.HasNextPage, pi.HasPreviousPage, wantEdges, wantNext, wantPrev)
+			}
+			if (wantEdges > 0 || !edges && (wantNext || wantPrev)) && (pi.StartCursor == nil || pi.EndCursor == nil) {
+				t.Fatalf("%v (edges %v): no cursors: %+v", vars, edges, pi)
+			}
+			return pi
+		}
+		orders := []map[string]any{{"field": "CREATED_AT"}, {"field": "EMAIL", "direction": "DESC"}}
+		for _, o := range orders {
+			// Exactly 20: one page, forwards and backwards, with or without edges.
+			for _, edges := range []bool{true, false} {
+				n := 0
+				if edges {
+					n = 20
+				}
+				check(edges, map[string]any{"order": o, "first": 20}, n, false, false)
+				check(edges, map[string]any{"order": o, "last": 20}, n, false, false)
+			}
+			check(false, map[string]any{"order": o, "first": 19}, 0, true, false)
+			check(false, map[string]any{"order": o, "last": 19}, 0, false, true)
+			check(true, map[string]any{"order": o, "first": 0}, 0, true, false)
+			check(true, map[string]any{"order": o, "last": 0}, 0, false, true)
+			check(true, map[string]any{"order": o, "first": 21}, 20, false, false)
+		}
+
+		// 21 users: a second page of one, forwards and backwards.
+		if _, err := srv.DB.User.Create().SetPasswordHash("not a hash").SetEmail("extra@example.com").
+			Save(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range orders {
+			for _, edges := range []bool{true, false} {
+				n := 0
+				if edges {
+					n = 20
+				}
+				pi := check(edges, map[string]any{"order": o, "first": 20}, n, true, false)
+				m := 0
+				if edges {
+					m = 1
+				}
+				check(edges, map[string]any{"order": o, "first": 20, "after": pi.EndCursor}, m, false, true)
+				pi = check(edges, map[string]any{"order": o, "last": 20}, n, false, true)
+				check(edges, map[string]any{"order": o, "last": 20, "before": pi.StartCursor}, m, true, false)
+			}
+		}
+	})
+}
+
 // TestUsersPaginationWhileAdding pages through the users while others
 // sign up: every user present at the start is visited exactly once, and
 // the pages stay in order.
@@ -322,44 +414,65 @@ func (c *sqlCounter) during(fn func()) (int, []string) {
 }
 
 // TestUsersQueryCount bounds the SQL statements of a users page of 50
-// with every field: no statement per user (no N+1).
+// with every field: no statement per user (no N+1), and no COUNT over the
+// table unless totalCount is selected (pageInfo comes from the page's
+// extra row: ent/template/pagination.tmpl). Before that template, a page
+// with pageInfo and without totalCount ran a COUNT(*).
 func TestUsersQueryCount(t *testing.T) {
 	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
 		counter := &sqlCounter{}
 		srv := apptest.Start(t, apptest.Config(t, b, nil), ent.Debug(), ent.Log(counter.record))
 		admin := newAdmin(t, srv, "admin")
 		seedUsers(t, srv, 120)
-		const q = `query($after: Cursor, $order: UserOrder) {
-  users(first: 50, after: $after, orderBy: $order) {
-    totalCount
+		const selection = `
     pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { id createdAt updatedAt email username firstName lastName age role } }
   }
 }`
+		const withTotal = `query($after: Cursor, $order: UserOrder) {
+  users(first: 50, after: $after, orderBy: $order) {
+    totalCount` + selection
+		const withoutTotal = `query($after: Cursor, $order: UserOrder) {
+  users(first: 50, after: $after, orderBy: $order) {` + selection
 		for _, tc := range []struct {
-			name  string
-			order map[string]any
-			max   int
+			name   string
+			query  string
+			order  map[string]any
+			max    int
+			counts int // COUNT statements on the second page
 		}{
 			// the admin's role, whether the AAL1 session owes a step-up
 			// (graph/assurance.go), the count, the page
-			{"default", nil, 4},
-			{"CREATED_AT", map[string]any{"field": "CREATED_AT", "direction": "DESC"}, 4},
+			{"default", withTotal, nil, 4, 1},
+			{"CREATED_AT", withTotal, map[string]any{"field": "CREATED_AT", "direction": "DESC"}, 4, 1},
 			// after a cursor, an EMAIL page counts all users once more
-			{"EMAIL", map[string]any{"field": "EMAIL"}, 5},
+			{"EMAIL", withTotal, map[string]any{"field": "EMAIL"}, 5, 2},
+			// without totalCount: the role, the step-up, the page
+			{"default without totalCount", withoutTotal, nil, 3, 0},
+			{"CREATED_AT without totalCount", withoutTotal, map[string]any{"field": "CREATED_AT", "direction": "DESC"}, 3, 0},
+			{"EMAIL without totalCount", withoutTotal, map[string]any{"field": "EMAIL"}, 3, 0},
 		} {
 			var p page
 			var cursor *string
 			for pageNo := 1; pageNo <= 2; pageNo++ {
 				n, stmts := counter.during(func() {
-					admin.Do(t, q, map[string]any{"after": cursor, "order": tc.order}).Decode(t, &p)
+					admin.Do(t, tc.query, map[string]any{"after": cursor, "order": tc.order}).Decode(t, &p)
 				})
-				if len(p.Users.Edges) != 50 {
-					t.Fatalf("%s page %d: %d edges", tc.name, pageNo, len(p.Users.Edges))
+				if len(p.Users.Edges) != 50 || !p.Users.PageInfo.HasNextPage || p.Users.PageInfo.HasPreviousPage != (pageNo > 1) {
+					t.Fatalf("%s page %d: %d edges, pageInfo %+v", tc.name, pageNo, len(p.Users.Edges), p.Users.PageInfo)
 				}
 				t.Logf("%s page %d of 50 users: %d SQL statements", tc.name, pageNo, n)
 				if n > tc.max || n == 0 {
 					t.Fatalf("%s page %d: %d SQL statements, want 1..%d:\n%s", tc.name, pageNo, n, tc.max, strings.Join(stmts, "\n"))
+				}
+				counts := 0
+				for _, s := range stmts {
+					if strings.Contains(strings.ToUpper(s), "COUNT(") {
+						counts++
+					}
+				}
+				if pageNo == 2 && counts != tc.counts || counts > tc.counts {
+					t.Fatalf("%s page %d: %d COUNT statements, want %d:\n%s", tc.name, pageNo, counts, tc.counts, strings.Join(stmts, "\n"))
 				}
 				cursor = p.Users.PageInfo.EndCursor
 			}
