@@ -11,7 +11,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/graph/model"
-	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/authn/passkey"
 )
 
@@ -42,12 +41,4 @@ func (r *mutationResolver) BeginPasskeySignIn(ctx context.Context, email *string
 // FinishPasskeySignIn is the resolver for the finishPasskeySignIn field.
 func (r *mutationResolver) FinishPasskeySignIn(ctx context.Context, challengeID uuid.UUID, credential map[string]any) (*model.AuthPayload, error) {
 	return r.payload(ctx)(r.Passkeys.FinishSignIn(ctx, challengeID, credential))
-}
-
-// challenge is the GraphQL PasskeyChallenge of a begun ceremony.
-func challenge(c *authn.Challenge, err error) (*model.PasskeyChallenge, error) {
-	if err != nil {
-		return nil, err
-	}
-	return &model.PasskeyChallenge{ChallengeID: c.ID, Options: c.Options}, nil
 }

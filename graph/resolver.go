@@ -120,3 +120,12 @@ func aal(level int) model.AuthenticatorAssuranceLevel {
 func done(err error) (bool, error) {
 	return err == nil, err
 }
+
+// challenge is the GraphQL PasskeyChallenge of a begun passkey ceremony.
+// Use: return challenge(r.Passkeys.BeginSignIn(ctx, email, username)).
+func challenge(c *authn.Challenge, err error) (*model.PasskeyChallenge, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &model.PasskeyChallenge{ChallengeID: c.ID, Options: c.Options}, nil
+}

@@ -211,6 +211,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	acc.SecondFactor = a.MFA
 	a.Accounts = account.New(acc)
 	a.SignIns.Verification = a.Accounts
+	a.Passkeys.Verification = a.Accounts
 	authenticator := authn.NewAuthenticator(db.Client, issuer, a.Deny)
 	if cfg.MetricsEnabled && !cfg.MetricsOnMainPort() && cfg.MetricsAddr == "" {
 		log.Warn("metrics are not served: in production /metrics needs METRICS_ADDR (a listener of its own) or METRICS_TOKEN")

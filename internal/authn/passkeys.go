@@ -29,6 +29,10 @@ type Passkeys struct {
 	mfa        *MFA
 	ceremonies *passkey.Ceremonies
 	metrics    Recorder
+	// Verification, when set, refuses a new session to an account whose
+	// address is not verified yet, as a password sign-in does
+	// (EMAIL_VERIFICATION=required).
+	Verification EmailVerification
 }
 
 // NewPasskeys returns the passkey flows of mfa's service, with c's
@@ -315,6 +319,14 @@ func (p *Passkeys) finishSignIn(ctx context.Context, id uuid.UUID, answer map[st
 				Details: map[string]any{"method": "passkey", "factor_id": f.ID.String()}})
 		})
 	} else {
+		if p.Verification != nil && p.Verification.Required() && u.Email != nil && u.EmailVerifiedAt == nil {
+			// The passkey matched: not a failed sign-in.
+			m.d.Passwords.Succeeded(ctx, u)
+			if err := p.Verification.Resend(ctx, u); err != nil {
+				return nil, err
+			}
+			return nil, errEmailNotVerified
+		}
 		var is session.Issued
 		err = database.WithTx(ctx, m.d.DB, func(tx *ent.Tx) error {
 			if err := spend(tx); err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent/auditevent"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
+	"github.com/gqlauth/gqlauth/ent/webauthnchallenge"
 	"github.com/gqlauth/gqlauth/internal/apptest"
 	"github.com/gqlauth/gqlauth/internal/authn/passkey"
 )
@@ -440,5 +441,60 @@ func TestPasskeyLockout(t *testing.T) {
 		d.cred.Counter = wrong.cred.Counter
 		wantCode(t, passkeySignIn(t, srv.Client(), d, nil), "TOO_MANY_REQUESTS")
 		wantCode(t, srv.Client().Do(t, signInMFADoc, map[string]any{"in": map[string]any{"email": a.Email, "password": userPassword}}), "TOO_MANY_REQUESTS")
+	})
+}
+
+// TestPasskeyChallengeStores: with Redis a challenge is the key
+// <REDIS_KEY_PREFIX>webauthn:<id> with a TTL of at most 5 minutes, gone
+// once taken, and the database holds none; without Redis it is a row of
+// webauthn_challenges, deleted when taken, and housekeeping deletes the
+// expired ones.
+func TestPasskeyChallengeStores(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := passkeyServer(t, b, nil)
+		ctx := context.Background()
+		c := srv.Client()
+		ch := beginSignIn(t, c, nil)
+		rows := func() int {
+			n, err := srv.DB.WebauthnChallenge.Query().Count(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if b.Redis {
+			key := srv.Config.RedisKeyPrefix + "webauthn:" + ch.ChallengeID
+			ttl, err := srv.Redis.TTL(ctx, key).Result()
+			if err != nil || ttl <= 0 || ttl > passkey.ChallengeTTL {
+				t.Fatalf("key %s: ttl %v, %v", key, ttl, err)
+			}
+			if rows() != 0 {
+				t.Fatal("a challenge went to the database with Redis configured")
+			}
+			wantCode(t, c.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": newDevice(uuid.NewString(), false).assert(t, ch.Options)}), "UNAUTHENTICATED")
+			if n, _ := srv.Redis.Exists(ctx, key).Result(); n != 0 {
+				t.Fatal("the challenge is still in Redis after it was taken")
+			}
+			return
+		}
+		if rows() != 1 {
+			t.Fatalf("%d challenge rows, want 1", rows())
+		}
+		wantCode(t, c.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": newDevice(uuid.NewString(), false).assert(t, ch.Options)}), "UNAUTHENTICATED")
+		if rows() != 0 {
+			t.Fatal("a taken challenge is still stored")
+		}
+		old := beginSignIn(t, c, nil)
+		beginSignIn(t, c, nil)
+		if _, err := srv.DB.WebauthnChallenge.Delete().Where(webauthnchallenge.ID(uuid.MustParse(old.ChallengeID))).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.DB.WebauthnChallenge.Create().SetID(uuid.MustParse(old.ChallengeID)).SetData([]byte("{}")).
+			SetExpiresAt(time.Now().Add(-time.Second)).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := srv.PasskeyChallenges.DeleteExpired(ctx); err != nil || n != 1 || rows() != 1 {
+			t.Fatalf("housekeeping deleted %d (%v), %d left; want 1 deleted, 1 left", n, err, rows())
+		}
 	})
 }
