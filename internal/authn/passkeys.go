@@ -11,7 +11,6 @@ import (
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/schema"
-	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn/passkey"
@@ -184,14 +183,8 @@ func (p *Passkeys) BeginSignIn(ctx context.Context, email, username *string) (*C
 		if err := errs.Err(); err != nil {
 			return nil, err
 		}
-		q := p.mfa.d.DB.User.Query()
-		if id.Email != "" {
-			q.Where(user.Email(id.Email))
-		} else {
-			q.Where(user.UsernameKey(id.UsernameKey))
-		}
-		u, err := q.Only(ctx)
-		if err != nil && !ent.IsNotFound(err) {
+		u, err := findAccount(ctx, p.mfa.d.DB, id)
+		if err != nil {
 			return nil, err
 		}
 		if u != nil {
@@ -218,18 +211,7 @@ func (p *Passkeys) BeginSignIn(ctx context.Context, email, username *string) (*C
 // records factor.passkey.clone_suspected.
 func (p *Passkeys) FinishSignIn(ctx context.Context, id uuid.UUID, answer map[string]any) (*session.Tokens, error) {
 	t, err := p.finishSignIn(ctx, id, answer)
-	switch code := apierr.CodeOf(err); {
-	case err == nil:
-		p.metrics.SignIn(SignInSuccess)
-	case code == apierr.Unauthenticated:
-		p.metrics.SignIn(SignInFailure)
-	case code == apierr.BadUserInput:
-		p.metrics.SignIn(SignInInvalid)
-	case code == apierr.TooManyRequests:
-		p.metrics.SignIn(SignInThrottled)
-	default:
-		p.metrics.SignIn(SignInError)
-	}
+	countSignIn(p.metrics, err)
 	return t, err
 }
 

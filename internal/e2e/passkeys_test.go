@@ -498,3 +498,19 @@ func TestPasskeyChallengeStores(t *testing.T) {
 		}
 	})
 }
+
+// TestPasskeyEmailVerificationRequired: with EMAIL_VERIFICATION=required
+// a passkey does not sign in an account whose address is not verified
+// yet (EMAIL_NOT_VERIFIED, and a fresh mail), as a password does not.
+func TestPasskeyEmailVerificationRequired(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv, smtp := mailSetup(t, b, map[string]string{"EMAIL_VERIFICATION": "required",
+			"WEBAUTHN_RP_ID": passkeyRPID, "WEBAUTHN_ORIGINS": passkeyOrigin})
+		a := signUp(t, srv, "unverified")
+		waitMail(t, smtp, a.Email, 1)
+		d := newDevice(a.ID, false)
+		registerPasskey(t, a, d)
+		wantCode(t, passkeySignIn(t, srv.Client(), d, nil), "EMAIL_NOT_VERIFIED")
+		waitMail(t, smtp, a.Email, 2)
+	})
+}
