@@ -514,3 +514,19 @@ func TestPasskeyEmailVerificationRequired(t *testing.T) {
 		waitMail(t, smtp, a.Email, 2)
 	})
 }
+
+// TestPasskeyRateLimit: beginPasskeySignIn and finishPasskeySignIn are
+// credential fields: with RATE_LIMIT_AUTH=3 a client address gets three
+// of them (and signIn) a minute, then TOO_MANY_REQUESTS, passkey or
+// password alike.
+func TestPasskeyRateLimit(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := passkeyServer(t, b, map[string]string{"RATE_LIMIT_AUTH": "3"})
+		c := srv.Client()
+		ch := beginSignIn(t, c, nil)
+		wantCode(t, c.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": newDevice(uuid.NewString(), false).assert(t, ch.Options)}), "UNAUTHENTICATED")
+		beginSignIn(t, c, nil)
+		wantCode(t, c.Do(t, beginSignInDoc, nil), "TOO_MANY_REQUESTS")
+		wantCode(t, c.Do(t, signInMFADoc, map[string]any{"in": map[string]any{"email": "a@example.com", "password": userPassword}}), "TOO_MANY_REQUESTS")
+	})
+}
