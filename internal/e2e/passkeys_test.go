@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -528,5 +529,43 @@ func TestPasskeyRateLimit(t *testing.T) {
 		beginSignIn(t, c, nil)
 		wantCode(t, c.Do(t, beginSignInDoc, nil), "TOO_MANY_REQUESTS")
 		wantCode(t, c.Do(t, signInMFADoc, map[string]any{"in": map[string]any{"email": "a@example.com", "password": userPassword}}), "TOO_MANY_REQUESTS")
+	})
+}
+
+// TestPasskeyChallengeOnce: ten clients race to finish one sign-in
+// challenge with the same good answer; exactly one session starts (GETDEL
+// in Redis, the conditional DELETE in the database).
+func TestPasskeyChallengeOnce(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := passkeyServer(t, b, nil)
+		a := signUp(t, srv, "race")
+		d := newDevice(a.ID, false)
+		registerPasskey(t, a, d)
+		ch := beginSignIn(t, srv.Client(), nil)
+		answer := d.assert(t, ch.Options)
+		const n = 10
+		codes := make(chan string, n)
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				res := srv.Client().Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": answer})
+				codes <- res.Code()
+			})
+		}
+		wg.Wait()
+		close(codes)
+		ok := 0
+		for c := range codes {
+			switch c {
+			case "":
+				ok++
+			case "BAD_USER_INPUT":
+			default:
+				t.Errorf("unexpected answer %s", c)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("%d of %d racing finishes signed in, want exactly 1", ok, n)
+		}
 	})
 }
