@@ -36,6 +36,8 @@ type Resolver struct {
 	// MFA is second factors, step-up and re-authentication; it also
 	// tells the AAL1 allow-list what a request owes (graph/assurance.go).
 	MFA *authn.MFA
+	// Passkeys is the passkey (WebAuthn) flows.
+	Passkeys *authn.Passkeys
 	// Audit reads the audit trail (auditEvents, securityActivity).
 	Audit *audit.Trail
 	// Live streams session events (sessionEvents).
@@ -117,4 +119,13 @@ func aal(level int) model.AuthenticatorAssuranceLevel {
 // done answers a mutation that returns true once it has succeeded.
 func done(err error) (bool, error) {
 	return err == nil, err
+}
+
+// challenge is the GraphQL PasskeyChallenge of a begun passkey ceremony.
+// Use: return challenge(r.Passkeys.BeginSignIn(ctx, email, username)).
+func challenge(c *authn.Challenge, err error) (*model.PasskeyChallenge, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &model.PasskeyChallenge{ChallengeID: c.ID, Options: c.Options}, nil
 }

@@ -81,19 +81,41 @@ func (nopRecorder) SignIn(string) {}
 // is counted by the Recorder.
 func (s *SignIns) SignIn(ctx context.Context, in SignInInput) (*session.Tokens, error) {
 	t, err := s.signIn(ctx, in)
+	countSignIn(s.metrics, err)
+	return t, err
+}
+
+// countSignIn records the outcome of a sign-in attempt (a password or a
+// passkey) that ended with err.
+func countSignIn(r Recorder, err error) {
 	switch code := apierr.CodeOf(err); {
 	case err == nil:
-		s.metrics.SignIn(SignInSuccess)
+		r.SignIn(SignInSuccess)
 	case code == apierr.Unauthenticated:
-		s.metrics.SignIn(SignInFailure)
+		r.SignIn(SignInFailure)
 	case code == apierr.BadUserInput:
-		s.metrics.SignIn(SignInInvalid)
+		r.SignIn(SignInInvalid)
 	case code == apierr.TooManyRequests:
-		s.metrics.SignIn(SignInThrottled)
+		r.SignIn(SignInThrottled)
 	default:
-		s.metrics.SignIn(SignInError)
+		r.SignIn(SignInError)
 	}
-	return t, err
+}
+
+// findAccount is the account a sign-in's identifier names; nil when
+// there is none.
+func findAccount(ctx context.Context, db *ent.Client, id validate.Identifier) (*ent.User, error) {
+	q := db.User.Query()
+	if id.Email != "" {
+		q.Where(user.Email(id.Email))
+	} else {
+		q.Where(user.UsernameKey(id.UsernameKey))
+	}
+	u, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, nil
+	}
+	return u, err
 }
 
 func (s *SignIns) signIn(ctx context.Context, in SignInInput) (*session.Tokens, error) {
@@ -105,14 +127,8 @@ func (s *SignIns) signIn(ctx context.Context, in SignInInput) (*session.Tokens, 
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
-	q := s.db.User.Query()
-	if id.Email != "" {
-		q.Where(user.Email(id.Email))
-	} else {
-		q.Where(user.UsernameKey(id.UsernameKey))
-	}
-	u, err := q.Only(ctx)
-	if err != nil && !ent.IsNotFound(err) {
+	u, err := findAccount(ctx, s.db, id)
+	if err != nil {
 		return nil, err
 	}
 	if err := s.passwords.Check(ctx, u, id.Key(), in.Password); err != nil {

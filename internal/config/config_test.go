@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,10 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"PASSWORD_PEPPER": "short"}, "PASSWORD_PEPPER"},
 		{production(map[string]string{"PASSWORD_PEPPER": strings.Repeat("pepper", 8)}), "PASSWORD_PEPPER"},
 		{map[string]string{"MFA_REQUIRED": "sometimes"}, "MFA_REQUIRED"},
+		{map[string]string{"APP_URL": "https://app.example.com", "WEBAUTHN_ORIGINS": "https://app.example.org"}, "WEBAUTHN_ORIGINS"},
+		{map[string]string{"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://app.example.com/login"}, "WEBAUTHN_ORIGINS"},
+		{map[string]string{"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://badexample.com"}, "WEBAUTHN_ORIGINS"},
+		{map[string]string{"WEBAUTHN_RP_ID": "example.com:443"}, "WEBAUTHN_RP_ID"},
 		{map[string]string{"MFA_MAX_FAILURES": "-1"}, "MFA_MAX_FAILURES"},
 		{map[string]string{"REAUTH_MAX_AGE": "10ms"}, "REAUTH_MAX_AGE"},
 		{map[string]string{"TOTP_ISSUER": strings.Repeat("x", 65)}, "TOTP_ISSUER"},
@@ -172,5 +177,25 @@ func TestParseDuration(t *testing.T) {
 		if _, err := ParseDuration(in); err == nil {
 			t.Errorf("ParseDuration(%q) accepted", in)
 		}
+	}
+}
+
+// TestPasskeyDefaults: the relying party follows APP_URL (its host, its
+// origin without the path) unless WEBAUTHN_RP_ID / WEBAUTHN_ORIGINS say
+// otherwise; a parent domain serves its subdomains.
+func TestPasskeyDefaults(t *testing.T) {
+	c, err := FromEnv(map[string]string{"APP_URL": "https://app.example.com:8443/app/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PasskeyRPID() != "app.example.com" || !slices.Equal(c.PasskeyOrigins(), []string{"https://app.example.com:8443"}) || c.PasskeyRPName() != "gqlauth" {
+		t.Fatalf("defaults: %q %q %q", c.PasskeyRPID(), c.PasskeyOrigins(), c.PasskeyRPName())
+	}
+	c, err = FromEnv(map[string]string{"WEBAUTHN_RP_ID": "example.com", "WEBAUTHN_ORIGINS": "https://app.example.com,https://example.com", "WEBAUTHN_RP_NAME": "Acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.PasskeyRPID() != "example.com" || len(c.PasskeyOrigins()) != 2 || c.PasskeyRPName() != "Acme" {
+		t.Fatalf("set: %q %q %q", c.PasskeyRPID(), c.PasskeyOrigins(), c.PasskeyRPName())
 	}
 }
