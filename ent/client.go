@@ -25,6 +25,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/ent/webauthnchallenge"
 	"github.com/gqlauth/gqlauth/ent/webhookdelivery"
 
 	stdsql "database/sql"
@@ -53,6 +54,8 @@ type Client struct {
 	SigningKey *SigningKeyClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebauthnChallenge is the client for interacting with the WebauthnChallenge builders.
+	WebauthnChallenge *WebauthnChallengeClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
 	WebhookDelivery *WebhookDeliveryClient
 }
@@ -75,6 +78,7 @@ func (c *Client) init() {
 	c.Session = NewSessionClient(c.config)
 	c.SigningKey = NewSigningKeyClient(c.config)
 	c.User = NewUserClient(c.config)
+	c.WebauthnChallenge = NewWebauthnChallengeClient(c.config)
 	c.WebhookDelivery = NewWebhookDeliveryClient(c.config)
 }
 
@@ -166,18 +170,19 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 	cfg := c.config
 	cfg.driver = tx
 	return &Tx{
-		ctx:             ctx,
-		config:          cfg,
-		AuditEvent:      NewAuditEventClient(cfg),
-		EmailToken:      NewEmailTokenClient(cfg),
-		Factor:          NewFactorClient(cfg),
-		MailMessage:     NewMailMessageClient(cfg),
-		RecoveryCode:    NewRecoveryCodeClient(cfg),
-		RefreshToken:    NewRefreshTokenClient(cfg),
-		Session:         NewSessionClient(cfg),
-		SigningKey:      NewSigningKeyClient(cfg),
-		User:            NewUserClient(cfg),
-		WebhookDelivery: NewWebhookDeliveryClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		AuditEvent:        NewAuditEventClient(cfg),
+		EmailToken:        NewEmailTokenClient(cfg),
+		Factor:            NewFactorClient(cfg),
+		MailMessage:       NewMailMessageClient(cfg),
+		RecoveryCode:      NewRecoveryCodeClient(cfg),
+		RefreshToken:      NewRefreshTokenClient(cfg),
+		Session:           NewSessionClient(cfg),
+		SigningKey:        NewSigningKeyClient(cfg),
+		User:              NewUserClient(cfg),
+		WebauthnChallenge: NewWebauthnChallengeClient(cfg),
+		WebhookDelivery:   NewWebhookDeliveryClient(cfg),
 	}, nil
 }
 
@@ -195,18 +200,19 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 	cfg := c.config
 	cfg.driver = &txDriver{tx: tx, drv: c.driver}
 	return &Tx{
-		ctx:             ctx,
-		config:          cfg,
-		AuditEvent:      NewAuditEventClient(cfg),
-		EmailToken:      NewEmailTokenClient(cfg),
-		Factor:          NewFactorClient(cfg),
-		MailMessage:     NewMailMessageClient(cfg),
-		RecoveryCode:    NewRecoveryCodeClient(cfg),
-		RefreshToken:    NewRefreshTokenClient(cfg),
-		Session:         NewSessionClient(cfg),
-		SigningKey:      NewSigningKeyClient(cfg),
-		User:            NewUserClient(cfg),
-		WebhookDelivery: NewWebhookDeliveryClient(cfg),
+		ctx:               ctx,
+		config:            cfg,
+		AuditEvent:        NewAuditEventClient(cfg),
+		EmailToken:        NewEmailTokenClient(cfg),
+		Factor:            NewFactorClient(cfg),
+		MailMessage:       NewMailMessageClient(cfg),
+		RecoveryCode:      NewRecoveryCodeClient(cfg),
+		RefreshToken:      NewRefreshTokenClient(cfg),
+		Session:           NewSessionClient(cfg),
+		SigningKey:        NewSigningKeyClient(cfg),
+		User:              NewUserClient(cfg),
+		WebauthnChallenge: NewWebauthnChallengeClient(cfg),
+		WebhookDelivery:   NewWebhookDeliveryClient(cfg),
 	}, nil
 }
 
@@ -237,7 +243,8 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.AuditEvent, c.EmailToken, c.Factor, c.MailMessage, c.RecoveryCode,
-		c.RefreshToken, c.Session, c.SigningKey, c.User, c.WebhookDelivery,
+		c.RefreshToken, c.Session, c.SigningKey, c.User, c.WebauthnChallenge,
+		c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -248,7 +255,8 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.AuditEvent, c.EmailToken, c.Factor, c.MailMessage, c.RecoveryCode,
-		c.RefreshToken, c.Session, c.SigningKey, c.User, c.WebhookDelivery,
+		c.RefreshToken, c.Session, c.SigningKey, c.User, c.WebauthnChallenge,
+		c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -275,6 +283,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.SigningKey.mutate(ctx, m)
 	case *UserMutation:
 		return c.User.mutate(ctx, m)
+	case *WebauthnChallengeMutation:
+		return c.WebauthnChallenge.mutate(ctx, m)
 	case *WebhookDeliveryMutation:
 		return c.WebhookDelivery.mutate(ctx, m)
 	default:
@@ -1671,6 +1681,139 @@ func (c *UserClient) mutate(ctx context.Context, m *UserMutation) (Value, error)
 	}
 }
 
+// WebauthnChallengeClient is a client for the WebauthnChallenge schema.
+type WebauthnChallengeClient struct {
+	config
+}
+
+// NewWebauthnChallengeClient returns a client for the WebauthnChallenge from the given config.
+func NewWebauthnChallengeClient(c config) *WebauthnChallengeClient {
+	return &WebauthnChallengeClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `webauthnchallenge.Hooks(f(g(h())))`.
+func (c *WebauthnChallengeClient) Use(hooks ...Hook) {
+	c.hooks.WebauthnChallenge = append(c.hooks.WebauthnChallenge, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `webauthnchallenge.Intercept(f(g(h())))`.
+func (c *WebauthnChallengeClient) Intercept(interceptors ...Interceptor) {
+	c.inters.WebauthnChallenge = append(c.inters.WebauthnChallenge, interceptors...)
+}
+
+// Create returns a builder for creating a WebauthnChallenge entity.
+func (c *WebauthnChallengeClient) Create() *WebauthnChallengeCreate {
+	mutation := newWebauthnChallengeMutation(c.config, OpCreate)
+	return &WebauthnChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of WebauthnChallenge entities.
+func (c *WebauthnChallengeClient) CreateBulk(builders ...*WebauthnChallengeCreate) *WebauthnChallengeCreateBulk {
+	return &WebauthnChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *WebauthnChallengeClient) MapCreateBulk(slice any, setFunc func(*WebauthnChallengeCreate, int)) *WebauthnChallengeCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &WebauthnChallengeCreateBulk{err: fmt.Errorf("calling to WebauthnChallengeClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*WebauthnChallengeCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &WebauthnChallengeCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for WebauthnChallenge.
+func (c *WebauthnChallengeClient) Update() *WebauthnChallengeUpdate {
+	mutation := newWebauthnChallengeMutation(c.config, OpUpdate)
+	return &WebauthnChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *WebauthnChallengeClient) UpdateOne(_m *WebauthnChallenge) *WebauthnChallengeUpdateOne {
+	mutation := newWebauthnChallengeMutation(c.config, OpUpdateOne, withWebauthnChallenge(_m))
+	return &WebauthnChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *WebauthnChallengeClient) UpdateOneID(id uuid.UUID) *WebauthnChallengeUpdateOne {
+	mutation := newWebauthnChallengeMutation(c.config, OpUpdateOne, withWebauthnChallengeID(id))
+	return &WebauthnChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for WebauthnChallenge.
+func (c *WebauthnChallengeClient) Delete() *WebauthnChallengeDelete {
+	mutation := newWebauthnChallengeMutation(c.config, OpDelete)
+	return &WebauthnChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *WebauthnChallengeClient) DeleteOne(_m *WebauthnChallenge) *WebauthnChallengeDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *WebauthnChallengeClient) DeleteOneID(id uuid.UUID) *WebauthnChallengeDeleteOne {
+	builder := c.Delete().Where(webauthnchallenge.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &WebauthnChallengeDeleteOne{builder}
+}
+
+// Query returns a query builder for WebauthnChallenge.
+func (c *WebauthnChallengeClient) Query() *WebauthnChallengeQuery {
+	return &WebauthnChallengeQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeWebauthnChallenge},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a WebauthnChallenge entity by its id.
+func (c *WebauthnChallengeClient) Get(ctx context.Context, id uuid.UUID) (*WebauthnChallenge, error) {
+	return c.Query().Where(webauthnchallenge.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *WebauthnChallengeClient) GetX(ctx context.Context, id uuid.UUID) *WebauthnChallenge {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *WebauthnChallengeClient) Hooks() []Hook {
+	return c.hooks.WebauthnChallenge
+}
+
+// Interceptors returns the client interceptors.
+func (c *WebauthnChallengeClient) Interceptors() []Interceptor {
+	return c.inters.WebauthnChallenge
+}
+
+func (c *WebauthnChallengeClient) mutate(ctx context.Context, m *WebauthnChallengeMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&WebauthnChallengeCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&WebauthnChallengeUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&WebauthnChallengeUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&WebauthnChallengeDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown WebauthnChallenge mutation op: %q", m.Op())
+	}
+}
+
 // WebhookDeliveryClient is a client for the WebhookDelivery schema.
 type WebhookDeliveryClient struct {
 	config
@@ -1808,11 +1951,11 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 type (
 	hooks struct {
 		AuditEvent, EmailToken, Factor, MailMessage, RecoveryCode, RefreshToken,
-		Session, SigningKey, User, WebhookDelivery []ent.Hook
+		Session, SigningKey, User, WebauthnChallenge, WebhookDelivery []ent.Hook
 	}
 	inters struct {
 		AuditEvent, EmailToken, Factor, MailMessage, RecoveryCode, RefreshToken,
-		Session, SigningKey, User, WebhookDelivery []ent.Interceptor
+		Session, SigningKey, User, WebauthnChallenge, WebhookDelivery []ent.Interceptor
 	}
 )
 

@@ -21,6 +21,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/ent/webauthnchallenge"
 	"github.com/gqlauth/gqlauth/ent/webhookdelivery"
 )
 
@@ -82,16 +83,17 @@ var (
 func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
-			auditevent.Table:      auditevent.ValidColumn,
-			emailtoken.Table:      emailtoken.ValidColumn,
-			factor.Table:          factor.ValidColumn,
-			mailmessage.Table:     mailmessage.ValidColumn,
-			recoverycode.Table:    recoverycode.ValidColumn,
-			refreshtoken.Table:    refreshtoken.ValidColumn,
-			session.Table:         session.ValidColumn,
-			signingkey.Table:      signingkey.ValidColumn,
-			user.Table:            user.ValidColumn,
-			webhookdelivery.Table: webhookdelivery.ValidColumn,
+			auditevent.Table:        auditevent.ValidColumn,
+			emailtoken.Table:        emailtoken.ValidColumn,
+			factor.Table:            factor.ValidColumn,
+			mailmessage.Table:       mailmessage.ValidColumn,
+			recoverycode.Table:      recoverycode.ValidColumn,
+			refreshtoken.Table:      refreshtoken.ValidColumn,
+			session.Table:           session.ValidColumn,
+			signingkey.Table:        signingkey.ValidColumn,
+			user.Table:              user.ValidColumn,
+			webauthnchallenge.Table: webauthnchallenge.ValidColumn,
+			webhookdelivery.Table:   webhookdelivery.ValidColumn,
 		})
 	})
 	return columnCheck(t, c)

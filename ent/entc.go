@@ -49,6 +49,7 @@ var enumValues = map[string]string{
 	"UserOrderField.EMAIL":      "By email address.",
 	"UserOrderField.USERNAME":   "By username.",
 	"FactorType.TOTP":           "An authenticator app: 6-digit codes every 30 seconds (RFC 6238).",
+	"FactorType.PASSKEY":        "A passkey (WebAuthn): signs in alone with user verification, or steps a password session up.",
 	"FactorStatus.UNVERIFIED":   "Enrolled, waiting for its first correct code; deleted after an hour.",
 	"FactorStatus.VERIFIED":     "Confirmed with a correct code: it signs in.",
 }

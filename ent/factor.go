@@ -3,6 +3,7 @@
 package ent
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -14,7 +15,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
-// A second factor of the signed-in user: an authenticator app (TOTP). Its secret is never shown again after enrollment.
+// A factor of the signed-in user: an authenticator app (TOTP), whose secret is never shown again after enrollment, or a passkey.
 type Factor struct {
 	config `json:"-"`
 	// ID of the ent.
@@ -28,13 +29,29 @@ type Factor struct {
 	FriendlyName *string `json:"friendly_name,omitempty"`
 	// UNVERIFIED until the first correct code, then VERIFIED: only verified factors sign in.
 	Status factor.Status `json:"status,omitempty"`
-	// The TOTP secret, sealed with AES-256-GCM under DATA_ENCRYPTION_KEY.
+	// The TOTP secret, sealed with AES-256-GCM under DATA_ENCRYPTION_KEY; empty for a passkey.
 	Secret []byte `json:"-"`
 	// The last accepted TOTP time step: a code of that step or an earlier one is refused.
 	LastStep int64 `json:"last_step,omitempty"`
+	// A passkey's WebAuthn credential id, unique across users (shown as credentialId, base64url).
+	CredentialID *[]byte `json:"credential_id,omitempty"`
+	// A passkey's public key (COSE): not a secret, but of no use to clients.
+	PublicKey []byte `json:"public_key,omitempty"`
+	// A passkey's last signature counter; 0 when the authenticator keeps none.
+	SignCount int64 `json:"sign_count,omitempty"`
+	// The AAGUID of the passkey's authenticator model (zeros when it keeps it private).
+	Aaguid []byte `json:"aaguid,omitempty"`
+	// How the browser reaches the passkey's authenticator (internal, hybrid, usb, …), passed back in allowCredentials.
+	Transports []string `json:"transports,omitempty"`
+	// The attestation format the passkey was made with (none, packed, …).
+	AttestationType string `json:"attestation_type,omitempty"`
+	// A passkey that may be synced to other devices (WebAuthn BE flag); false for TOTP.
+	BackupEligible bool `json:"backup_eligible,omitempty"`
+	// A passkey that is synced now (WebAuthn BS flag, as of its last use); false for TOTP.
+	BackedUp bool `json:"backed_up,omitempty"`
 	// When it was enrolled.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// When a code of it was last accepted.
+	// When a code or signature of it was last accepted.
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
 	// The values are being populated by the FactorQuery when eager-loading is set.
@@ -67,11 +84,13 @@ func (*Factor) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case factor.FieldSecret:
+		case factor.FieldSecret, factor.FieldCredentialID, factor.FieldPublicKey, factor.FieldAaguid, factor.FieldTransports:
 			values[i] = new([]byte)
-		case factor.FieldLastStep:
+		case factor.FieldBackupEligible, factor.FieldBackedUp:
+			values[i] = new(sql.NullBool)
+		case factor.FieldLastStep, factor.FieldSignCount:
 			values[i] = new(sql.NullInt64)
-		case factor.FieldType, factor.FieldFriendlyName, factor.FieldStatus:
+		case factor.FieldType, factor.FieldFriendlyName, factor.FieldStatus, factor.FieldAttestationType:
 			values[i] = new(sql.NullString)
 		case factor.FieldCreatedAt, factor.FieldLastUsedAt:
 			values[i] = new(sql.NullTime)
@@ -134,6 +153,56 @@ func (_m *Factor) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field last_step", values[i])
 			} else if value.Valid {
 				_m.LastStep = value.Int64
+			}
+		case factor.FieldCredentialID:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field credential_id", values[i])
+			} else if value != nil {
+				_m.CredentialID = value
+			}
+		case factor.FieldPublicKey:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field public_key", values[i])
+			} else if value != nil {
+				_m.PublicKey = *value
+			}
+		case factor.FieldSignCount:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field sign_count", values[i])
+			} else if value.Valid {
+				_m.SignCount = value.Int64
+			}
+		case factor.FieldAaguid:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field aaguid", values[i])
+			} else if value != nil {
+				_m.Aaguid = *value
+			}
+		case factor.FieldTransports:
+			if value, ok := values[i].(*[]byte); !ok {
+				return fmt.Errorf("unexpected type %T for field transports", values[i])
+			} else if value != nil && len(*value) > 0 {
+				if err := json.Unmarshal(*value, &_m.Transports); err != nil {
+					return fmt.Errorf("unmarshal field transports: %w", err)
+				}
+			}
+		case factor.FieldAttestationType:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field attestation_type", values[i])
+			} else if value.Valid {
+				_m.AttestationType = value.String
+			}
+		case factor.FieldBackupEligible:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field backup_eligible", values[i])
+			} else if value.Valid {
+				_m.BackupEligible = value.Bool
+			}
+		case factor.FieldBackedUp:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field backed_up", values[i])
+			} else if value.Valid {
+				_m.BackedUp = value.Bool
 			}
 		case factor.FieldCreatedAt:
 			if value, ok := values[i].(*sql.NullTime); !ok {
@@ -207,6 +276,32 @@ func (_m *Factor) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("last_step=")
 	builder.WriteString(fmt.Sprintf("%v", _m.LastStep))
+	builder.WriteString(", ")
+	if v := _m.CredentialID; v != nil {
+		builder.WriteString("credential_id=")
+		builder.WriteString(fmt.Sprintf("%v", *v))
+	}
+	builder.WriteString(", ")
+	builder.WriteString("public_key=")
+	builder.WriteString(fmt.Sprintf("%v", _m.PublicKey))
+	builder.WriteString(", ")
+	builder.WriteString("sign_count=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SignCount))
+	builder.WriteString(", ")
+	builder.WriteString("aaguid=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Aaguid))
+	builder.WriteString(", ")
+	builder.WriteString("transports=")
+	builder.WriteString(fmt.Sprintf("%v", _m.Transports))
+	builder.WriteString(", ")
+	builder.WriteString("attestation_type=")
+	builder.WriteString(_m.AttestationType)
+	builder.WriteString(", ")
+	builder.WriteString("backup_eligible=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BackupEligible))
+	builder.WriteString(", ")
+	builder.WriteString("backed_up=")
+	builder.WriteString(fmt.Sprintf("%v", _m.BackedUp))
 	builder.WriteString(", ")
 	builder.WriteString("created_at=")
 	builder.WriteString(_m.CreatedAt.Format(time.ANSIC))

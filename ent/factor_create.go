@@ -82,6 +82,86 @@ func (_c *FactorCreate) SetNillableLastStep(v *int64) *FactorCreate {
 	return _c
 }
 
+// SetCredentialID sets the "credential_id" field.
+func (_c *FactorCreate) SetCredentialID(v []byte) *FactorCreate {
+	_c.mutation.SetCredentialID(v)
+	return _c
+}
+
+// SetPublicKey sets the "public_key" field.
+func (_c *FactorCreate) SetPublicKey(v []byte) *FactorCreate {
+	_c.mutation.SetPublicKey(v)
+	return _c
+}
+
+// SetSignCount sets the "sign_count" field.
+func (_c *FactorCreate) SetSignCount(v int64) *FactorCreate {
+	_c.mutation.SetSignCount(v)
+	return _c
+}
+
+// SetNillableSignCount sets the "sign_count" field if the given value is not nil.
+func (_c *FactorCreate) SetNillableSignCount(v *int64) *FactorCreate {
+	if v != nil {
+		_c.SetSignCount(*v)
+	}
+	return _c
+}
+
+// SetAaguid sets the "aaguid" field.
+func (_c *FactorCreate) SetAaguid(v []byte) *FactorCreate {
+	_c.mutation.SetAaguid(v)
+	return _c
+}
+
+// SetTransports sets the "transports" field.
+func (_c *FactorCreate) SetTransports(v []string) *FactorCreate {
+	_c.mutation.SetTransports(v)
+	return _c
+}
+
+// SetAttestationType sets the "attestation_type" field.
+func (_c *FactorCreate) SetAttestationType(v string) *FactorCreate {
+	_c.mutation.SetAttestationType(v)
+	return _c
+}
+
+// SetNillableAttestationType sets the "attestation_type" field if the given value is not nil.
+func (_c *FactorCreate) SetNillableAttestationType(v *string) *FactorCreate {
+	if v != nil {
+		_c.SetAttestationType(*v)
+	}
+	return _c
+}
+
+// SetBackupEligible sets the "backup_eligible" field.
+func (_c *FactorCreate) SetBackupEligible(v bool) *FactorCreate {
+	_c.mutation.SetBackupEligible(v)
+	return _c
+}
+
+// SetNillableBackupEligible sets the "backup_eligible" field if the given value is not nil.
+func (_c *FactorCreate) SetNillableBackupEligible(v *bool) *FactorCreate {
+	if v != nil {
+		_c.SetBackupEligible(*v)
+	}
+	return _c
+}
+
+// SetBackedUp sets the "backed_up" field.
+func (_c *FactorCreate) SetBackedUp(v bool) *FactorCreate {
+	_c.mutation.SetBackedUp(v)
+	return _c
+}
+
+// SetNillableBackedUp sets the "backed_up" field if the given value is not nil.
+func (_c *FactorCreate) SetNillableBackedUp(v *bool) *FactorCreate {
+	if v != nil {
+		_c.SetBackedUp(*v)
+	}
+	return _c
+}
+
 // SetCreatedAt sets the "created_at" field.
 func (_c *FactorCreate) SetCreatedAt(v time.Time) *FactorCreate {
 	_c.mutation.SetCreatedAt(v)
@@ -164,6 +244,18 @@ func (_c *FactorCreate) defaults() {
 		v := factor.DefaultLastStep
 		_c.mutation.SetLastStep(v)
 	}
+	if _, ok := _c.mutation.SignCount(); !ok {
+		v := factor.DefaultSignCount
+		_c.mutation.SetSignCount(v)
+	}
+	if _, ok := _c.mutation.BackupEligible(); !ok {
+		v := factor.DefaultBackupEligible
+		_c.mutation.SetBackupEligible(v)
+	}
+	if _, ok := _c.mutation.BackedUp(); !ok {
+		v := factor.DefaultBackedUp
+		_c.mutation.SetBackedUp(v)
+	}
 	if _, ok := _c.mutation.ID(); !ok {
 		v := factor.DefaultID()
 		_c.mutation.SetID(v)
@@ -196,11 +288,22 @@ func (_c *FactorCreate) check() error {
 			return &ValidationError{Name: "status", err: fmt.Errorf(`ent: validator failed for field "Factor.status": %w`, err)}
 		}
 	}
-	if _, ok := _c.mutation.Secret(); !ok {
-		return &ValidationError{Name: "secret", err: errors.New(`ent: missing required field "Factor.secret"`)}
-	}
 	if _, ok := _c.mutation.LastStep(); !ok {
 		return &ValidationError{Name: "last_step", err: errors.New(`ent: missing required field "Factor.last_step"`)}
+	}
+	if v, ok := _c.mutation.CredentialID(); ok {
+		if err := factor.CredentialIDValidator(v); err != nil {
+			return &ValidationError{Name: "credential_id", err: fmt.Errorf(`ent: validator failed for field "Factor.credential_id": %w`, err)}
+		}
+	}
+	if _, ok := _c.mutation.SignCount(); !ok {
+		return &ValidationError{Name: "sign_count", err: errors.New(`ent: missing required field "Factor.sign_count"`)}
+	}
+	if _, ok := _c.mutation.BackupEligible(); !ok {
+		return &ValidationError{Name: "backup_eligible", err: errors.New(`ent: missing required field "Factor.backup_eligible"`)}
+	}
+	if _, ok := _c.mutation.BackedUp(); !ok {
+		return &ValidationError{Name: "backed_up", err: errors.New(`ent: missing required field "Factor.backed_up"`)}
 	}
 	if _, ok := _c.mutation.CreatedAt(); !ok {
 		return &ValidationError{Name: "created_at", err: errors.New(`ent: missing required field "Factor.created_at"`)}
@@ -262,6 +365,38 @@ func (_c *FactorCreate) createSpec() (*Factor, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.LastStep(); ok {
 		_spec.SetField(factor.FieldLastStep, field.TypeInt64, value)
 		_node.LastStep = value
+	}
+	if value, ok := _c.mutation.CredentialID(); ok {
+		_spec.SetField(factor.FieldCredentialID, field.TypeBytes, value)
+		_node.CredentialID = &value
+	}
+	if value, ok := _c.mutation.PublicKey(); ok {
+		_spec.SetField(factor.FieldPublicKey, field.TypeBytes, value)
+		_node.PublicKey = value
+	}
+	if value, ok := _c.mutation.SignCount(); ok {
+		_spec.SetField(factor.FieldSignCount, field.TypeInt64, value)
+		_node.SignCount = value
+	}
+	if value, ok := _c.mutation.Aaguid(); ok {
+		_spec.SetField(factor.FieldAaguid, field.TypeBytes, value)
+		_node.Aaguid = value
+	}
+	if value, ok := _c.mutation.Transports(); ok {
+		_spec.SetField(factor.FieldTransports, field.TypeJSON, value)
+		_node.Transports = value
+	}
+	if value, ok := _c.mutation.AttestationType(); ok {
+		_spec.SetField(factor.FieldAttestationType, field.TypeString, value)
+		_node.AttestationType = value
+	}
+	if value, ok := _c.mutation.BackupEligible(); ok {
+		_spec.SetField(factor.FieldBackupEligible, field.TypeBool, value)
+		_node.BackupEligible = value
+	}
+	if value, ok := _c.mutation.BackedUp(); ok {
+		_spec.SetField(factor.FieldBackedUp, field.TypeBool, value)
+		_node.BackedUp = value
 	}
 	if value, ok := _c.mutation.CreatedAt(); ok {
 		_spec.SetField(factor.FieldCreatedAt, field.TypeTime, value)

@@ -10,6 +10,7 @@ import (
 
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
+	"entgo.io/ent/dialect/sql/sqljson"
 	"entgo.io/ent/schema/field"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/predicate"
@@ -80,6 +81,59 @@ func (_u *FactorUpdate) SetNillableLastStep(v *int64) *FactorUpdate {
 // AddLastStep adds value to the "last_step" field.
 func (_u *FactorUpdate) AddLastStep(v int64) *FactorUpdate {
 	_u.mutation.AddLastStep(v)
+	return _u
+}
+
+// SetSignCount sets the "sign_count" field.
+func (_u *FactorUpdate) SetSignCount(v int64) *FactorUpdate {
+	_u.mutation.ResetSignCount()
+	_u.mutation.SetSignCount(v)
+	return _u
+}
+
+// SetNillableSignCount sets the "sign_count" field if the given value is not nil.
+func (_u *FactorUpdate) SetNillableSignCount(v *int64) *FactorUpdate {
+	if v != nil {
+		_u.SetSignCount(*v)
+	}
+	return _u
+}
+
+// AddSignCount adds value to the "sign_count" field.
+func (_u *FactorUpdate) AddSignCount(v int64) *FactorUpdate {
+	_u.mutation.AddSignCount(v)
+	return _u
+}
+
+// SetTransports sets the "transports" field.
+func (_u *FactorUpdate) SetTransports(v []string) *FactorUpdate {
+	_u.mutation.SetTransports(v)
+	return _u
+}
+
+// AppendTransports appends value to the "transports" field.
+func (_u *FactorUpdate) AppendTransports(v []string) *FactorUpdate {
+	_u.mutation.AppendTransports(v)
+	return _u
+}
+
+// ClearTransports clears the value of the "transports" field.
+func (_u *FactorUpdate) ClearTransports() *FactorUpdate {
+	_u.mutation.ClearTransports()
+	return _u
+}
+
+// SetBackedUp sets the "backed_up" field.
+func (_u *FactorUpdate) SetBackedUp(v bool) *FactorUpdate {
+	_u.mutation.SetBackedUp(v)
+	return _u
+}
+
+// SetNillableBackedUp sets the "backed_up" field if the given value is not nil.
+func (_u *FactorUpdate) SetNillableBackedUp(v *bool) *FactorUpdate {
+	if v != nil {
+		_u.SetBackedUp(*v)
+	}
 	return _u
 }
 
@@ -174,11 +228,46 @@ func (_u *FactorUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(factor.FieldStatus, field.TypeEnum, value)
 	}
+	if _u.mutation.SecretCleared() {
+		_spec.ClearField(factor.FieldSecret, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.LastStep(); ok {
 		_spec.SetField(factor.FieldLastStep, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AddedLastStep(); ok {
 		_spec.AddField(factor.FieldLastStep, field.TypeInt64, value)
+	}
+	if _u.mutation.CredentialIDCleared() {
+		_spec.ClearField(factor.FieldCredentialID, field.TypeBytes)
+	}
+	if _u.mutation.PublicKeyCleared() {
+		_spec.ClearField(factor.FieldPublicKey, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.SignCount(); ok {
+		_spec.SetField(factor.FieldSignCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSignCount(); ok {
+		_spec.AddField(factor.FieldSignCount, field.TypeInt64, value)
+	}
+	if _u.mutation.AaguidCleared() {
+		_spec.ClearField(factor.FieldAaguid, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.Transports(); ok {
+		_spec.SetField(factor.FieldTransports, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTransports(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, factor.FieldTransports, value)
+		})
+	}
+	if _u.mutation.TransportsCleared() {
+		_spec.ClearField(factor.FieldTransports, field.TypeJSON)
+	}
+	if _u.mutation.AttestationTypeCleared() {
+		_spec.ClearField(factor.FieldAttestationType, field.TypeString)
+	}
+	if value, ok := _u.mutation.BackedUp(); ok {
+		_spec.SetField(factor.FieldBackedUp, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(factor.FieldLastUsedAt, field.TypeTime, value)
@@ -258,6 +347,59 @@ func (_u *FactorUpdateOne) SetNillableLastStep(v *int64) *FactorUpdateOne {
 // AddLastStep adds value to the "last_step" field.
 func (_u *FactorUpdateOne) AddLastStep(v int64) *FactorUpdateOne {
 	_u.mutation.AddLastStep(v)
+	return _u
+}
+
+// SetSignCount sets the "sign_count" field.
+func (_u *FactorUpdateOne) SetSignCount(v int64) *FactorUpdateOne {
+	_u.mutation.ResetSignCount()
+	_u.mutation.SetSignCount(v)
+	return _u
+}
+
+// SetNillableSignCount sets the "sign_count" field if the given value is not nil.
+func (_u *FactorUpdateOne) SetNillableSignCount(v *int64) *FactorUpdateOne {
+	if v != nil {
+		_u.SetSignCount(*v)
+	}
+	return _u
+}
+
+// AddSignCount adds value to the "sign_count" field.
+func (_u *FactorUpdateOne) AddSignCount(v int64) *FactorUpdateOne {
+	_u.mutation.AddSignCount(v)
+	return _u
+}
+
+// SetTransports sets the "transports" field.
+func (_u *FactorUpdateOne) SetTransports(v []string) *FactorUpdateOne {
+	_u.mutation.SetTransports(v)
+	return _u
+}
+
+// AppendTransports appends value to the "transports" field.
+func (_u *FactorUpdateOne) AppendTransports(v []string) *FactorUpdateOne {
+	_u.mutation.AppendTransports(v)
+	return _u
+}
+
+// ClearTransports clears the value of the "transports" field.
+func (_u *FactorUpdateOne) ClearTransports() *FactorUpdateOne {
+	_u.mutation.ClearTransports()
+	return _u
+}
+
+// SetBackedUp sets the "backed_up" field.
+func (_u *FactorUpdateOne) SetBackedUp(v bool) *FactorUpdateOne {
+	_u.mutation.SetBackedUp(v)
+	return _u
+}
+
+// SetNillableBackedUp sets the "backed_up" field if the given value is not nil.
+func (_u *FactorUpdateOne) SetNillableBackedUp(v *bool) *FactorUpdateOne {
+	if v != nil {
+		_u.SetBackedUp(*v)
+	}
 	return _u
 }
 
@@ -382,11 +524,46 @@ func (_u *FactorUpdateOne) sqlSave(ctx context.Context) (_node *Factor, err erro
 	if value, ok := _u.mutation.Status(); ok {
 		_spec.SetField(factor.FieldStatus, field.TypeEnum, value)
 	}
+	if _u.mutation.SecretCleared() {
+		_spec.ClearField(factor.FieldSecret, field.TypeBytes)
+	}
 	if value, ok := _u.mutation.LastStep(); ok {
 		_spec.SetField(factor.FieldLastStep, field.TypeInt64, value)
 	}
 	if value, ok := _u.mutation.AddedLastStep(); ok {
 		_spec.AddField(factor.FieldLastStep, field.TypeInt64, value)
+	}
+	if _u.mutation.CredentialIDCleared() {
+		_spec.ClearField(factor.FieldCredentialID, field.TypeBytes)
+	}
+	if _u.mutation.PublicKeyCleared() {
+		_spec.ClearField(factor.FieldPublicKey, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.SignCount(); ok {
+		_spec.SetField(factor.FieldSignCount, field.TypeInt64, value)
+	}
+	if value, ok := _u.mutation.AddedSignCount(); ok {
+		_spec.AddField(factor.FieldSignCount, field.TypeInt64, value)
+	}
+	if _u.mutation.AaguidCleared() {
+		_spec.ClearField(factor.FieldAaguid, field.TypeBytes)
+	}
+	if value, ok := _u.mutation.Transports(); ok {
+		_spec.SetField(factor.FieldTransports, field.TypeJSON, value)
+	}
+	if value, ok := _u.mutation.AppendedTransports(); ok {
+		_spec.AddModifier(func(u *sql.UpdateBuilder) {
+			sqljson.Append(u, factor.FieldTransports, value)
+		})
+	}
+	if _u.mutation.TransportsCleared() {
+		_spec.ClearField(factor.FieldTransports, field.TypeJSON)
+	}
+	if _u.mutation.AttestationTypeCleared() {
+		_spec.ClearField(factor.FieldAttestationType, field.TypeString)
+	}
+	if value, ok := _u.mutation.BackedUp(); ok {
+		_spec.SetField(factor.FieldBackedUp, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.LastUsedAt(); ok {
 		_spec.SetField(factor.FieldLastUsedAt, field.TypeTime, value)

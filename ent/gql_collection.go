@@ -49,6 +49,16 @@ func (_q *FactorQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, factor.FieldStatus)
 				fieldSeen[factor.FieldStatus] = struct{}{}
 			}
+		case "backupEligible":
+			if _, ok := fieldSeen[factor.FieldBackupEligible]; !ok {
+				selectedFields = append(selectedFields, factor.FieldBackupEligible)
+				fieldSeen[factor.FieldBackupEligible] = struct{}{}
+			}
+		case "backedUp":
+			if _, ok := fieldSeen[factor.FieldBackedUp]; !ok {
+				selectedFields = append(selectedFields, factor.FieldBackedUp)
+				fieldSeen[factor.FieldBackedUp] = struct{}{}
+			}
 		case "createdAt":
 			if _, ok := fieldSeen[factor.FieldCreatedAt]; !ok {
 				selectedFields = append(selectedFields, factor.FieldCreatedAt)

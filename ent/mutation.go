@@ -22,6 +22,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/ent/webauthnchallenge"
 	"github.com/gqlauth/gqlauth/ent/webhookdelivery"
 )
 
@@ -34,16 +35,17 @@ const (
 	OpUpdateOne = ent.OpUpdateOne
 
 	// Node types.
-	TypeAuditEvent      = "AuditEvent"
-	TypeEmailToken      = "EmailToken"
-	TypeFactor          = "Factor"
-	TypeMailMessage     = "MailMessage"
-	TypeRecoveryCode    = "RecoveryCode"
-	TypeRefreshToken    = "RefreshToken"
-	TypeSession         = "Session"
-	TypeSigningKey      = "SigningKey"
-	TypeUser            = "User"
-	TypeWebhookDelivery = "WebhookDelivery"
+	TypeAuditEvent        = "AuditEvent"
+	TypeEmailToken        = "EmailToken"
+	TypeFactor            = "Factor"
+	TypeMailMessage       = "MailMessage"
+	TypeRecoveryCode      = "RecoveryCode"
+	TypeRefreshToken      = "RefreshToken"
+	TypeSession           = "Session"
+	TypeSigningKey        = "SigningKey"
+	TypeUser              = "User"
+	TypeWebauthnChallenge = "WebauthnChallenge"
+	TypeWebhookDelivery   = "WebhookDelivery"
 )
 
 // AuditEventMutation represents an operation that mutates the AuditEvent nodes in the graph.
@@ -1879,23 +1881,33 @@ func (m *EmailTokenMutation) ResetEdge(name string) error {
 // FactorMutation represents an operation that mutates the Factor nodes in the graph.
 type FactorMutation struct {
 	config
-	op            Op
-	typ           string
-	id            *uuid.UUID
-	_type         *factor.Type
-	friendly_name *string
-	status        *factor.Status
-	secret        *[]byte
-	last_step     *int64
-	addlast_step  *int64
-	created_at    *time.Time
-	last_used_at  *time.Time
-	clearedFields map[string]struct{}
-	user          *uuid.UUID
-	cleareduser   bool
-	done          bool
-	oldValue      func(context.Context) (*Factor, error)
-	predicates    []predicate.Factor
+	op               Op
+	typ              string
+	id               *uuid.UUID
+	_type            *factor.Type
+	friendly_name    *string
+	status           *factor.Status
+	secret           *[]byte
+	last_step        *int64
+	addlast_step     *int64
+	credential_id    *[]byte
+	public_key       *[]byte
+	sign_count       *int64
+	addsign_count    *int64
+	aaguid           *[]byte
+	transports       *[]string
+	appendtransports []string
+	attestation_type *string
+	backup_eligible  *bool
+	backed_up        *bool
+	created_at       *time.Time
+	last_used_at     *time.Time
+	clearedFields    map[string]struct{}
+	user             *uuid.UUID
+	cleareduser      bool
+	done             bool
+	oldValue         func(context.Context) (*Factor, error)
+	predicates       []predicate.Factor
 }
 
 var _ ent.Mutation = (*FactorMutation)(nil)
@@ -2190,9 +2202,22 @@ func (m *FactorMutation) OldSecret(ctx context.Context) (v []byte, err error) {
 	return oldValue.Secret, nil
 }
 
+// ClearSecret clears the value of the "secret" field.
+func (m *FactorMutation) ClearSecret() {
+	m.secret = nil
+	m.clearedFields[factor.FieldSecret] = struct{}{}
+}
+
+// SecretCleared returns if the "secret" field was cleared in this mutation.
+func (m *FactorMutation) SecretCleared() bool {
+	_, ok := m.clearedFields[factor.FieldSecret]
+	return ok
+}
+
 // ResetSecret resets all changes to the "secret" field.
 func (m *FactorMutation) ResetSecret() {
 	m.secret = nil
+	delete(m.clearedFields, factor.FieldSecret)
 }
 
 // SetLastStep sets the "last_step" field.
@@ -2249,6 +2274,395 @@ func (m *FactorMutation) AddedLastStep() (r int64, exists bool) {
 func (m *FactorMutation) ResetLastStep() {
 	m.last_step = nil
 	m.addlast_step = nil
+}
+
+// SetCredentialID sets the "credential_id" field.
+func (m *FactorMutation) SetCredentialID(b []byte) {
+	m.credential_id = &b
+}
+
+// CredentialID returns the value of the "credential_id" field in the mutation.
+func (m *FactorMutation) CredentialID() (r []byte, exists bool) {
+	v := m.credential_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCredentialID returns the old "credential_id" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldCredentialID(ctx context.Context) (v *[]byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCredentialID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCredentialID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCredentialID: %w", err)
+	}
+	return oldValue.CredentialID, nil
+}
+
+// ClearCredentialID clears the value of the "credential_id" field.
+func (m *FactorMutation) ClearCredentialID() {
+	m.credential_id = nil
+	m.clearedFields[factor.FieldCredentialID] = struct{}{}
+}
+
+// CredentialIDCleared returns if the "credential_id" field was cleared in this mutation.
+func (m *FactorMutation) CredentialIDCleared() bool {
+	_, ok := m.clearedFields[factor.FieldCredentialID]
+	return ok
+}
+
+// ResetCredentialID resets all changes to the "credential_id" field.
+func (m *FactorMutation) ResetCredentialID() {
+	m.credential_id = nil
+	delete(m.clearedFields, factor.FieldCredentialID)
+}
+
+// SetPublicKey sets the "public_key" field.
+func (m *FactorMutation) SetPublicKey(b []byte) {
+	m.public_key = &b
+}
+
+// PublicKey returns the value of the "public_key" field in the mutation.
+func (m *FactorMutation) PublicKey() (r []byte, exists bool) {
+	v := m.public_key
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldPublicKey returns the old "public_key" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldPublicKey(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldPublicKey is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldPublicKey requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldPublicKey: %w", err)
+	}
+	return oldValue.PublicKey, nil
+}
+
+// ClearPublicKey clears the value of the "public_key" field.
+func (m *FactorMutation) ClearPublicKey() {
+	m.public_key = nil
+	m.clearedFields[factor.FieldPublicKey] = struct{}{}
+}
+
+// PublicKeyCleared returns if the "public_key" field was cleared in this mutation.
+func (m *FactorMutation) PublicKeyCleared() bool {
+	_, ok := m.clearedFields[factor.FieldPublicKey]
+	return ok
+}
+
+// ResetPublicKey resets all changes to the "public_key" field.
+func (m *FactorMutation) ResetPublicKey() {
+	m.public_key = nil
+	delete(m.clearedFields, factor.FieldPublicKey)
+}
+
+// SetSignCount sets the "sign_count" field.
+func (m *FactorMutation) SetSignCount(i int64) {
+	m.sign_count = &i
+	m.addsign_count = nil
+}
+
+// SignCount returns the value of the "sign_count" field in the mutation.
+func (m *FactorMutation) SignCount() (r int64, exists bool) {
+	v := m.sign_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSignCount returns the old "sign_count" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldSignCount(ctx context.Context) (v int64, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSignCount is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSignCount requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSignCount: %w", err)
+	}
+	return oldValue.SignCount, nil
+}
+
+// AddSignCount adds i to the "sign_count" field.
+func (m *FactorMutation) AddSignCount(i int64) {
+	if m.addsign_count != nil {
+		*m.addsign_count += i
+	} else {
+		m.addsign_count = &i
+	}
+}
+
+// AddedSignCount returns the value that was added to the "sign_count" field in this mutation.
+func (m *FactorMutation) AddedSignCount() (r int64, exists bool) {
+	v := m.addsign_count
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSignCount resets all changes to the "sign_count" field.
+func (m *FactorMutation) ResetSignCount() {
+	m.sign_count = nil
+	m.addsign_count = nil
+}
+
+// SetAaguid sets the "aaguid" field.
+func (m *FactorMutation) SetAaguid(b []byte) {
+	m.aaguid = &b
+}
+
+// Aaguid returns the value of the "aaguid" field in the mutation.
+func (m *FactorMutation) Aaguid() (r []byte, exists bool) {
+	v := m.aaguid
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAaguid returns the old "aaguid" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldAaguid(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAaguid is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAaguid requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAaguid: %w", err)
+	}
+	return oldValue.Aaguid, nil
+}
+
+// ClearAaguid clears the value of the "aaguid" field.
+func (m *FactorMutation) ClearAaguid() {
+	m.aaguid = nil
+	m.clearedFields[factor.FieldAaguid] = struct{}{}
+}
+
+// AaguidCleared returns if the "aaguid" field was cleared in this mutation.
+func (m *FactorMutation) AaguidCleared() bool {
+	_, ok := m.clearedFields[factor.FieldAaguid]
+	return ok
+}
+
+// ResetAaguid resets all changes to the "aaguid" field.
+func (m *FactorMutation) ResetAaguid() {
+	m.aaguid = nil
+	delete(m.clearedFields, factor.FieldAaguid)
+}
+
+// SetTransports sets the "transports" field.
+func (m *FactorMutation) SetTransports(s []string) {
+	m.transports = &s
+	m.appendtransports = nil
+}
+
+// Transports returns the value of the "transports" field in the mutation.
+func (m *FactorMutation) Transports() (r []string, exists bool) {
+	v := m.transports
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldTransports returns the old "transports" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldTransports(ctx context.Context) (v []string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldTransports is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldTransports requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldTransports: %w", err)
+	}
+	return oldValue.Transports, nil
+}
+
+// AppendTransports adds s to the "transports" field.
+func (m *FactorMutation) AppendTransports(s []string) {
+	m.appendtransports = append(m.appendtransports, s...)
+}
+
+// AppendedTransports returns the list of values that were appended to the "transports" field in this mutation.
+func (m *FactorMutation) AppendedTransports() ([]string, bool) {
+	if len(m.appendtransports) == 0 {
+		return nil, false
+	}
+	return m.appendtransports, true
+}
+
+// ClearTransports clears the value of the "transports" field.
+func (m *FactorMutation) ClearTransports() {
+	m.transports = nil
+	m.appendtransports = nil
+	m.clearedFields[factor.FieldTransports] = struct{}{}
+}
+
+// TransportsCleared returns if the "transports" field was cleared in this mutation.
+func (m *FactorMutation) TransportsCleared() bool {
+	_, ok := m.clearedFields[factor.FieldTransports]
+	return ok
+}
+
+// ResetTransports resets all changes to the "transports" field.
+func (m *FactorMutation) ResetTransports() {
+	m.transports = nil
+	m.appendtransports = nil
+	delete(m.clearedFields, factor.FieldTransports)
+}
+
+// SetAttestationType sets the "attestation_type" field.
+func (m *FactorMutation) SetAttestationType(s string) {
+	m.attestation_type = &s
+}
+
+// AttestationType returns the value of the "attestation_type" field in the mutation.
+func (m *FactorMutation) AttestationType() (r string, exists bool) {
+	v := m.attestation_type
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAttestationType returns the old "attestation_type" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldAttestationType(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAttestationType is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAttestationType requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAttestationType: %w", err)
+	}
+	return oldValue.AttestationType, nil
+}
+
+// ClearAttestationType clears the value of the "attestation_type" field.
+func (m *FactorMutation) ClearAttestationType() {
+	m.attestation_type = nil
+	m.clearedFields[factor.FieldAttestationType] = struct{}{}
+}
+
+// AttestationTypeCleared returns if the "attestation_type" field was cleared in this mutation.
+func (m *FactorMutation) AttestationTypeCleared() bool {
+	_, ok := m.clearedFields[factor.FieldAttestationType]
+	return ok
+}
+
+// ResetAttestationType resets all changes to the "attestation_type" field.
+func (m *FactorMutation) ResetAttestationType() {
+	m.attestation_type = nil
+	delete(m.clearedFields, factor.FieldAttestationType)
+}
+
+// SetBackupEligible sets the "backup_eligible" field.
+func (m *FactorMutation) SetBackupEligible(b bool) {
+	m.backup_eligible = &b
+}
+
+// BackupEligible returns the value of the "backup_eligible" field in the mutation.
+func (m *FactorMutation) BackupEligible() (r bool, exists bool) {
+	v := m.backup_eligible
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBackupEligible returns the old "backup_eligible" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldBackupEligible(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBackupEligible is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBackupEligible requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBackupEligible: %w", err)
+	}
+	return oldValue.BackupEligible, nil
+}
+
+// ResetBackupEligible resets all changes to the "backup_eligible" field.
+func (m *FactorMutation) ResetBackupEligible() {
+	m.backup_eligible = nil
+}
+
+// SetBackedUp sets the "backed_up" field.
+func (m *FactorMutation) SetBackedUp(b bool) {
+	m.backed_up = &b
+}
+
+// BackedUp returns the value of the "backed_up" field in the mutation.
+func (m *FactorMutation) BackedUp() (r bool, exists bool) {
+	v := m.backed_up
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldBackedUp returns the old "backed_up" field's value of the Factor entity.
+// If the Factor object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *FactorMutation) OldBackedUp(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldBackedUp is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldBackedUp requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldBackedUp: %w", err)
+	}
+	return oldValue.BackedUp, nil
+}
+
+// ResetBackedUp resets all changes to the "backed_up" field.
+func (m *FactorMutation) ResetBackedUp() {
+	m.backed_up = nil
 }
 
 // SetCreatedAt sets the "created_at" field.
@@ -2397,7 +2811,7 @@ func (m *FactorMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *FactorMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 16)
 	if m.user != nil {
 		fields = append(fields, factor.FieldUserID)
 	}
@@ -2415,6 +2829,30 @@ func (m *FactorMutation) Fields() []string {
 	}
 	if m.last_step != nil {
 		fields = append(fields, factor.FieldLastStep)
+	}
+	if m.credential_id != nil {
+		fields = append(fields, factor.FieldCredentialID)
+	}
+	if m.public_key != nil {
+		fields = append(fields, factor.FieldPublicKey)
+	}
+	if m.sign_count != nil {
+		fields = append(fields, factor.FieldSignCount)
+	}
+	if m.aaguid != nil {
+		fields = append(fields, factor.FieldAaguid)
+	}
+	if m.transports != nil {
+		fields = append(fields, factor.FieldTransports)
+	}
+	if m.attestation_type != nil {
+		fields = append(fields, factor.FieldAttestationType)
+	}
+	if m.backup_eligible != nil {
+		fields = append(fields, factor.FieldBackupEligible)
+	}
+	if m.backed_up != nil {
+		fields = append(fields, factor.FieldBackedUp)
 	}
 	if m.created_at != nil {
 		fields = append(fields, factor.FieldCreatedAt)
@@ -2442,6 +2880,22 @@ func (m *FactorMutation) Field(name string) (ent.Value, bool) {
 		return m.Secret()
 	case factor.FieldLastStep:
 		return m.LastStep()
+	case factor.FieldCredentialID:
+		return m.CredentialID()
+	case factor.FieldPublicKey:
+		return m.PublicKey()
+	case factor.FieldSignCount:
+		return m.SignCount()
+	case factor.FieldAaguid:
+		return m.Aaguid()
+	case factor.FieldTransports:
+		return m.Transports()
+	case factor.FieldAttestationType:
+		return m.AttestationType()
+	case factor.FieldBackupEligible:
+		return m.BackupEligible()
+	case factor.FieldBackedUp:
+		return m.BackedUp()
 	case factor.FieldCreatedAt:
 		return m.CreatedAt()
 	case factor.FieldLastUsedAt:
@@ -2467,6 +2921,22 @@ func (m *FactorMutation) OldField(ctx context.Context, name string) (ent.Value, 
 		return m.OldSecret(ctx)
 	case factor.FieldLastStep:
 		return m.OldLastStep(ctx)
+	case factor.FieldCredentialID:
+		return m.OldCredentialID(ctx)
+	case factor.FieldPublicKey:
+		return m.OldPublicKey(ctx)
+	case factor.FieldSignCount:
+		return m.OldSignCount(ctx)
+	case factor.FieldAaguid:
+		return m.OldAaguid(ctx)
+	case factor.FieldTransports:
+		return m.OldTransports(ctx)
+	case factor.FieldAttestationType:
+		return m.OldAttestationType(ctx)
+	case factor.FieldBackupEligible:
+		return m.OldBackupEligible(ctx)
+	case factor.FieldBackedUp:
+		return m.OldBackedUp(ctx)
 	case factor.FieldCreatedAt:
 		return m.OldCreatedAt(ctx)
 	case factor.FieldLastUsedAt:
@@ -2522,6 +2992,62 @@ func (m *FactorMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetLastStep(v)
 		return nil
+	case factor.FieldCredentialID:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCredentialID(v)
+		return nil
+	case factor.FieldPublicKey:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetPublicKey(v)
+		return nil
+	case factor.FieldSignCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSignCount(v)
+		return nil
+	case factor.FieldAaguid:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAaguid(v)
+		return nil
+	case factor.FieldTransports:
+		v, ok := value.([]string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetTransports(v)
+		return nil
+	case factor.FieldAttestationType:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAttestationType(v)
+		return nil
+	case factor.FieldBackupEligible:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBackupEligible(v)
+		return nil
+	case factor.FieldBackedUp:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetBackedUp(v)
+		return nil
 	case factor.FieldCreatedAt:
 		v, ok := value.(time.Time)
 		if !ok {
@@ -2547,6 +3073,9 @@ func (m *FactorMutation) AddedFields() []string {
 	if m.addlast_step != nil {
 		fields = append(fields, factor.FieldLastStep)
 	}
+	if m.addsign_count != nil {
+		fields = append(fields, factor.FieldSignCount)
+	}
 	return fields
 }
 
@@ -2557,6 +3086,8 @@ func (m *FactorMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case factor.FieldLastStep:
 		return m.AddedLastStep()
+	case factor.FieldSignCount:
+		return m.AddedSignCount()
 	}
 	return nil, false
 }
@@ -2573,6 +3104,13 @@ func (m *FactorMutation) AddField(name string, value ent.Value) error {
 		}
 		m.AddLastStep(v)
 		return nil
+	case factor.FieldSignCount:
+		v, ok := value.(int64)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSignCount(v)
+		return nil
 	}
 	return fmt.Errorf("unknown Factor numeric field %s", name)
 }
@@ -2583,6 +3121,24 @@ func (m *FactorMutation) ClearedFields() []string {
 	var fields []string
 	if m.FieldCleared(factor.FieldFriendlyName) {
 		fields = append(fields, factor.FieldFriendlyName)
+	}
+	if m.FieldCleared(factor.FieldSecret) {
+		fields = append(fields, factor.FieldSecret)
+	}
+	if m.FieldCleared(factor.FieldCredentialID) {
+		fields = append(fields, factor.FieldCredentialID)
+	}
+	if m.FieldCleared(factor.FieldPublicKey) {
+		fields = append(fields, factor.FieldPublicKey)
+	}
+	if m.FieldCleared(factor.FieldAaguid) {
+		fields = append(fields, factor.FieldAaguid)
+	}
+	if m.FieldCleared(factor.FieldTransports) {
+		fields = append(fields, factor.FieldTransports)
+	}
+	if m.FieldCleared(factor.FieldAttestationType) {
+		fields = append(fields, factor.FieldAttestationType)
 	}
 	if m.FieldCleared(factor.FieldLastUsedAt) {
 		fields = append(fields, factor.FieldLastUsedAt)
@@ -2603,6 +3159,24 @@ func (m *FactorMutation) ClearField(name string) error {
 	switch name {
 	case factor.FieldFriendlyName:
 		m.ClearFriendlyName()
+		return nil
+	case factor.FieldSecret:
+		m.ClearSecret()
+		return nil
+	case factor.FieldCredentialID:
+		m.ClearCredentialID()
+		return nil
+	case factor.FieldPublicKey:
+		m.ClearPublicKey()
+		return nil
+	case factor.FieldAaguid:
+		m.ClearAaguid()
+		return nil
+	case factor.FieldTransports:
+		m.ClearTransports()
+		return nil
+	case factor.FieldAttestationType:
+		m.ClearAttestationType()
 		return nil
 	case factor.FieldLastUsedAt:
 		m.ClearLastUsedAt()
@@ -2632,6 +3206,30 @@ func (m *FactorMutation) ResetField(name string) error {
 		return nil
 	case factor.FieldLastStep:
 		m.ResetLastStep()
+		return nil
+	case factor.FieldCredentialID:
+		m.ResetCredentialID()
+		return nil
+	case factor.FieldPublicKey:
+		m.ResetPublicKey()
+		return nil
+	case factor.FieldSignCount:
+		m.ResetSignCount()
+		return nil
+	case factor.FieldAaguid:
+		m.ResetAaguid()
+		return nil
+	case factor.FieldTransports:
+		m.ResetTransports()
+		return nil
+	case factor.FieldAttestationType:
+		m.ResetAttestationType()
+		return nil
+	case factor.FieldBackupEligible:
+		m.ResetBackupEligible()
+		return nil
+	case factor.FieldBackedUp:
+		m.ResetBackedUp()
 		return nil
 	case factor.FieldCreatedAt:
 		m.ResetCreatedAt()
@@ -8944,6 +9542,392 @@ func (m *UserMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown User edge %s", name)
+}
+
+// WebauthnChallengeMutation represents an operation that mutates the WebauthnChallenge nodes in the graph.
+type WebauthnChallengeMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	data          *[]byte
+	expires_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*WebauthnChallenge, error)
+	predicates    []predicate.WebauthnChallenge
+}
+
+var _ ent.Mutation = (*WebauthnChallengeMutation)(nil)
+
+// webauthnchallengeOption allows management of the mutation configuration using functional options.
+type webauthnchallengeOption func(*WebauthnChallengeMutation)
+
+// newWebauthnChallengeMutation creates new mutation for the WebauthnChallenge entity.
+func newWebauthnChallengeMutation(c config, op Op, opts ...webauthnchallengeOption) *WebauthnChallengeMutation {
+	m := &WebauthnChallengeMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeWebauthnChallenge,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withWebauthnChallengeID sets the ID field of the mutation.
+func withWebauthnChallengeID(id uuid.UUID) webauthnchallengeOption {
+	return func(m *WebauthnChallengeMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *WebauthnChallenge
+		)
+		m.oldValue = func(ctx context.Context) (*WebauthnChallenge, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().WebauthnChallenge.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withWebauthnChallenge sets the old WebauthnChallenge of the mutation.
+func withWebauthnChallenge(node *WebauthnChallenge) webauthnchallengeOption {
+	return func(m *WebauthnChallengeMutation) {
+		m.oldValue = func(context.Context) (*WebauthnChallenge, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m WebauthnChallengeMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m WebauthnChallengeMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of WebauthnChallenge entities.
+func (m *WebauthnChallengeMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *WebauthnChallengeMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *WebauthnChallengeMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().WebauthnChallenge.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetData sets the "data" field.
+func (m *WebauthnChallengeMutation) SetData(b []byte) {
+	m.data = &b
+}
+
+// Data returns the value of the "data" field in the mutation.
+func (m *WebauthnChallengeMutation) Data() (r []byte, exists bool) {
+	v := m.data
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldData returns the old "data" field's value of the WebauthnChallenge entity.
+// If the WebauthnChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebauthnChallengeMutation) OldData(ctx context.Context) (v []byte, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldData is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldData requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldData: %w", err)
+	}
+	return oldValue.Data, nil
+}
+
+// ResetData resets all changes to the "data" field.
+func (m *WebauthnChallengeMutation) ResetData() {
+	m.data = nil
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *WebauthnChallengeMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *WebauthnChallengeMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the WebauthnChallenge entity.
+// If the WebauthnChallenge object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *WebauthnChallengeMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *WebauthnChallengeMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the WebauthnChallengeMutation builder.
+func (m *WebauthnChallengeMutation) Where(ps ...predicate.WebauthnChallenge) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the WebauthnChallengeMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *WebauthnChallengeMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.WebauthnChallenge, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *WebauthnChallengeMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *WebauthnChallengeMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (WebauthnChallenge).
+func (m *WebauthnChallengeMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *WebauthnChallengeMutation) Fields() []string {
+	fields := make([]string, 0, 2)
+	if m.data != nil {
+		fields = append(fields, webauthnchallenge.FieldData)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, webauthnchallenge.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *WebauthnChallengeMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case webauthnchallenge.FieldData:
+		return m.Data()
+	case webauthnchallenge.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *WebauthnChallengeMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case webauthnchallenge.FieldData:
+		return m.OldData(ctx)
+	case webauthnchallenge.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown WebauthnChallenge field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WebauthnChallengeMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case webauthnchallenge.FieldData:
+		v, ok := value.([]byte)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetData(v)
+		return nil
+	case webauthnchallenge.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown WebauthnChallenge field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *WebauthnChallengeMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *WebauthnChallengeMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *WebauthnChallengeMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown WebauthnChallenge numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *WebauthnChallengeMutation) ClearedFields() []string {
+	return nil
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *WebauthnChallengeMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *WebauthnChallengeMutation) ClearField(name string) error {
+	return fmt.Errorf("unknown WebauthnChallenge nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *WebauthnChallengeMutation) ResetField(name string) error {
+	switch name {
+	case webauthnchallenge.FieldData:
+		m.ResetData()
+		return nil
+	case webauthnchallenge.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown WebauthnChallenge field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *WebauthnChallengeMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *WebauthnChallengeMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *WebauthnChallengeMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *WebauthnChallengeMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *WebauthnChallengeMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *WebauthnChallengeMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *WebauthnChallengeMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown WebauthnChallenge unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *WebauthnChallengeMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown WebauthnChallenge edge %s", name)
 }
 
 // WebhookDeliveryMutation represents an operation that mutates the WebhookDelivery nodes in the graph.

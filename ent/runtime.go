@@ -16,6 +16,7 @@ import (
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/signingkey"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/ent/webauthnchallenge"
 	"github.com/gqlauth/gqlauth/ent/webhookdelivery"
 )
 
@@ -98,6 +99,22 @@ func init() {
 	factorDescLastStep := factorFields[5].Descriptor()
 	// factor.DefaultLastStep holds the default value on creation for the last_step field.
 	factor.DefaultLastStep = factorDescLastStep.Default.(int64)
+	// factorDescCredentialID is the schema descriptor for credential_id field.
+	factorDescCredentialID := factorFields[6].Descriptor()
+	// factor.CredentialIDValidator is a validator for the "credential_id" field. It is called by the builders before save.
+	factor.CredentialIDValidator = factorDescCredentialID.Validators[0].(func([]byte) error)
+	// factorDescSignCount is the schema descriptor for sign_count field.
+	factorDescSignCount := factorFields[8].Descriptor()
+	// factor.DefaultSignCount holds the default value on creation for the sign_count field.
+	factor.DefaultSignCount = factorDescSignCount.Default.(int64)
+	// factorDescBackupEligible is the schema descriptor for backup_eligible field.
+	factorDescBackupEligible := factorFields[12].Descriptor()
+	// factor.DefaultBackupEligible holds the default value on creation for the backup_eligible field.
+	factor.DefaultBackupEligible = factorDescBackupEligible.Default.(bool)
+	// factorDescBackedUp is the schema descriptor for backed_up field.
+	factorDescBackedUp := factorFields[13].Descriptor()
+	// factor.DefaultBackedUp holds the default value on creation for the backed_up field.
+	factor.DefaultBackedUp = factorDescBackedUp.Default.(bool)
 	// factorDescID is the schema descriptor for id field.
 	factorDescID := factorMixinFields0[0].Descriptor()
 	// factor.DefaultID holds the default value on creation for the id field.
@@ -277,6 +294,19 @@ func init() {
 	userDescID := userMixinFields0[0].Descriptor()
 	// user.DefaultID holds the default value on creation for the id field.
 	user.DefaultID = userDescID.Default.(func() uuid.UUID)
+	webauthnchallengeMixin := schema.WebauthnChallenge{}.Mixin()
+	webauthnchallengeMixinFields0 := webauthnchallengeMixin[0].Fields()
+	_ = webauthnchallengeMixinFields0
+	webauthnchallengeFields := schema.WebauthnChallenge{}.Fields()
+	_ = webauthnchallengeFields
+	// webauthnchallengeDescData is the schema descriptor for data field.
+	webauthnchallengeDescData := webauthnchallengeFields[0].Descriptor()
+	// webauthnchallenge.DataValidator is a validator for the "data" field. It is called by the builders before save.
+	webauthnchallenge.DataValidator = webauthnchallengeDescData.Validators[0].(func([]byte) error)
+	// webauthnchallengeDescID is the schema descriptor for id field.
+	webauthnchallengeDescID := webauthnchallengeMixinFields0[0].Descriptor()
+	// webauthnchallenge.DefaultID holds the default value on creation for the id field.
+	webauthnchallenge.DefaultID = webauthnchallengeDescID.Default.(func() uuid.UUID)
 	webhookdeliveryMixin := schema.WebhookDelivery{}.Mixin()
 	webhookdeliveryMixinFields0 := webhookdeliveryMixin[0].Fields()
 	_ = webhookdeliveryMixinFields0

@@ -32,6 +32,8 @@ type Tx struct {
 	SigningKey *SigningKeyClient
 	// User is the client for interacting with the User builders.
 	User *UserClient
+	// WebauthnChallenge is the client for interacting with the WebauthnChallenge builders.
+	WebauthnChallenge *WebauthnChallengeClient
 	// WebhookDelivery is the client for interacting with the WebhookDelivery builders.
 	WebhookDelivery *WebhookDeliveryClient
 
@@ -174,6 +176,7 @@ func (tx *Tx) init() {
 	tx.Session = NewSessionClient(tx.config)
 	tx.SigningKey = NewSigningKeyClient(tx.config)
 	tx.User = NewUserClient(tx.config)
+	tx.WebauthnChallenge = NewWebauthnChallengeClient(tx.config)
 	tx.WebhookDelivery = NewWebhookDeliveryClient(tx.config)
 }
 

@@ -37,6 +37,9 @@ func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUI
 	return r.Accounts.Users(ctx, account.UsersPage{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
 }
 
+// Factor returns FactorResolver implementation.
+func (r *Resolver) Factor() FactorResolver { return &factorResolver{r} }
+
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
@@ -50,6 +53,7 @@ func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
 type (
+	factorResolver       struct{ *Resolver }
 	queryResolver        struct{ *Resolver }
 	refreshTokenResolver struct{ *Resolver }
 	sessionResolver      struct{ *Resolver }

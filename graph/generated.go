@@ -42,6 +42,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	AuthPayload() AuthPayloadResolver
+	Factor() FactorResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	RefreshToken() RefreshTokenResolver
@@ -89,38 +90,45 @@ type ComplexityRoot struct {
 	}
 
 	Factor struct {
-		CreatedAt    func(childComplexity int) int
-		FriendlyName func(childComplexity int) int
-		ID           func(childComplexity int) int
-		LastUsedAt   func(childComplexity int) int
-		Status       func(childComplexity int) int
-		Type         func(childComplexity int) int
+		BackedUp       func(childComplexity int) int
+		BackupEligible func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		CredentialID   func(childComplexity int) int
+		FriendlyName   func(childComplexity int) int
+		ID             func(childComplexity int) int
+		LastUsedAt     func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Type           func(childComplexity int) int
 	}
 
 	Mutation struct {
-		ChangePassword          func(childComplexity int, currentPassword string, newPassword string) int
-		ConfirmEmailChange      func(childComplexity int, token *string, code *string) int
-		DeleteUser              func(childComplexity int, id uuid.UUID) int
-		EnrollTotp              func(childComplexity int, friendlyName *string) int
-		Logout                  func(childComplexity int, scope *session.LogoutScope, refreshToken *string) int
-		Reauthenticate          func(childComplexity int, password *string, code *string) int
-		Refresh                 func(childComplexity int, refreshToken *string) int
-		RegenerateRecoveryCodes func(childComplexity int) int
-		RemoveFactor            func(childComplexity int, id uuid.UUID) int
-		RequestEmailChange      func(childComplexity int, newEmail string, currentPassword string) int
-		RequestPasswordReset    func(childComplexity int, email string) int
-		ResetFactors            func(childComplexity int, userID uuid.UUID) int
-		ResetPassword           func(childComplexity int, token *string, email *string, code *string, newPassword string) int
-		Revoke                  func(childComplexity int, refreshToken *string, id *uuid.UUID) int
-		RevokeSession           func(childComplexity int, id uuid.UUID) int
-		SendVerificationEmail   func(childComplexity int) int
-		SetUserRole             func(childComplexity int, id uuid.UUID, role user.Role) int
-		SignIn                  func(childComplexity int, input authn.SignInInput) int
-		SignUp                  func(childComplexity int, input account.SignUpInput) int
-		UpdateProfile           func(childComplexity int, input model.UpdateProfileInput) int
-		VerifyEmail             func(childComplexity int, token *string, email *string, code *string) int
-		VerifyMfa               func(childComplexity int, factorID *uuid.UUID, code string) int
-		VerifyTotpEnrollment    func(childComplexity int, factorID uuid.UUID, code string) int
+		BeginPasskeyRegistration  func(childComplexity int, friendlyName *string) int
+		BeginPasskeySignIn        func(childComplexity int, email *string, username *string) int
+		ChangePassword            func(childComplexity int, currentPassword string, newPassword string) int
+		ConfirmEmailChange        func(childComplexity int, token *string, code *string) int
+		DeleteUser                func(childComplexity int, id uuid.UUID) int
+		EnrollTotp                func(childComplexity int, friendlyName *string) int
+		FinishPasskeyRegistration func(childComplexity int, challengeID uuid.UUID, credential map[string]any) int
+		FinishPasskeySignIn       func(childComplexity int, challengeID uuid.UUID, credential map[string]any) int
+		Logout                    func(childComplexity int, scope *session.LogoutScope, refreshToken *string) int
+		Reauthenticate            func(childComplexity int, password *string, code *string) int
+		Refresh                   func(childComplexity int, refreshToken *string) int
+		RegenerateRecoveryCodes   func(childComplexity int) int
+		RemoveFactor              func(childComplexity int, id uuid.UUID) int
+		RequestEmailChange        func(childComplexity int, newEmail string, currentPassword string) int
+		RequestPasswordReset      func(childComplexity int, email string) int
+		ResetFactors              func(childComplexity int, userID uuid.UUID) int
+		ResetPassword             func(childComplexity int, token *string, email *string, code *string, newPassword string) int
+		Revoke                    func(childComplexity int, refreshToken *string, id *uuid.UUID) int
+		RevokeSession             func(childComplexity int, id uuid.UUID) int
+		SendVerificationEmail     func(childComplexity int) int
+		SetUserRole               func(childComplexity int, id uuid.UUID, role user.Role) int
+		SignIn                    func(childComplexity int, input authn.SignInInput) int
+		SignUp                    func(childComplexity int, input account.SignUpInput) int
+		UpdateProfile             func(childComplexity int, input model.UpdateProfileInput) int
+		VerifyEmail               func(childComplexity int, token *string, email *string, code *string) int
+		VerifyMfa                 func(childComplexity int, factorID *uuid.UUID, code string) int
+		VerifyTotpEnrollment      func(childComplexity int, factorID uuid.UUID, code string) int
 	}
 
 	PageInfo struct {
@@ -128,6 +136,11 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	PasskeyChallenge struct {
+		ChallengeID func(childComplexity int) int
+		Options     func(childComplexity int) int
 	}
 
 	Query struct {
@@ -223,6 +236,9 @@ type ComplexityRoot struct {
 type AuthPayloadResolver interface {
 	Factors(ctx context.Context, obj *model.AuthPayload) ([]*ent.Factor, error)
 }
+type FactorResolver interface {
+	CredentialID(ctx context.Context, obj *ent.Factor) (*string, error)
+}
 type MutationResolver interface {
 	SignUp(ctx context.Context, input account.SignUpInput) (*model.AuthPayload, error)
 	SignIn(ctx context.Context, input authn.SignInInput) (*model.AuthPayload, error)
@@ -239,6 +255,10 @@ type MutationResolver interface {
 	RegenerateRecoveryCodes(ctx context.Context) ([]string, error)
 	Reauthenticate(ctx context.Context, password *string, code *string) (*model.AuthPayload, error)
 	ResetFactors(ctx context.Context, userID uuid.UUID) (bool, error)
+	BeginPasskeyRegistration(ctx context.Context, friendlyName *string) (*model.PasskeyChallenge, error)
+	FinishPasskeyRegistration(ctx context.Context, challengeID uuid.UUID, credential map[string]any) (*ent.Factor, error)
+	BeginPasskeySignIn(ctx context.Context, email *string, username *string) (*model.PasskeyChallenge, error)
+	FinishPasskeySignIn(ctx context.Context, challengeID uuid.UUID, credential map[string]any) (*model.AuthPayload, error)
 	RevokeSession(ctx context.Context, id uuid.UUID) (bool, error)
 	Refresh(ctx context.Context, refreshToken *string) (*model.AuthPayload, error)
 	Logout(ctx context.Context, scope *session.LogoutScope, refreshToken *string) (bool, error)
@@ -431,12 +451,30 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthPayload.User(childComplexity), true
 
+	case "Factor.backedUp":
+		if e.ComplexityRoot.Factor.BackedUp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Factor.BackedUp(childComplexity), true
+	case "Factor.backupEligible":
+		if e.ComplexityRoot.Factor.BackupEligible == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Factor.BackupEligible(childComplexity), true
 	case "Factor.createdAt":
 		if e.ComplexityRoot.Factor.CreatedAt == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Factor.CreatedAt(childComplexity), true
+	case "Factor.credentialId":
+		if e.ComplexityRoot.Factor.CredentialID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Factor.CredentialID(childComplexity), true
 	case "Factor.friendlyName":
 		if e.ComplexityRoot.Factor.FriendlyName == nil {
 			break
@@ -468,6 +506,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Factor.Type(childComplexity), true
 
+	case "Mutation.beginPasskeyRegistration":
+		if e.ComplexityRoot.Mutation.BeginPasskeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginPasskeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginPasskeyRegistration(childComplexity, args["friendlyName"].(*string)), true
+	case "Mutation.beginPasskeySignIn":
+		if e.ComplexityRoot.Mutation.BeginPasskeySignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_beginPasskeySignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.BeginPasskeySignIn(childComplexity, args["email"].(*string), args["username"].(*string)), true
 	case "Mutation.changePassword":
 		if e.ComplexityRoot.Mutation.ChangePassword == nil {
 			break
@@ -512,6 +572,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollTotp(childComplexity, args["friendlyName"].(*string)), true
+	case "Mutation.finishPasskeyRegistration":
+		if e.ComplexityRoot.Mutation.FinishPasskeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeyRegistration(childComplexity, args["challengeId"].(uuid.UUID), args["credential"].(map[string]any)), true
+	case "Mutation.finishPasskeySignIn":
+		if e.ComplexityRoot.Mutation.FinishPasskeySignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeySignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeySignIn(childComplexity, args["challengeId"].(uuid.UUID), args["credential"].(map[string]any)), true
 	case "Mutation.logout":
 		if e.ComplexityRoot.Mutation.Logout == nil {
 			break
@@ -736,6 +818,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "PasskeyChallenge.challengeId":
+		if e.ComplexityRoot.PasskeyChallenge.ChallengeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasskeyChallenge.ChallengeID(childComplexity), true
+	case "PasskeyChallenge.options":
+		if e.ComplexityRoot.PasskeyChallenge.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PasskeyChallenge.Options(childComplexity), true
 
 	case "Query.auditEvents":
 		if e.ComplexityRoot.Query.AuditEvents == nil {
@@ -1242,7 +1337,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema/audit.graphqls" "schema/auth.graphqls" "schema/email.graphqls" "schema/ent.graphqls" "schema/factors.graphqls" "schema/scalars.graphqls" "schema/sessions.graphqls" "schema/users.graphqls"
+//go:embed "schema/audit.graphqls" "schema/auth.graphqls" "schema/email.graphqls" "schema/ent.graphqls" "schema/factors.graphqls" "schema/passkeys.graphqls" "schema/scalars.graphqls" "schema/sessions.graphqls" "schema/users.graphqls"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -1259,6 +1354,7 @@ var sources = []*ast.Source{
 	{Name: "schema/email.graphqls", Input: sourceData("schema/email.graphqls"), BuiltIn: false},
 	{Name: "schema/ent.graphqls", Input: sourceData("schema/ent.graphqls"), BuiltIn: false},
 	{Name: "schema/factors.graphqls", Input: sourceData("schema/factors.graphqls"), BuiltIn: false},
+	{Name: "schema/passkeys.graphqls", Input: sourceData("schema/passkeys.graphqls"), BuiltIn: false},
 	{Name: "schema/scalars.graphqls", Input: sourceData("schema/scalars.graphqls"), BuiltIn: false},
 	{Name: "schema/sessions.graphqls", Input: sourceData("schema/sessions.graphqls"), BuiltIn: false},
 	{Name: "schema/users.graphqls", Input: sourceData("schema/users.graphqls"), BuiltIn: false},
@@ -1347,10 +1443,16 @@ func (ec *executionContext) childFields_Factor(ctx context.Context, field graphq
 		return ec.fieldContext_Factor_friendlyName(ctx, field)
 	case "status":
 		return ec.fieldContext_Factor_status(ctx, field)
+	case "backupEligible":
+		return ec.fieldContext_Factor_backupEligible(ctx, field)
+	case "backedUp":
+		return ec.fieldContext_Factor_backedUp(ctx, field)
 	case "createdAt":
 		return ec.fieldContext_Factor_createdAt(ctx, field)
 	case "lastUsedAt":
 		return ec.fieldContext_Factor_lastUsedAt(ctx, field)
+	case "credentialId":
+		return ec.fieldContext_Factor_credentialId(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Factor", field.Name)
 }
@@ -1367,6 +1469,16 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_PasskeyChallenge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "challengeId":
+		return ec.fieldContext_PasskeyChallenge_challengeId(ctx, field)
+	case "options":
+		return ec.fieldContext_PasskeyChallenge_options(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PasskeyChallenge", field.Name)
 }
 
 func (ec *executionContext) childFields_RefreshToken(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1621,6 +1733,42 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Mutation_beginPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "friendlyName",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["friendlyName"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_beginPasskeySignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "email",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["email"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "username",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["username"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1690,6 +1838,50 @@ func (ec *executionContext) field_Mutation_enrollTotp_args(ctx context.Context, 
 		return nil, err
 	}
 	args["friendlyName"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "challengeId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["challengeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "credential",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalNJSON2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["credential"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeySignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "challengeId",
+		func(ctx context.Context, v any) (uuid.UUID, error) {
+			return ec.unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["challengeId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "credential",
+		func(ctx context.Context, v any) (map[string]any, error) {
+			return ec.unmarshalNJSON2map(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["credential"] = arg1
 	return args, nil
 }
 
@@ -2958,6 +3150,52 @@ func (ec *executionContext) fieldContext_Factor_status(_ context.Context, field 
 	return graphql.NewScalarFieldContext("Factor", field, false, false, "FactorStatus")
 }
 
+func (ec *executionContext) _Factor_backupEligible(ctx context.Context, field graphql.CollectedField, obj *ent.Factor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Factor_backupEligible(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackupEligible, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Factor_backupEligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Factor", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Factor_backedUp(ctx context.Context, field graphql.CollectedField, obj *ent.Factor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Factor_backedUp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.BackedUp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Factor_backedUp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Factor", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _Factor_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Factor) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3002,6 +3240,29 @@ func (ec *executionContext) _Factor_lastUsedAt(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_Factor_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Factor", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Factor_credentialId(ctx context.Context, field graphql.CollectedField, obj *ent.Factor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Factor_credentialId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Factor().CredentialID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Factor_credentialId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Factor", field, true, true, "String")
 }
 
 func (ec *executionContext) _Mutation_signUp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -3622,6 +3883,182 @@ func (ec *executionContext) fieldContext_Mutation_resetFactors(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_beginPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginPasskeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginPasskeyRegistration(ctx, fc.Args["friendlyName"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PasskeyChallenge) graphql.Marshaler {
+			return ec.marshalNPasskeyChallenge2ᚖgithubᚗcomᚋgqlauthᚋgqlauthᚋgraphᚋmodelᚐPasskeyChallenge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PasskeyChallenge(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginPasskeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeyRegistration(ctx, fc.Args["challengeId"].(uuid.UUID), fc.Args["credential"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Factor) graphql.Marshaler {
+			return ec.marshalNFactor2ᚖgithubᚗcomᚋgqlauthᚋgqlauthᚋentᚐFactor(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Factor(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_beginPasskeySignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_beginPasskeySignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().BeginPasskeySignIn(ctx, fc.Args["email"].(*string), fc.Args["username"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PasskeyChallenge) graphql.Marshaler {
+			return ec.marshalNPasskeyChallenge2ᚖgithubᚗcomᚋgqlauthᚋgqlauthᚋgraphᚋmodelᚐPasskeyChallenge(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_beginPasskeySignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PasskeyChallenge(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_beginPasskeySignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeySignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeySignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeySignIn(ctx, fc.Args["challengeId"].(uuid.UUID), fc.Args["credential"].(map[string]any))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋgqlauthᚋgqlauthᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeySignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeySignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_revokeSession(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4064,6 +4501,52 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _PasskeyChallenge_challengeId(ctx context.Context, field graphql.CollectedField, obj *model.PasskeyChallenge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasskeyChallenge_challengeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChallengeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasskeyChallenge_challengeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasskeyChallenge", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PasskeyChallenge_options(ctx context.Context, field graphql.CollectedField, obj *model.PasskeyChallenge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PasskeyChallenge_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v map[string]any) graphql.Marshaler {
+			return ec.marshalNJSON2map(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PasskeyChallenge_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PasskeyChallenge", field, false, false, "JSON")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -8197,33 +8680,49 @@ func (ec *executionContext) _Factor(ctx context.Context, sel ast.SelectionSet, o
 		case "id":
 			out.Values[i] = ec._Factor_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "type":
 			out.Values[i] = ec._Factor_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "friendlyName":
 			out.Values[i] = ec._Factor_friendlyName(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "status":
 			out.Values[i] = ec._Factor_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "backupEligible":
+			out.Values[i] = ec._Factor_backupEligible(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "backedUp":
+			out.Values[i] = ec._Factor_backedUp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "createdAt":
 			out.Values[i] = ec._Factor_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "lastUsedAt":
 			out.Values[i] = ec._Factor_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "credentialId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Factor_credentialId(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -8365,6 +8864,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "beginPasskeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginPasskeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "beginPasskeySignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_beginPasskeySignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeySignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeySignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "revokeSession":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_revokeSession(ctx, field)
@@ -8467,6 +8994,44 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var passkeyChallengeImplementors = []string{"PasskeyChallenge"}
+
+func (ec *executionContext) _PasskeyChallenge(ctx context.Context, sel ast.SelectionSet, obj *model.PasskeyChallenge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, passkeyChallengeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PasskeyChallenge")
+		case "challengeId":
+			out.Values[i] = ec._PasskeyChallenge_challengeId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "options":
+			out.Values[i] = ec._PasskeyChallenge_options(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -9603,6 +10168,24 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNJSON2map(ctx context.Context, v any) (map[string]any, error) {
+	res, err := graphql.UnmarshalMap(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2map(ctx context.Context, sel ast.SelectionSet, v map[string]any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalMap(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋgqlauthᚋgqlauthᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -9625,6 +10208,14 @@ func (ec *executionContext) marshalNOrderDirection2entgoᚗioᚋcontribᚋentgql
 
 func (ec *executionContext) marshalNPageInfo2entgoᚗioᚋcontribᚋentgqlᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v entgql.PageInfo[uuid.UUID]) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPasskeyChallenge2ᚖgithubᚗcomᚋgqlauthᚋgqlauthᚋgraphᚋmodelᚐPasskeyChallenge(ctx context.Context, sel ast.SelectionSet, v *model.PasskeyChallenge) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PasskeyChallenge!")
+		return graphql.Null
+	}
+	return ec._PasskeyChallenge(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRefreshToken2ᚕᚖgithubᚗcomᚋgqlauthᚋgqlauthᚋentᚐRefreshTokenᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.RefreshToken) graphql.Marshaler {

@@ -36,6 +36,8 @@ type Resolver struct {
 	// MFA is second factors, step-up and re-authentication; it also
 	// tells the AAL1 allow-list what a request owes (graph/assurance.go).
 	MFA *authn.MFA
+	// Passkeys is the passkey (WebAuthn) flows.
+	Passkeys *authn.Passkeys
 	// Audit reads the audit trail (auditEvents, securityActivity).
 	Audit *audit.Trail
 	// Live streams session events (sessionEvents).

@@ -29,6 +29,22 @@ const (
 	FieldSecret = "secret"
 	// FieldLastStep holds the string denoting the last_step field in the database.
 	FieldLastStep = "last_step"
+	// FieldCredentialID holds the string denoting the credential_id field in the database.
+	FieldCredentialID = "credential_id"
+	// FieldPublicKey holds the string denoting the public_key field in the database.
+	FieldPublicKey = "public_key"
+	// FieldSignCount holds the string denoting the sign_count field in the database.
+	FieldSignCount = "sign_count"
+	// FieldAaguid holds the string denoting the aaguid field in the database.
+	FieldAaguid = "aaguid"
+	// FieldTransports holds the string denoting the transports field in the database.
+	FieldTransports = "transports"
+	// FieldAttestationType holds the string denoting the attestation_type field in the database.
+	FieldAttestationType = "attestation_type"
+	// FieldBackupEligible holds the string denoting the backup_eligible field in the database.
+	FieldBackupEligible = "backup_eligible"
+	// FieldBackedUp holds the string denoting the backed_up field in the database.
+	FieldBackedUp = "backed_up"
 	// FieldCreatedAt holds the string denoting the created_at field in the database.
 	FieldCreatedAt = "created_at"
 	// FieldLastUsedAt holds the string denoting the last_used_at field in the database.
@@ -55,6 +71,14 @@ var Columns = []string{
 	FieldStatus,
 	FieldSecret,
 	FieldLastStep,
+	FieldCredentialID,
+	FieldPublicKey,
+	FieldSignCount,
+	FieldAaguid,
+	FieldTransports,
+	FieldAttestationType,
+	FieldBackupEligible,
+	FieldBackedUp,
 	FieldCreatedAt,
 	FieldLastUsedAt,
 }
@@ -74,6 +98,14 @@ var (
 	FriendlyNameValidator func(string) error
 	// DefaultLastStep holds the default value on creation for the "last_step" field.
 	DefaultLastStep int64
+	// CredentialIDValidator is a validator for the "credential_id" field. It is called by the builders before save.
+	CredentialIDValidator func([]byte) error
+	// DefaultSignCount holds the default value on creation for the "sign_count" field.
+	DefaultSignCount int64
+	// DefaultBackupEligible holds the default value on creation for the "backup_eligible" field.
+	DefaultBackupEligible bool
+	// DefaultBackedUp holds the default value on creation for the "backed_up" field.
+	DefaultBackedUp bool
 	// DefaultID holds the default value on creation for the "id" field.
 	DefaultID func() uuid.UUID
 )
@@ -83,7 +115,8 @@ type Type string
 
 // Type values.
 const (
-	TypeTOTP Type = "TOTP"
+	TypeTOTP    Type = "TOTP"
+	TypePASSKEY Type = "PASSKEY"
 )
 
 func (_type Type) String() string {
@@ -93,7 +126,7 @@ func (_type Type) String() string {
 // TypeValidator is a validator for the "type" field enum values. It is called by the builders before save.
 func TypeValidator(_type Type) error {
 	switch _type {
-	case TypeTOTP:
+	case TypeTOTP, TypePASSKEY:
 		return nil
 	default:
 		return fmt.Errorf("factor: invalid enum value for type field: %q", _type)
@@ -157,6 +190,26 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByLastStep orders the results by the last_step field.
 func ByLastStep(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldLastStep, opts...).ToFunc()
+}
+
+// BySignCount orders the results by the sign_count field.
+func BySignCount(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSignCount, opts...).ToFunc()
+}
+
+// ByAttestationType orders the results by the attestation_type field.
+func ByAttestationType(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldAttestationType, opts...).ToFunc()
+}
+
+// ByBackupEligible orders the results by the backup_eligible field.
+func ByBackupEligible(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBackupEligible, opts...).ToFunc()
+}
+
+// ByBackedUp orders the results by the backed_up field.
+func ByBackedUp(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldBackedUp, opts...).ToFunc()
 }
 
 // ByCreatedAt orders the results by the created_at field.

@@ -76,6 +76,41 @@ func LastStep(v int64) predicate.Factor {
 	return predicate.Factor(sql.FieldEQ(FieldLastStep, v))
 }
 
+// CredentialID applies equality check predicate on the "credential_id" field. It's identical to CredentialIDEQ.
+func CredentialID(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldCredentialID, v))
+}
+
+// PublicKey applies equality check predicate on the "public_key" field. It's identical to PublicKeyEQ.
+func PublicKey(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldPublicKey, v))
+}
+
+// SignCount applies equality check predicate on the "sign_count" field. It's identical to SignCountEQ.
+func SignCount(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldSignCount, v))
+}
+
+// Aaguid applies equality check predicate on the "aaguid" field. It's identical to AaguidEQ.
+func Aaguid(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldAaguid, v))
+}
+
+// AttestationType applies equality check predicate on the "attestation_type" field. It's identical to AttestationTypeEQ.
+func AttestationType(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldAttestationType, v))
+}
+
+// BackupEligible applies equality check predicate on the "backup_eligible" field. It's identical to BackupEligibleEQ.
+func BackupEligible(v bool) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldBackupEligible, v))
+}
+
+// BackedUp applies equality check predicate on the "backed_up" field. It's identical to BackedUpEQ.
+func BackedUp(v bool) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldBackedUp, v))
+}
+
 // CreatedAt applies equality check predicate on the "created_at" field. It's identical to CreatedAtEQ.
 func CreatedAt(v time.Time) predicate.Factor {
 	return predicate.Factor(sql.FieldEQ(FieldCreatedAt, v))
@@ -261,6 +296,16 @@ func SecretLTE(v []byte) predicate.Factor {
 	return predicate.Factor(sql.FieldLTE(FieldSecret, v))
 }
 
+// SecretIsNil applies the IsNil predicate on the "secret" field.
+func SecretIsNil() predicate.Factor {
+	return predicate.Factor(sql.FieldIsNull(FieldSecret))
+}
+
+// SecretNotNil applies the NotNil predicate on the "secret" field.
+func SecretNotNil() predicate.Factor {
+	return predicate.Factor(sql.FieldNotNull(FieldSecret))
+}
+
 // LastStepEQ applies the EQ predicate on the "last_step" field.
 func LastStepEQ(v int64) predicate.Factor {
 	return predicate.Factor(sql.FieldEQ(FieldLastStep, v))
@@ -299,6 +344,301 @@ func LastStepLT(v int64) predicate.Factor {
 // LastStepLTE applies the LTE predicate on the "last_step" field.
 func LastStepLTE(v int64) predicate.Factor {
 	return predicate.Factor(sql.FieldLTE(FieldLastStep, v))
+}
+
+// CredentialIDEQ applies the EQ predicate on the "credential_id" field.
+func CredentialIDEQ(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldCredentialID, v))
+}
+
+// CredentialIDNEQ applies the NEQ predicate on the "credential_id" field.
+func CredentialIDNEQ(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldCredentialID, v))
+}
+
+// CredentialIDIn applies the In predicate on the "credential_id" field.
+func CredentialIDIn(vs ...[]byte) predicate.Factor {
+	return predicate.Factor(sql.FieldIn(FieldCredentialID, vs...))
+}
+
+// CredentialIDNotIn applies the NotIn predicate on the "credential_id" field.
+func CredentialIDNotIn(vs ...[]byte) predicate.Factor {
+	return predicate.Factor(sql.FieldNotIn(FieldCredentialID, vs...))
+}
+
+// CredentialIDGT applies the GT predicate on the "credential_id" field.
+func CredentialIDGT(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldGT(FieldCredentialID, v))
+}
+
+// CredentialIDGTE applies the GTE predicate on the "credential_id" field.
+func CredentialIDGTE(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldGTE(FieldCredentialID, v))
+}
+
+// CredentialIDLT applies the LT predicate on the "credential_id" field.
+func CredentialIDLT(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldLT(FieldCredentialID, v))
+}
+
+// CredentialIDLTE applies the LTE predicate on the "credential_id" field.
+func CredentialIDLTE(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldLTE(FieldCredentialID, v))
+}
+
+// CredentialIDIsNil applies the IsNil predicate on the "credential_id" field.
+func CredentialIDIsNil() predicate.Factor {
+	return predicate.Factor(sql.FieldIsNull(FieldCredentialID))
+}
+
+// CredentialIDNotNil applies the NotNil predicate on the "credential_id" field.
+func CredentialIDNotNil() predicate.Factor {
+	return predicate.Factor(sql.FieldNotNull(FieldCredentialID))
+}
+
+// PublicKeyEQ applies the EQ predicate on the "public_key" field.
+func PublicKeyEQ(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldPublicKey, v))
+}
+
+// PublicKeyNEQ applies the NEQ predicate on the "public_key" field.
+func PublicKeyNEQ(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldPublicKey, v))
+}
+
+// PublicKeyIn applies the In predicate on the "public_key" field.
+func PublicKeyIn(vs ...[]byte) predicate.Factor {
+	return predicate.Factor(sql.FieldIn(FieldPublicKey, vs...))
+}
+
+// PublicKeyNotIn applies the NotIn predicate on the "public_key" field.
+func PublicKeyNotIn(vs ...[]byte) predicate.Factor {
+	return predicate.Factor(sql.FieldNotIn(FieldPublicKey, vs...))
+}
+
+// PublicKeyGT applies the GT predicate on the "public_key" field.
+func PublicKeyGT(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldGT(FieldPublicKey, v))
+}
+
+// PublicKeyGTE applies the GTE predicate on the "public_key" field.
+func PublicKeyGTE(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldGTE(FieldPublicKey, v))
+}
+
+// PublicKeyLT applies the LT predicate on the "public_key" field.
+func PublicKeyLT(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldLT(FieldPublicKey, v))
+}
+
+// PublicKeyLTE applies the LTE predicate on the "public_key" field.
+func PublicKeyLTE(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldLTE(FieldPublicKey, v))
+}
+
+// PublicKeyIsNil applies the IsNil predicate on the "public_key" field.
+func PublicKeyIsNil() predicate.Factor {
+	return predicate.Factor(sql.FieldIsNull(FieldPublicKey))
+}
+
+// PublicKeyNotNil applies the NotNil predicate on the "public_key" field.
+func PublicKeyNotNil() predicate.Factor {
+	return predicate.Factor(sql.FieldNotNull(FieldPublicKey))
+}
+
+// SignCountEQ applies the EQ predicate on the "sign_count" field.
+func SignCountEQ(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldSignCount, v))
+}
+
+// SignCountNEQ applies the NEQ predicate on the "sign_count" field.
+func SignCountNEQ(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldSignCount, v))
+}
+
+// SignCountIn applies the In predicate on the "sign_count" field.
+func SignCountIn(vs ...int64) predicate.Factor {
+	return predicate.Factor(sql.FieldIn(FieldSignCount, vs...))
+}
+
+// SignCountNotIn applies the NotIn predicate on the "sign_count" field.
+func SignCountNotIn(vs ...int64) predicate.Factor {
+	return predicate.Factor(sql.FieldNotIn(FieldSignCount, vs...))
+}
+
+// SignCountGT applies the GT predicate on the "sign_count" field.
+func SignCountGT(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldGT(FieldSignCount, v))
+}
+
+// SignCountGTE applies the GTE predicate on the "sign_count" field.
+func SignCountGTE(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldGTE(FieldSignCount, v))
+}
+
+// SignCountLT applies the LT predicate on the "sign_count" field.
+func SignCountLT(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldLT(FieldSignCount, v))
+}
+
+// SignCountLTE applies the LTE predicate on the "sign_count" field.
+func SignCountLTE(v int64) predicate.Factor {
+	return predicate.Factor(sql.FieldLTE(FieldSignCount, v))
+}
+
+// AaguidEQ applies the EQ predicate on the "aaguid" field.
+func AaguidEQ(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldAaguid, v))
+}
+
+// AaguidNEQ applies the NEQ predicate on the "aaguid" field.
+func AaguidNEQ(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldAaguid, v))
+}
+
+// AaguidIn applies the In predicate on the "aaguid" field.
+func AaguidIn(vs ...[]byte) predicate.Factor {
+	return predicate.Factor(sql.FieldIn(FieldAaguid, vs...))
+}
+
+// AaguidNotIn applies the NotIn predicate on the "aaguid" field.
+func AaguidNotIn(vs ...[]byte) predicate.Factor {
+	return predicate.Factor(sql.FieldNotIn(FieldAaguid, vs...))
+}
+
+// AaguidGT applies the GT predicate on the "aaguid" field.
+func AaguidGT(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldGT(FieldAaguid, v))
+}
+
+// AaguidGTE applies the GTE predicate on the "aaguid" field.
+func AaguidGTE(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldGTE(FieldAaguid, v))
+}
+
+// AaguidLT applies the LT predicate on the "aaguid" field.
+func AaguidLT(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldLT(FieldAaguid, v))
+}
+
+// AaguidLTE applies the LTE predicate on the "aaguid" field.
+func AaguidLTE(v []byte) predicate.Factor {
+	return predicate.Factor(sql.FieldLTE(FieldAaguid, v))
+}
+
+// AaguidIsNil applies the IsNil predicate on the "aaguid" field.
+func AaguidIsNil() predicate.Factor {
+	return predicate.Factor(sql.FieldIsNull(FieldAaguid))
+}
+
+// AaguidNotNil applies the NotNil predicate on the "aaguid" field.
+func AaguidNotNil() predicate.Factor {
+	return predicate.Factor(sql.FieldNotNull(FieldAaguid))
+}
+
+// TransportsIsNil applies the IsNil predicate on the "transports" field.
+func TransportsIsNil() predicate.Factor {
+	return predicate.Factor(sql.FieldIsNull(FieldTransports))
+}
+
+// TransportsNotNil applies the NotNil predicate on the "transports" field.
+func TransportsNotNil() predicate.Factor {
+	return predicate.Factor(sql.FieldNotNull(FieldTransports))
+}
+
+// AttestationTypeEQ applies the EQ predicate on the "attestation_type" field.
+func AttestationTypeEQ(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldAttestationType, v))
+}
+
+// AttestationTypeNEQ applies the NEQ predicate on the "attestation_type" field.
+func AttestationTypeNEQ(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldAttestationType, v))
+}
+
+// AttestationTypeIn applies the In predicate on the "attestation_type" field.
+func AttestationTypeIn(vs ...string) predicate.Factor {
+	return predicate.Factor(sql.FieldIn(FieldAttestationType, vs...))
+}
+
+// AttestationTypeNotIn applies the NotIn predicate on the "attestation_type" field.
+func AttestationTypeNotIn(vs ...string) predicate.Factor {
+	return predicate.Factor(sql.FieldNotIn(FieldAttestationType, vs...))
+}
+
+// AttestationTypeGT applies the GT predicate on the "attestation_type" field.
+func AttestationTypeGT(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldGT(FieldAttestationType, v))
+}
+
+// AttestationTypeGTE applies the GTE predicate on the "attestation_type" field.
+func AttestationTypeGTE(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldGTE(FieldAttestationType, v))
+}
+
+// AttestationTypeLT applies the LT predicate on the "attestation_type" field.
+func AttestationTypeLT(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldLT(FieldAttestationType, v))
+}
+
+// AttestationTypeLTE applies the LTE predicate on the "attestation_type" field.
+func AttestationTypeLTE(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldLTE(FieldAttestationType, v))
+}
+
+// AttestationTypeContains applies the Contains predicate on the "attestation_type" field.
+func AttestationTypeContains(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldContains(FieldAttestationType, v))
+}
+
+// AttestationTypeHasPrefix applies the HasPrefix predicate on the "attestation_type" field.
+func AttestationTypeHasPrefix(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldHasPrefix(FieldAttestationType, v))
+}
+
+// AttestationTypeHasSuffix applies the HasSuffix predicate on the "attestation_type" field.
+func AttestationTypeHasSuffix(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldHasSuffix(FieldAttestationType, v))
+}
+
+// AttestationTypeIsNil applies the IsNil predicate on the "attestation_type" field.
+func AttestationTypeIsNil() predicate.Factor {
+	return predicate.Factor(sql.FieldIsNull(FieldAttestationType))
+}
+
+// AttestationTypeNotNil applies the NotNil predicate on the "attestation_type" field.
+func AttestationTypeNotNil() predicate.Factor {
+	return predicate.Factor(sql.FieldNotNull(FieldAttestationType))
+}
+
+// AttestationTypeEqualFold applies the EqualFold predicate on the "attestation_type" field.
+func AttestationTypeEqualFold(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldEqualFold(FieldAttestationType, v))
+}
+
+// AttestationTypeContainsFold applies the ContainsFold predicate on the "attestation_type" field.
+func AttestationTypeContainsFold(v string) predicate.Factor {
+	return predicate.Factor(sql.FieldContainsFold(FieldAttestationType, v))
+}
+
+// BackupEligibleEQ applies the EQ predicate on the "backup_eligible" field.
+func BackupEligibleEQ(v bool) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldBackupEligible, v))
+}
+
+// BackupEligibleNEQ applies the NEQ predicate on the "backup_eligible" field.
+func BackupEligibleNEQ(v bool) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldBackupEligible, v))
+}
+
+// BackedUpEQ applies the EQ predicate on the "backed_up" field.
+func BackedUpEQ(v bool) predicate.Factor {
+	return predicate.Factor(sql.FieldEQ(FieldBackedUp, v))
+}
+
+// BackedUpNEQ applies the NEQ predicate on the "backed_up" field.
+func BackedUpNEQ(v bool) predicate.Factor {
+	return predicate.Factor(sql.FieldNEQ(FieldBackedUp, v))
 }
 
 // CreatedAtEQ applies the EQ predicate on the "created_at" field.

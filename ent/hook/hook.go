@@ -117,6 +117,18 @@ func (f UserFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error)
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.UserMutation", m)
 }
 
+// The WebauthnChallengeFunc type is an adapter to allow the use of ordinary
+// function as WebauthnChallenge mutator.
+type WebauthnChallengeFunc func(context.Context, *ent.WebauthnChallengeMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f WebauthnChallengeFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.WebauthnChallengeMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.WebauthnChallengeMutation", m)
+}
+
 // The WebhookDeliveryFunc type is an adapter to allow the use of ordinary
 // function as WebhookDelivery mutator.
 type WebhookDeliveryFunc func(context.Context, *ent.WebhookDeliveryMutation) (ent.Value, error)

@@ -88,11 +88,19 @@ var (
 	// FactorsColumns holds the columns for the "factors" table.
 	FactorsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
-		{Name: "type", Type: field.TypeEnum, Enums: []string{"TOTP"}},
+		{Name: "type", Type: field.TypeEnum, Enums: []string{"TOTP", "PASSKEY"}},
 		{Name: "friendly_name", Type: field.TypeString, Nullable: true, Size: 100},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"UNVERIFIED", "VERIFIED"}, Default: "UNVERIFIED"},
-		{Name: "secret", Type: field.TypeBytes},
+		{Name: "secret", Type: field.TypeBytes, Nullable: true},
 		{Name: "last_step", Type: field.TypeInt64, Default: 0},
+		{Name: "credential_id", Type: field.TypeBytes, Unique: true, Nullable: true, Size: 1023},
+		{Name: "public_key", Type: field.TypeBytes, Nullable: true},
+		{Name: "sign_count", Type: field.TypeInt64, Default: 0},
+		{Name: "aaguid", Type: field.TypeBytes, Nullable: true},
+		{Name: "transports", Type: field.TypeJSON, Nullable: true},
+		{Name: "attestation_type", Type: field.TypeString, Nullable: true},
+		{Name: "backup_eligible", Type: field.TypeBool, Default: false},
+		{Name: "backed_up", Type: field.TypeBool, Default: false},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "last_used_at", Type: field.TypeTime, Nullable: true},
 		{Name: "user_id", Type: field.TypeUUID},
@@ -105,7 +113,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "factors_users_factors",
-				Columns:    []*schema.Column{FactorsColumns[8]},
+				Columns:    []*schema.Column{FactorsColumns[16]},
 				RefColumns: []*schema.Column{UsersColumns[0]},
 				OnDelete:   schema.Cascade,
 			},
@@ -114,12 +122,12 @@ var (
 			{
 				Name:    "factor_user_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{FactorsColumns[8], FactorsColumns[3]},
+				Columns: []*schema.Column{FactorsColumns[16], FactorsColumns[3]},
 			},
 			{
 				Name:    "factor_status_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{FactorsColumns[3], FactorsColumns[6]},
+				Columns: []*schema.Column{FactorsColumns[3], FactorsColumns[14]},
 			},
 		},
 	}
@@ -330,6 +338,25 @@ var (
 		Columns:    UsersColumns,
 		PrimaryKey: []*schema.Column{UsersColumns[0]},
 	}
+	// WebauthnChallengesColumns holds the columns for the "webauthn_challenges" table.
+	WebauthnChallengesColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "data", Type: field.TypeBytes, Size: 65536},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// WebauthnChallengesTable holds the schema information for the "webauthn_challenges" table.
+	WebauthnChallengesTable = &schema.Table{
+		Name:       "webauthn_challenges",
+		Columns:    WebauthnChallengesColumns,
+		PrimaryKey: []*schema.Column{WebauthnChallengesColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "webauthnchallenge_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{WebauthnChallengesColumns[2]},
+			},
+		},
+	}
 	// WebhookDeliveriesColumns holds the columns for the "webhook_deliveries" table.
 	WebhookDeliveriesColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -379,6 +406,7 @@ var (
 		SessionsTable,
 		SigningKeysTable,
 		UsersTable,
+		WebauthnChallengesTable,
 		WebhookDeliveriesTable,
 	}
 )

@@ -33,5 +33,8 @@ type SigningKey func(*sql.Selector)
 // User is the predicate function for user builders.
 type User func(*sql.Selector)
 
+// WebauthnChallenge is the predicate function for webauthnchallenge builders.
+type WebauthnChallenge func(*sql.Selector)
+
 // WebhookDelivery is the predicate function for webhookdelivery builders.
 type WebhookDelivery func(*sql.Selector)

@@ -10,9 +10,11 @@ import (
 	"github.com/google/uuid"
 )
 
-// Factor is a second factor of a user: a TOTP authenticator app today.
-// Its secret is sealed under DATA_ENCRYPTION_KEY and never leaves
-// internal/authn/totp; last_step is the replay guard.
+// Factor is a second factor of a user: a TOTP authenticator app or a
+// passkey (a WebAuthn credential). A TOTP secret is sealed under
+// DATA_ENCRYPTION_KEY and never leaves internal/authn/totp; last_step is
+// its replay guard. A passkey keeps its credential id (unique across
+// users), public key, signature counter and flags (internal/authn/passkey).
 type Factor struct{ ent.Schema }
 
 // Mixin of the Factor.
@@ -27,7 +29,7 @@ func (Factor) Fields() []ent.Field {
 			Immutable().
 			Annotations(entgql.Skip(entgql.SkipAll)),
 		field.Enum("type").
-			Values("TOTP").
+			Values("TOTP", "PASSKEY").
 			Immutable().
 			Comment("What kind of factor it is."),
 		field.String("friendly_name").
@@ -41,18 +43,56 @@ func (Factor) Fields() []ent.Field {
 		field.Bytes("secret").
 			Sensitive().
 			Immutable().
+			Optional().
 			Annotations(entgql.Skip(entgql.SkipAll)).
-			Comment("The TOTP secret, sealed with AES-256-GCM under DATA_ENCRYPTION_KEY."),
+			Comment("The TOTP secret, sealed with AES-256-GCM under DATA_ENCRYPTION_KEY; empty for a passkey."),
 		field.Int64("last_step").
 			Default(0).
 			Annotations(entgql.Skip(entgql.SkipAll)).
 			Comment("The last accepted TOTP time step: a code of that step or an earlier one is refused."),
+		field.Bytes("credential_id").
+			Optional().Nillable().
+			Immutable().
+			Unique().
+			MaxLen(1023).
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("A passkey's WebAuthn credential id, unique across users (shown as credentialId, base64url)."),
+		field.Bytes("public_key").
+			Optional().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("A passkey's public key (COSE): not a secret, but of no use to clients."),
+		field.Int64("sign_count").
+			Default(0).
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("A passkey's last signature counter; 0 when the authenticator keeps none."),
+		field.Bytes("aaguid").
+			Optional().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The AAGUID of the passkey's authenticator model (zeros when it keeps it private)."),
+		field.Strings("transports").
+			Optional().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("How the browser reaches the passkey's authenticator (internal, hybrid, usb, …), passed back in allowCredentials."),
+		field.String("attestation_type").
+			Optional().
+			Immutable().
+			Annotations(entgql.Skip(entgql.SkipAll)).
+			Comment("The attestation format the passkey was made with (none, packed, …)."),
+		field.Bool("backup_eligible").
+			Default(false).
+			Immutable().
+			Comment("A passkey that may be synced to other devices (WebAuthn BE flag); false for TOTP."),
+		field.Bool("backed_up").
+			Default(false).
+			Comment("A passkey that is synced now (WebAuthn BS flag, as of its last use); false for TOTP."),
 		field.Time("created_at").
 			Immutable().
 			Comment("When it was enrolled."),
 		field.Time("last_used_at").
 			Optional().Nillable().
-			Comment("When a code of it was last accepted."),
+			Comment("When a code or signature of it was last accepted."),
 	}
 }
 
@@ -81,7 +121,7 @@ func (Factor) Indexes() []ent.Index {
 // orderings or generated mutations.
 func (Factor) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		schema.Comment("A second factor of the signed-in user: an authenticator app (TOTP). Its secret is never shown again after enrollment."),
+		schema.Comment("A factor of the signed-in user: an authenticator app (TOTP), whose secret is never shown again after enrollment, or a passkey."),
 		entgql.Skip(entgql.SkipOrderField, entgql.SkipWhereInput,
 			entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
 	}

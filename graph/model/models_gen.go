@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent"
 )
 
@@ -31,6 +32,21 @@ type AuthPayload struct {
 	Aal AuthenticatorAssuranceLevel `json:"aal"`
 	// The user's verified factors.
 	Factors []*ent.Factor `json:"factors"`
+}
+
+// A passkey ceremony waiting for the browser: pass options to
+// navigator.credentials.create (registration) or .get (sign-in) as the
+// publicKey member, after turning its base64url strings into ArrayBuffers
+// (PublicKeyCredential.parseCreationOptionsFromJSON /
+// parseRequestOptionsFromJSON), then send the answer with challengeId to the
+// finish mutation within 5 minutes. A challenge works once.
+type PasskeyChallenge struct {
+	// Names the ceremony in the finish mutation.
+	ChallengeID uuid.UUID `json:"challengeId"`
+	// PublicKeyCredentialCreationOptionsJSON (registration) or
+	// PublicKeyCredentialRequestOptionsJSON (sign-in), as WebAuthn Level 3
+	// defines them: binary members as base64url strings.
+	Options map[string]any `json:"options"`
 }
 
 // What a client can be told as it happens, over Server-Sent Events

@@ -20,6 +20,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/authn"
 	"github.com/gqlauth/gqlauth/internal/authn/emailcode"
+	"github.com/gqlauth/gqlauth/internal/authn/passkey"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/live"
@@ -51,6 +52,10 @@ type App struct {
 	Passwords *authn.Passwords
 	// MFA is second factors and step-up.
 	MFA *authn.MFA
+	// Passkeys is the passkey flows; PasskeyChallenges their challenges
+	// in the database when there is no Redis (nil with Redis).
+	Passkeys          *authn.Passkeys
+	PasskeyChallenges *passkey.DBChallenges
 	// Audit is the audit trail; Webhooks its outbox (nil without
 	// WEBHOOK_URLS); Live the live session events.
 	Audit    *audit.Trail
@@ -199,6 +204,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		acc.MailLimit = mailLimit
 	}
 	a.MFA = newMFA(cfg, a, dk, a.Redis)
+	if a.Passkeys, err = a.newPasskeys(cfg, signIns); err != nil {
+		a.Close()
+		return nil, err
+	}
 	acc.SecondFactor = a.MFA
 	a.Accounts = account.New(acc)
 	a.SignIns.Verification = a.Accounts
@@ -211,6 +220,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		SignIns:            a.SignIns,
 		SessionService:     a.Sessions,
 		MFA:                a.MFA,
+		Passkeys:           a.Passkeys,
 		Audit:              a.Audit,
 		Live:               a.Live,
 		RefreshTokenInBody: cfg.RefreshTokenInBody,
@@ -419,7 +429,7 @@ func (a *App) RunMail(ctx context.Context) {
 }
 
 // RunHousekeeping deletes old refresh tokens, sessions, expired email tokens,
-// audit events and stale factor enrollments every interval until ctx ends.
+// audit events, stale factor enrollments and expired passkey challenges every interval until ctx ends.
 func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -443,6 +453,13 @@ func (a *App) RunHousekeeping(ctx context.Context, interval time.Duration) {
 			a.Log.Error("housekeeping failed", "error", err)
 		} else if n > 0 {
 			a.Log.Info("housekeeping deleted unverified factors", "count", n)
+		}
+		if a.PasskeyChallenges != nil {
+			if n, err := a.PasskeyChallenges.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+				a.Log.Error("housekeeping failed", "error", err)
+			} else if n > 0 {
+				a.Log.Info("housekeeping deleted expired passkey challenges", "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/gqlauth/gqlauth/internal/authn"
+	"github.com/gqlauth/gqlauth/internal/authn/passkey"
 	"github.com/gqlauth/gqlauth/internal/authn/totp"
 	"github.com/gqlauth/gqlauth/internal/config"
 	"github.com/gqlauth/gqlauth/internal/datakey"
@@ -39,4 +40,22 @@ func newMFA(cfg *config.Config, a *App, dk *datakey.Key, rdb *redis.Client) *aut
 		Audit:     a.Audit,
 		Log:       a.Log,
 	}, authn.MFASettings{Required: cfg.MFARequired, ReauthMaxAge: cfg.ReauthMaxAge})
+}
+
+// newPasskeys builds the passkey flows of cfg's relying party
+// (WEBAUTHN_*): challenges in Redis when there is one, else in the
+// database (which housekeeping then cleans).
+func (a *App) newPasskeys(cfg *config.Config, signIns authn.Recorder) (*authn.Passkeys, error) {
+	var store passkey.Challenges
+	if a.Redis != nil {
+		store = passkey.NewRedisChallenges(a.Redis, cfg.RedisKeyPrefix)
+	} else {
+		a.PasskeyChallenges = passkey.NewDBChallenges(a.DB.Client, nil)
+		store = a.PasskeyChallenges
+	}
+	c, err := passkey.New(passkey.Settings{RPID: cfg.PasskeyRPID(), RPName: cfg.PasskeyRPName(), Origins: cfg.PasskeyOrigins()}, store)
+	if err != nil {
+		return nil, err
+	}
+	return authn.NewPasskeys(a.MFA, c, signIns), nil
 }

@@ -46,8 +46,11 @@ const (
 	MFAVerified          = "mfa.verified"
 	MFAFailed            = "mfa.failed"
 	RecoveryCodeUsed     = "recovery_code.used"
-	SigningKeyRotated    = "signing_key.rotated"
-	SigningKeyRevoked    = "signing_key.revoked"
+	// PasskeyCloneSuspected: a passkey's signature counter did not
+	// increase; the sign-in was refused.
+	PasskeyCloneSuspected = "factor.passkey.clone_suspected"
+	SigningKeyRotated     = "signing_key.rotated"
+	SigningKeyRevoked     = "signing_key.revoked"
 )
 
 // Types are every event type, in the order docs/audit.md lists them.
@@ -57,7 +60,7 @@ var Types = []string{
 	SessionRefreshed, SessionReuseDetected, SessionRevoked,
 	UserPasswordChanged, UserPasswordResetReq, UserPasswordReset,
 	UserEmailVerified, UserEmailChanged, UserProfileUpdated, UserRoleChanged, UserDeleted,
-	FactorEnrolled, FactorRemoved, MFAVerified, MFAFailed, RecoveryCodeUsed,
+	FactorEnrolled, FactorRemoved, MFAVerified, MFAFailed, RecoveryCodeUsed, PasskeyCloneSuspected,
 	SigningKeyRotated, SigningKeyRevoked,
 }
 

@@ -184,47 +184,15 @@ type TotpEnrollment struct {
 // VerifyTotpEnrollment. It needs a recent sign-in, and an AAL2 session
 // when the viewer already has a verified factor.
 func (m *MFA) EnrollTotp(ctx context.Context, friendlyName *string) (*TotpEnrollment, error) {
-	v, err := policy.ViewerFrom(ctx)
+	v, name, err := m.enrollment(ctx, friendlyName)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.RequireRecentAuth(m.now(), m.set.ReauthMaxAge); err != nil {
-		return nil, err
-	}
-	var name *string
-	if friendlyName != nil {
-		n := strings.TrimSpace(*friendlyName)
-		if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 100 {
-			return nil, apierr.Invalid(map[string]string{"friendlyName": "must be at most 100 characters"})
-		}
-		if n != "" {
-			name = &n
-		}
-	}
 	var out *TotpEnrollment
 	err = database.WithTx(ctx, m.d.DB, func(tx *ent.Tx) error {
-		u, err := tx.User.Get(ctx, v.UserID)
-		if ent.IsNotFound(err) {
-			return apierr.ErrNoViewer
-		}
+		u, err := m.mayEnroll(ctx, tx, v)
 		if err != nil {
 			return err
-		}
-		has, err := m.hasVerified(ctx, tx.Client(), u.ID)
-		if err != nil {
-			return err
-		}
-		if has && v.Claims != nil && v.Claims.Level() < 2 {
-			return errMFARequired
-		}
-		now := m.now()
-		n, err := tx.Factor.Query().Where(factor.UserID(u.ID), factor.Or(
-			factor.StatusEQ(factor.StatusVERIFIED), factor.CreatedAtGT(now.Add(-UnverifiedTTL)))).Count(ctx)
-		if err != nil {
-			return err
-		}
-		if n >= MaxFactors {
-			return errTooManyFactors
 		}
 		id := schema.NewID()
 		e, err := m.d.Codes.NewSecret(id, accountName(u))
@@ -232,7 +200,7 @@ func (m *MFA) EnrollTotp(ctx context.Context, friendlyName *string) (*TotpEnroll
 			return err
 		}
 		f, err := tx.Factor.Create().SetID(id).SetUserID(u.ID).SetType(factor.TypeTOTP).
-			SetNillableFriendlyName(name).SetSecret(e.Sealed).SetCreatedAt(now).Save(ctx)
+			SetNillableFriendlyName(name).SetSecret(e.Sealed).SetCreatedAt(m.now()).Save(ctx)
 		if err != nil {
 			return fmt.Errorf("store factor: %w", err)
 		}
@@ -240,6 +208,59 @@ func (m *MFA) EnrollTotp(ctx context.Context, friendlyName *string) (*TotpEnroll
 		return nil
 	})
 	return out, err
+}
+
+// enrollment checks what every enrollment asks first: a viewer whose
+// sign-in is recent (REAUTH_MAX_AGE), and a friendly name of at most 100
+// characters (nil when blank).
+func (m *MFA) enrollment(ctx context.Context, friendlyName *string) (*policy.Viewer, *string, error) {
+	v, err := policy.ViewerFrom(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := v.RequireRecentAuth(m.now(), m.set.ReauthMaxAge); err != nil {
+		return nil, nil, err
+	}
+	if friendlyName == nil {
+		return v, nil, nil
+	}
+	n := strings.TrimSpace(*friendlyName)
+	if !utf8.ValidString(n) || utf8.RuneCountInString(n) > 100 {
+		return nil, nil, apierr.Invalid(map[string]string{"friendlyName": "must be at most 100 characters"})
+	}
+	if n == "" {
+		return v, nil, nil
+	}
+	return v, &n, nil
+}
+
+// mayEnroll is the viewer's account, in tx, when it may add a factor: an
+// AAL2 session when it already has a verified one, and fewer than
+// MaxFactors (verified, or pending for less than UnverifiedTTL).
+func (m *MFA) mayEnroll(ctx context.Context, tx *ent.Tx, v *policy.Viewer) (*ent.User, error) {
+	u, err := tx.User.Get(ctx, v.UserID)
+	if ent.IsNotFound(err) {
+		return nil, apierr.ErrNoViewer
+	}
+	if err != nil {
+		return nil, err
+	}
+	has, err := m.hasVerified(ctx, tx.Client(), u.ID)
+	if err != nil {
+		return nil, err
+	}
+	if has && v.Claims != nil && v.Claims.Level() < 2 {
+		return nil, errMFARequired
+	}
+	n, err := tx.Factor.Query().Where(factor.UserID(u.ID), factor.Or(
+		factor.StatusEQ(factor.StatusVERIFIED), factor.CreatedAtGT(m.now().Add(-UnverifiedTTL)))).Count(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n >= MaxFactors {
+		return nil, errTooManyFactors
+	}
+	return u, nil
 }
 
 // accountName is how an authenticator app labels u's codes.
@@ -332,7 +353,7 @@ func (m *MFA) VerifyMfa(ctx context.Context, factorID *uuid.UUID, code string) (
 		if err != nil {
 			return nil, err
 		}
-		if f.Status != factor.StatusVERIFIED {
+		if f.Status != factor.StatusVERIFIED || f.Type != factor.TypeTOTP {
 			return nil, errFactorNotFound
 		}
 		if err := m.d.Codes.Check(ctx, m.d.DB, f, code); err != nil {
@@ -531,6 +552,9 @@ func (m *MFA) Reauthenticate(ctx context.Context, password, code *string) (*sess
 		}
 		err := error(totp.ErrWrongCode)
 		for _, f := range factors {
+			if f.Type != factor.TypeTOTP {
+				continue
+			}
 			if err = m.d.Codes.Check(ctx, m.d.DB, f, *code); err == nil || apierr.CodeOf(err) != apierr.BadUserInput {
 				break
 			}

@@ -38,15 +38,8 @@ func (p *Passwords) Hash(pw string) (string, error) { return p.hasher.Hash(pw) }
 // a known one; a success resets the count. A wrong password or unknown
 // account is UNAUTHENTICATED.
 func (p *Passwords) Check(ctx context.Context, u *ent.User, identifier, pw string) error {
-	key := lockoutKey(u, identifier)
-	if p.lockout != nil {
-		retry, err := p.lockout.Begin(ctx, key)
-		if err != nil {
-			return apierr.Wrap(apierr.ServiceUnavailable, "sign-in is unavailable; try again later", err)
-		}
-		if retry > 0 {
-			return errLocked(retry)
-		}
+	if err := p.Attempt(ctx, u, identifier); err != nil {
+		return err
 	}
 	p.checks.Add(1)
 	if u == nil {
@@ -61,12 +54,36 @@ func (p *Passwords) Check(ctx context.Context, u *ent.User, identifier, pw strin
 		}
 		return apierr.ErrUnauthenticated
 	}
-	if p.lockout != nil {
-		if err := p.lockout.Reset(ctx, key); err != nil {
-			p.log.WarnContext(ctx, "reset sign-in failures", "error", err, "user_id", u.ID)
-		}
+	p.Succeeded(ctx, u)
+	return nil
+}
+
+// Attempt counts a sign-in attempt on u (nil: no such account; identifier
+// then names the counter) before its credential is checked, a password or
+// a passkey alike: a locked account is refused (TOO_MANY_REQUESTS) before
+// any check. Until Succeeded, the attempt counts as a failure.
+func (p *Passwords) Attempt(ctx context.Context, u *ent.User, identifier string) error {
+	if p.lockout == nil {
+		return nil
+	}
+	retry, err := p.lockout.Begin(ctx, lockoutKey(u, identifier))
+	if err != nil {
+		return apierr.Wrap(apierr.ServiceUnavailable, "sign-in is unavailable; try again later", err)
+	}
+	if retry > 0 {
+		return errLocked(retry)
 	}
 	return nil
+}
+
+// Succeeded forgets u's failed sign-ins after a credential of u matched.
+func (p *Passwords) Succeeded(ctx context.Context, u *ent.User) {
+	if p.lockout == nil {
+		return
+	}
+	if err := p.lockout.Reset(ctx, lockoutKey(u, "")); err != nil {
+		p.log.WarnContext(ctx, "reset sign-in failures", "error", err, "user_id", u.ID)
+	}
 }
 
 // Upgrade returns a new hash of pw, which has just matched hash, when
@@ -87,11 +104,4 @@ func (p *Passwords) Checks() int64 { return p.checks.Load() }
 
 // Unlock forgets u's failed sign-ins: a password reset proves the owner,
 // who may sign in at once.
-func (p *Passwords) Unlock(ctx context.Context, u *ent.User) {
-	if p.lockout == nil {
-		return
-	}
-	if err := p.lockout.Reset(ctx, lockoutKey(u, "")); err != nil {
-		p.log.WarnContext(ctx, "reset sign-in failures", "error", err, "user_id", u.ID)
-	}
-}
+func (p *Passwords) Unlock(ctx context.Context, u *ent.User) { p.Succeeded(ctx, u) }

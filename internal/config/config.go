@@ -189,6 +189,16 @@ type Config struct {
 	// TOTPIssuer names gqlauth in authenticator apps (the otpauth URI's
 	// issuer).
 	TOTPIssuer string `env:"TOTP_ISSUER" envDefault:"gqlauth"`
+	// WebAuthnRPID is the WebAuthn relying party id passkeys are bound
+	// to: a registrable domain suffix of the origins (default: the host
+	// of APP_URL).
+	WebAuthnRPID string `env:"WEBAUTHN_RP_ID"`
+	// WebAuthnRPName is the name authenticators show for gqlauth when a
+	// passkey is made (default: TOTP_ISSUER).
+	WebAuthnRPName string `env:"WEBAUTHN_RP_NAME"`
+	// WebAuthnOrigins are the exact origins a passkey ceremony may come
+	// from (the clientDataJSON origin); default: APP_URL's origin.
+	WebAuthnOrigins []string `env:"WEBAUTHN_ORIGINS" envSeparator:","`
 	// RateLimitAuth is how many calls of credential fields (the mutations
 	// marked @credential in the schema) one client address may make per
 	// minute; 0 turns the limit off.
@@ -685,6 +695,9 @@ func (c *Config) validate() error {
 		return err
 	}
 	if err := c.validateMail(); err != nil {
+		return err
+	}
+	if err := c.validatePasskeys(); err != nil {
 		return err
 	}
 	if err := c.validatePasswords(); err != nil {

@@ -17,6 +17,11 @@ const (
 	MethodPassword = "pwd" // a password
 	MethodOTP      = "otp" // a one-time code: TOTP or a recovery code
 	MethodMFA      = "mfa" // more than one factor
+	// A passkey: hwk when it is bound to its device (not backup
+	// eligible), swk when it may be synced to others (backup eligible).
+	MethodHardwareKey = "hwk"
+	MethodSoftwareKey = "swk"
+	MethodUser        = "user" // the authenticator verified the user (PIN, biometrics)
 )
 
 // Proof is what the person holding a session has just proved.

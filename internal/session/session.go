@@ -214,6 +214,13 @@ func (s *Service) Start(ctx context.Context, tx *ent.Tx, u *ent.User) (Issued, e
 // password reset or an email-code sign-in uses, so that neither ever
 // skips the second factor (ASVS 6.4.3).
 func (s *Service) StartWith(ctx context.Context, tx *ent.Tx, u *ent.User, method string) (Issued, error) {
+	return s.StartProved(ctx, tx, u, Proof{AAL: 1, Methods: []string{method}})
+}
+
+// StartProved is Start for a sign-in that proved p at once: a passkey
+// with user verification starts an AAL2 session (amr hwk or swk, and
+// user).
+func (s *Service) StartProved(ctx context.Context, tx *ent.Tx, u *ent.User, p Proof) (Issued, error) {
 	now := s.now()
 	info := request.From(ctx)
 	c := tx.Session.Create().
@@ -222,8 +229,8 @@ func (s *Service) StartWith(ctx context.Context, tx *ent.Tx, u *ent.User, method
 		SetCreatedAt(now).
 		SetLastSeenAt(now).
 		SetExpiresAt(now.Add(s.set.MaxLifetime)).
-		SetAal(1).
-		SetAmr([]string{method}).
+		SetAal(max(p.AAL, 1)).
+		SetAmr(p.Methods).
 		SetAuthTime(now)
 	if info.UserAgent != "" {
 		c.SetUserAgent(truncate(info.UserAgent, 512))
