@@ -361,10 +361,11 @@
   // with a button that removes it (removeFactor: a recent sign-in, and
   // AAL2 when the user has a factor).
   async function loadFactors() {
-    const data = await gql('query Factors { factors { id type friendlyName status createdAt } }');
+    const data = await gql('query Factors { factors { id type friendlyName status backedUp createdAt } }');
     $('factors').replaceChildren(...data.factors.filter((f) => f.status === 'VERIFIED').map((f) => {
       const item = document.createElement('li');
-      const kind = f.type === 'PASSKEY' ? 'Passkey' : 'Authenticator app';
+      // backedUp: a synced passkey (a password manager's), not bound to one device.
+      const kind = f.type === 'TOTP' ? 'Authenticator app' : f.backedUp ? 'Passkey (synced)' : 'Passkey';
       item.textContent = `${kind}: ${f.friendlyName || 'unnamed'}, added ${new Date(f.createdAt).toLocaleDateString()} `;
       const remove = document.createElement('button');
       remove.type = 'button';

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/google/uuid"
 
+	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/internal/apptest"
 )
 
@@ -80,7 +81,7 @@ func TestPasskeysInBrowser(t *testing.T) {
 		if slices.Contains(amr, "pwd") || !slices.Contains(amr, "user") {
 			t.Errorf("a passkey sign-in without a password has amr %v, want the passkey and user verification, no pwd", amr)
 		}
-		if n := p.sessionsOf(signedIn); n != 2 {
+		if n := p.userOf(signedIn).QuerySessions().CountX(context.Background()); n != 2 {
 			t.Errorf("the user has %d sessions, want 2 (sign-up, passkey sign-in)", n)
 		}
 
@@ -124,7 +125,7 @@ func TestPasskeysInBrowser(t *testing.T) {
 			chromedp.Click(chromedp.CSS("#factors button")),
 			chromedp.Poll[chromedp.Void](`document.getElementById("factors").children.length === 0`),
 		))
-		if n := p.factorsOf(signedIn); n != 0 {
+		if n := p.userOf(signedIn).QueryFactors().CountX(context.Background()); n != 0 {
 			t.Errorf("%d factors left after removing the passkey", n)
 		}
 
@@ -330,32 +331,14 @@ func (p *passkeyPage) wantAAL2(pl passkeyPayload) (string, []string) {
 	return sid, amr
 }
 
-// sessionsOf counts the payload user's sessions in the database.
-func (p *passkeyPage) sessionsOf(pl passkeyPayload) int {
+// userOf reads the payload's user from the database.
+func (p *passkeyPage) userOf(pl passkeyPayload) *ent.User {
 	p.t.Helper()
 	u, err := p.srv.DB.Client.User.Get(context.Background(), uuid.MustParse(pl.User.ID))
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	n, err := u.QuerySessions().Count(context.Background())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return n
-}
-
-// factorsOf counts the payload user's factors in the database.
-func (p *passkeyPage) factorsOf(pl passkeyPayload) int {
-	p.t.Helper()
-	u, err := p.srv.DB.Client.User.Get(context.Background(), uuid.MustParse(pl.User.ID))
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	n, err := u.QueryFactors().Count(context.Background())
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return n
+	return u
 }
 
 func (p *passkeyPage) noErrors() {
