@@ -264,10 +264,20 @@
     enrollingFactor = null;
     $('totp-setup').hidden = true;
     $('totp-code').value = '';
-    const codes = data.verifyTotpEnrollment;
+    showRecoveryCodes(data.verifyTotpEnrollment);
+    await refresh();
+  }
+
+  // newRecoveryCodes makes a new set (the old one stops working). A user
+  // whose first factor is a passkey gets none until they ask here.
+  async function newRecoveryCodes() {
+    const data = await gql('mutation RegenerateRecoveryCodes { regenerateRecoveryCodes }');
+    showRecoveryCodes(data.regenerateRecoveryCodes);
+  }
+
+  function showRecoveryCodes(codes) {
     $('recovery-codes').textContent = codes.join('\n');
     $('recovery').hidden = codes.length === 0;
-    await refresh();
   }
 
   // Passkeys. base64url ↔ ArrayBuffer, for browsers without WebAuthn's
@@ -362,7 +372,9 @@
   // AAL2 when the user has a factor).
   async function loadFactors() {
     const data = await gql('query Factors { factors { id type friendlyName status backedUp createdAt } }');
-    $('factors').replaceChildren(...data.factors.filter((f) => f.status === 'VERIFIED').map((f) => {
+    const verified = data.factors.filter((f) => f.status === 'VERIFIED');
+    $('recovery-button').hidden = verified.length === 0;
+    $('factors').replaceChildren(...verified.map((f) => {
       const item = document.createElement('li');
       // backedUp: a synced passkey (a password manager's), not bound to one device.
       const kind = f.type === 'TOTP' ? 'Authenticator app' : f.backedUp ? 'Passkey (synced)' : 'Passkey';
@@ -492,6 +504,7 @@
   on('mfa-cancel', 'click', logout);
   on('totp-setup-button', 'click', enrollTotp);
   on('totp-verify-form', 'submit', () => verifyTotpEnrollment($('totp-code').value));
+  on('recovery-button', 'click', newRecoveryCodes);
   on('logout-everywhere-button', 'click', logoutEverywhere);
   on('send-verification', 'click', sendVerification);
   on('verify-form', 'submit', () => verifyWithCode($('verify-code').value));

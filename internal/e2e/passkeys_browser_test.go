@@ -64,6 +64,15 @@ func TestPasskeysInBrowser(t *testing.T) {
 		if got := p.eval("read the factor list", `document.getElementById("factors").textContent`); !strings.Contains(got, "Passkey: Test laptop") {
 			t.Fatalf("the factor list shows %q, want the new passkey", got)
 		}
+		// A passkey as the first factor comes without recovery codes: the
+		// app asks for them.
+		step(t, ctx, "ask for recovery codes", chromedp.Steps(
+			chromedp.Click(chromedp.ID("recovery-button")),
+			chromedp.Poll[chromedp.Void](`!document.getElementById("recovery").hidden || document.getElementById("error").textContent !== ""`),
+		))
+		if codes := strings.Fields(p.eval("read the recovery codes", `document.getElementById("recovery-codes").textContent`)); len(codes) != 10 {
+			t.Fatalf("the app showed %d recovery codes, want 10 (error: %q)", len(codes), p.eval("read #error", `document.getElementById("error").textContent`))
+		}
 
 		// Sign out, then sign in with the passkey alone: nothing typed.
 		step(t, ctx, "log out", chromedp.Click(chromedp.ID("logout-button")))
