@@ -2,15 +2,23 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/descope/virtualwebauthn"
 	"github.com/google/uuid"
 
+	"github.com/gqlauth/gqlauth/ent/auditevent"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/internal/apptest"
+	"github.com/gqlauth/gqlauth/internal/authn/passkey"
 )
 
 // GraphQL documents of the passkey operations.
@@ -53,10 +61,32 @@ func newDevice(userID string, synced bool) *device {
 		rp: virtualwebauthn.RelyingParty{ID: passkeyRPID, Name: "gqlauth", Origin: passkeyOrigin},
 		auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{
 			UserHandle: uid[:], BackupEligible: synced, BackupState: synced}),
-		cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2),
+		cred: newP256Credential(),
 	}
 	d.auth.AddCredential(d.cred)
 	return d
+}
+
+// newP256Credential is a credential with a new P-256 key whose
+// coordinates both start with a non-zero byte: virtualwebauthn (v1.0.3)
+// writes big.Int.Bytes() into the COSE key, which drops a leading zero,
+// and go-webauthn rightly refuses a 31-byte coordinate (1 key in 128).
+func newP256Credential() virtualwebauthn.Credential {
+	for {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		pub, err := k.PublicKey.Bytes() // 0x04 || X || Y
+		if err != nil || pub[1] == 0 || pub[33] == 0 {
+			continue
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		if err != nil {
+			panic(err)
+		}
+		return virtualwebauthn.NewCredentialWithImportedKey(virtualwebauthn.KeyTypeEC2, der)
+	}
 }
 
 // challengeOf is a begin mutation's answer.
@@ -242,12 +272,173 @@ func TestPasskeys(t *testing.T) {
 		wantLevel(t, srv, out.FinishPasskeySignIn, 2, []string{"swk", "user"})
 
 		// removeFactor removes it: the passkey signs in no more.
-		pw.Token = out.FinishPasskeySignIn.AccessToken
-		pw.Token = ""
 		var r struct{ FinishPasskeySignIn mfaPayloadOf }
 		passkeySignIn(t, srv.Client(), d, nil).Decode(t, &r)
 		a.Token = r.FinishPasskeySignIn.AccessToken
 		wantOK(t, a.Do(t, removeFactorDoc, map[string]any{"id": f.ID}))
 		wantCode(t, passkeySignIn(t, srv.Client(), d, nil), "UNAUTHENTICATED")
+	})
+}
+
+// auditCount counts the audit events of type typ about userID.
+func auditCount(t *testing.T, srv *apptest.Server, userID, typ string) int {
+	t.Helper()
+	n, err := srv.DB.AuditEvent.Query().Where(auditevent.UserID(uuid.MustParse(userID)), auditevent.Type(typ)).Count(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPasskeyRefusals: each answer that must not sign in or register is
+// refused, over GraphQL, with the challenge spent: a wrong origin and a
+// wrong RP id (registration and sign-in), a replayed challenge, an
+// expired one (the server's clock moved past 5 minutes), a signature
+// counter that goes backwards (refused, logged, factor.passkey.clone_suspected),
+// another user's credential (sign-in by identifier, step-up, registering
+// it again), a registration challenge finished from another session or
+// used to sign in; an unknown identifier gets options of the same shape
+// as an account without passkeys.
+func TestPasskeyRefusals(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := passkeyServer(t, b, nil)
+		a := signUp(t, srv, "refusals")
+		d := newDevice(a.ID, false)
+
+		finishReg := func(a *account, d *device) *apptest.Response {
+			ch := beginRegistration(t, a)
+			return a.Do(t, finishRegDoc, map[string]any{"c": ch.ChallengeID, "r": d.attest(t, ch.Options)})
+		}
+		// Registration from a wrong origin or for a wrong RP id.
+		evil := newDevice(a.ID, false)
+		evil.rp.Origin = "https://app.evil.test"
+		wantFieldError(t, finishReg(a, evil), "credential", "does not verify")
+		evil = newDevice(a.ID, false)
+		evil.rp.ID = passkeyForeignRP
+		wantFieldError(t, finishReg(a, evil), "credential", "does not verify")
+
+		// A registration challenge of another session of the same user.
+		ch := beginRegistration(t, a)
+		other := &account{Client: srv.Client(), ID: a.ID, Email: a.Email}
+		signInMFA(t, other)
+		wantFieldError(t, other.Do(t, finishRegDoc, map[string]any{"c": ch.ChallengeID, "r": d.attest(t, ch.Options)}),
+			"challengeId", "unknown, used or expired")
+		// A registration challenge used to sign in.
+		ch = beginRegistration(t, a)
+		wantFieldError(t, srv.Client().Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, map[string]any{"challenge": ch.Options["challenge"], "rpId": passkeyRPID})}),
+			"challengeId", "unknown, used or expired")
+
+		t.Cleanup(func() {
+			if t.Failed() {
+				t.Log(srv.Logs.String())
+			}
+		})
+		f := registerPasskey(t, a, d)
+		// The same credential cannot be registered twice, by anyone.
+		bob := signUp(t, srv, "bob")
+		stolen := newDevice(bob.ID, false)
+		stolen.cred = d.cred
+		wantCode(t, finishReg(bob, stolen), "CONFLICT")
+
+		signInWith := func(c *apptest.Client, d *device, vars map[string]any) *apptest.Response {
+			return passkeySignIn(t, c, d, vars)
+		}
+		// Sign-in from a wrong origin, for a wrong RP id.
+		failedBefore := auditCount(t, srv, a.ID, "user.sign_in_failed")
+		wrong := *d
+		wrong.rp.Origin = "https://app.evil.test"
+		wantCode(t, signInWith(srv.Client(), &wrong, nil), "UNAUTHENTICATED")
+		wrong = *d
+		wrong.rp.ID = passkeyForeignRP
+		wantCode(t, signInWith(srv.Client(), &wrong, nil), "UNAUTHENTICATED")
+		d.cred.Counter = wrong.cred.Counter
+		if n := auditCount(t, srv, a.ID, "user.sign_in_failed") - failedBefore; n != 2 {
+			t.Fatalf("%d user.sign_in_failed events for the two refusals, want 2", n)
+		}
+
+		// A replayed challenge: the first answer signs in, the same
+		// challenge answered again does not.
+		c := srv.Client()
+		ch = beginSignIn(t, c, nil)
+		wantOK(t, c.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, ch.Options)}))
+		wantFieldError(t, c.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, ch.Options)}),
+			"challengeId", "unknown, used or expired")
+
+		// An expired challenge: the server's clock moves 5 minutes on.
+		ch = beginSignIn(t, c, nil)
+		cer := srv.Passkeys.Ceremonies()
+		cer.SetClock(func() time.Time { return time.Now().Add(passkey.ChallengeTTL + time.Second) })
+		res := c.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, ch.Options)})
+		cer.SetClock(time.Now)
+		wantFieldError(t, res, "challengeId", "unknown, used or expired")
+
+		// A counter that goes backwards: refused, logged, audited.
+		row, err := srv.DB.Factor.Get(context.Background(), uuid.MustParse(f.ID))
+		if err != nil || row.SignCount < 3 {
+			t.Fatalf("stored counter %v, %v", row, err)
+		}
+		stored := uint32(row.SignCount)
+		d.cred.Counter = stored - 3 // assert adds 1
+		wantCode(t, signInWith(srv.Client(), d, nil), "UNAUTHENTICATED")
+		if auditCount(t, srv, a.ID, "factor.passkey.clone_suspected") != 1 {
+			t.Fatal("no factor.passkey.clone_suspected event")
+		}
+		if !strings.Contains(srv.Logs.String(), "possible clone") {
+			t.Fatal("the suspected clone was not logged")
+		}
+		// An equal counter is refused too; a higher one works again.
+		d.cred.Counter = stored - 1 // equal to the stored count
+		wantCode(t, signInWith(srv.Client(), d, nil), "UNAUTHENTICATED")
+		d.cred.Counter = stored + 4
+		wantOK(t, signInWith(srv.Client(), d, nil))
+
+		// Another user's credential: bob's passkey answering a challenge
+		// for a's email, and bob's passkey stepping up a's session.
+		bd := newDevice(bob.ID, false)
+		registerPasskey(t, bob, bd)
+		wantCode(t, signInWith(srv.Client(), bd, map[string]any{"e": a.Email}), "UNAUTHENTICATED")
+		pw := &account{Client: srv.Client(), ID: a.ID, Email: a.Email}
+		p := signInMFA(t, pw)
+		wantCode(t, signInWith(pw.Client, bd, nil), "UNAUTHENTICATED")
+		if aal, _ := sessionLevel(t, srv, sessionOf(t, p.AccessToken)); aal != 1 {
+			t.Fatalf("a's session went to AAL%d with bob's passkey", aal)
+		}
+
+		// No enumeration: an unknown email, and an account without
+		// passkeys, get options of the same shape.
+		carol := signUp(t, srv, "carol")
+		keysOf := func(o map[string]any) []string {
+			var ks []string
+			for k := range o {
+				ks = append(ks, k)
+			}
+			slices.Sort(ks)
+			return ks
+		}
+		known := beginSignIn(t, srv.Client(), map[string]any{"e": carol.Email}).Options
+		unknown := beginSignIn(t, srv.Client(), map[string]any{"e": apptest.UniqueEmail("nobody")}).Options
+		if !slices.Equal(keysOf(known), keysOf(unknown)) || unknown["allowCredentials"] != nil {
+			t.Fatalf("known without passkeys %s, unknown %s", asJSON(t, known), asJSON(t, unknown))
+		}
+	})
+}
+
+// TestPasskeyLockout: refused passkey answers count as failed sign-ins of
+// the passkey's account: past LOGIN_MAX_FAILURES even a good answer is
+// TOO_MANY_REQUESTS, as a good password would be.
+func TestPasskeyLockout(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := passkeyServer(t, b, map[string]string{"LOGIN_MAX_FAILURES": "3"})
+		a := signUp(t, srv, "lockout")
+		d := newDevice(a.ID, false)
+		registerPasskey(t, a, d)
+		wrong := *d
+		wrong.rp.Origin = "https://app.evil.test"
+		for range 3 {
+			wantCode(t, passkeySignIn(t, srv.Client(), &wrong, nil), "UNAUTHENTICATED")
+		}
+		d.cred.Counter = wrong.cred.Counter
+		wantCode(t, passkeySignIn(t, srv.Client(), d, nil), "TOO_MANY_REQUESTS")
+		wantCode(t, srv.Client().Do(t, signInMFADoc, map[string]any{"in": map[string]any{"email": a.Email, "password": userPassword}}), "TOO_MANY_REQUESTS")
 	})
 }
