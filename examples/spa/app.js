@@ -1,7 +1,8 @@
 // gqlauth example single-page app: sign up, sign in, show `me`, refresh
 // through the HttpOnly cookie, log out; set up an authenticator app and
-// answer its code at sign-in; verify the email address and reset a
-// forgotten password with the link or code of gqlauth's mails.
+// answer its code at sign-in; add a passkey, sign in with it (no
+// password) or use it as the second factor; verify the email address and
+// reset a forgotten password with the link or code of gqlauth's mails.
 // Plain JavaScript, no build step.
 //
 // Where the tokens live:
@@ -19,7 +20,15 @@
 // Second factors (docs/mfa.md): a payload with aal AAL1 and a non-empty
 // factors list means the session must step up with verifyMfa before
 // anything but me, factors, verifyMfa, refresh, logout and sessions works
-// (the others answer MFA_REQUIRED). The app then asks for a code.
+// (the others answer MFA_REQUIRED). The app then asks for a code, or
+// for a passkey when the user has one.
+//
+// Passkeys (WebAuthn, docs/passkeys.md): gqlauth hands out the options for
+// navigator.credentials.create/get as JSON (binary fields in base64url)
+// and takes the credential back as JSON. The browser wants ArrayBuffers:
+// PublicKeyCredential.parseCreationOptionsFromJSON / parseRequestOptionsFromJSON
+// and credential.toJSON() convert where the browser has them, and the few
+// lines under "base64url" below do it elsewhere.
 //
 // While signed in, the app listens to its session's live events (the
 // sessionEvents subscription over Server-Sent Events, docs/audit.md): when
@@ -34,7 +43,7 @@
 
   const userFields = 'id email emailVerified username firstName lastName role createdAt';
   // The refresh token is deliberately not selected: the cookie carries it.
-  const payloadFields = `accessToken expiresIn aal factors { id friendlyName } user { ${userFields} }`;
+  const payloadFields = `accessToken expiresIn aal factors { id type friendlyName } user { ${userFields} }`;
 
   let accessToken = null; // in memory only
   let refreshTimer = null;
@@ -89,6 +98,7 @@
     if (payload.aal === 'AAL1' && payload.factors.length > 0) {
       // Signed in with the password only: ask for the second factor.
       pendingFactors = payload.factors;
+      $('mfa-passkey').hidden = !pendingFactors.some((f) => f.type === 'PASSKEY');
       $('status').textContent = 'Enter your second factor to finish signing in.';
       document.body.dataset.state = 'mfa';
       $('mfa-code').focus();
@@ -100,6 +110,7 @@
       : 'This session is signed in with a password only (AAL1).';
     showUser(payload.user);
     watchSession(accessToken);
+    loadFactors().catch(showError);
   }
 
   function endSession(why = 'Signed out.') {
@@ -113,6 +124,7 @@
     if (events) events.abort();
     events = null;
     $('me').textContent = '';
+    $('factors').replaceChildren();
     $('status').textContent = why;
     document.body.dataset.state = 'signed-out';
   }
@@ -213,14 +225,15 @@
   }
 
   // verifyMfa steps the session up to AAL2: a TOTP code of the first
-  // factor, or a recovery code (factorId left out). gqlauth replaces the
-  // refresh cookie; the session keeps its id.
+  // authenticator app, or a recovery code (factorId left out). gqlauth
+  // replaces the refresh cookie; the session keeps its id.
   async function verifyMfa(code) {
     code = code.trim();
     const recovery = code.replace(/\s/g, '').length > 6;
+    const totp = pendingFactors.find((f) => f.type === 'TOTP');
     const data = await gql(
       `mutation VerifyMfa($factorId: ID, $code: String!) { verifyMfa(factorId: $factorId, code: $code) { ${payloadFields} } }`,
-      { factorId: recovery ? null : pendingFactors[0].id, code },
+      { factorId: recovery || !totp ? null : totp.id, code },
     );
     $('mfa-code').value = '';
     startSession(data.verifyMfa);
@@ -251,10 +264,133 @@
     enrollingFactor = null;
     $('totp-setup').hidden = true;
     $('totp-code').value = '';
-    const codes = data.verifyTotpEnrollment;
+    showRecoveryCodes(data.verifyTotpEnrollment);
+    await refresh();
+  }
+
+  // newRecoveryCodes makes a new set (the old one stops working). A user
+  // whose first factor is a passkey gets none until they ask here.
+  async function newRecoveryCodes() {
+    const data = await gql('mutation RegenerateRecoveryCodes { regenerateRecoveryCodes }');
+    showRecoveryCodes(data.regenerateRecoveryCodes);
+  }
+
+  function showRecoveryCodes(codes) {
     $('recovery-codes').textContent = codes.join('\n');
     $('recovery').hidden = codes.length === 0;
+  }
+
+  // Passkeys. base64url ↔ ArrayBuffer, for browsers without WebAuthn's
+  // JSON helpers (parse…FromJSON, toJSON): only these fields are binary.
+  const fromBase64url = (s) =>
+    Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0)).buffer;
+  const toBase64url = (buf) =>
+    btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+  const withBinaryIds = (list) => (list || []).map((c) => ({ ...c, id: fromBase64url(c.id) }));
+
+  function creationOptions(json) {
+    if (PublicKeyCredential.parseCreationOptionsFromJSON) return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+    return {
+      ...json,
+      challenge: fromBase64url(json.challenge),
+      user: { ...json.user, id: fromBase64url(json.user.id) },
+      excludeCredentials: withBinaryIds(json.excludeCredentials),
+    };
+  }
+
+  function requestOptions(json) {
+    if (PublicKeyCredential.parseRequestOptionsFromJSON) return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+    return { ...json, challenge: fromBase64url(json.challenge), allowCredentials: withBinaryIds(json.allowCredentials) };
+  }
+
+  // credentialJSON is what gqlauth takes back: the credential with its
+  // binary fields in base64url (RegistrationResponseJSON or
+  // AuthenticationResponseJSON).
+  function credentialJSON(credential) {
+    if (credential.toJSON) return credential.toJSON();
+    const r = credential.response;
+    const response = { clientDataJSON: toBase64url(r.clientDataJSON) };
+    if (r.attestationObject) { // create()
+      response.attestationObject = toBase64url(r.attestationObject);
+      response.transports = r.getTransports ? r.getTransports() : [];
+    } else { // get()
+      response.authenticatorData = toBase64url(r.authenticatorData);
+      response.signature = toBase64url(r.signature);
+      if (r.userHandle) response.userHandle = toBase64url(r.userHandle);
+    }
+    return {
+      id: credential.id,
+      rawId: toBase64url(credential.rawId),
+      type: credential.type,
+      authenticatorAttachment: credential.authenticatorAttachment,
+      clientExtensionResults: credential.getClientExtensionResults(),
+      response,
+    };
+  }
+
+  // addPasskey registers a passkey of this device (or a phone) for the
+  // signed-in user. Like enrollTotp it needs a recent sign-in
+  // (REAUTHENTICATION_REQUIRED otherwise). The refresh after it brings the
+  // session's new assurance level.
+  async function addPasskey(friendlyName) {
+    const begin = await gql(
+      'mutation BeginPasskeyRegistration($name: String) { beginPasskeyRegistration(friendlyName: $name) { challengeId options } }',
+      { name: friendlyName.trim() || null },
+    );
+    const { challengeId, options } = begin.beginPasskeyRegistration;
+    const credential = await navigator.credentials.create({ publicKey: creationOptions(options) });
+    await gql(
+      'mutation FinishPasskeyRegistration($challengeId: ID!, $credential: JSON!) { finishPasskeyRegistration(challengeId: $challengeId, credential: $credential) { id } }',
+      { challengeId, credential: credentialJSON(credential) },
+    );
+    $('passkey-name').value = '';
     await refresh();
+  }
+
+  // usePasskey signs in with a passkey, no password. Without an email the
+  // browser offers the passkeys it has for this site (discoverable
+  // credentials). Called with the AAL1 access token of a password sign-in
+  // in hand, it is the second factor: gql sends the token, and gqlauth
+  // steps that session up to AAL2 instead of starting a new one.
+  async function usePasskey(email) {
+    const begin = await gql(
+      'mutation BeginPasskeySignIn($email: String) { beginPasskeySignIn(email: $email) { challengeId options } }',
+      { email: email || null },
+    );
+    const { challengeId, options } = begin.beginPasskeySignIn;
+    const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+    const data = await gql(
+      `mutation FinishPasskeySignIn($challengeId: ID!, $credential: JSON!) {
+        finishPasskeySignIn(challengeId: $challengeId, credential: $credential) { ${payloadFields} } }`,
+      { challengeId, credential: credentialJSON(credential) },
+    );
+    startSession(data.finishPasskeySignIn);
+  }
+
+  // loadFactors lists the user's authenticator apps and passkeys, each
+  // with a button that removes it (removeFactor: a recent sign-in, and
+  // AAL2 when the user has a factor).
+  async function loadFactors() {
+    const data = await gql('query Factors { factors { id type friendlyName status backedUp createdAt } }');
+    const verified = data.factors.filter((f) => f.status === 'VERIFIED');
+    $('recovery-button').hidden = verified.length === 0;
+    $('factors').replaceChildren(...verified.map((f) => {
+      const item = document.createElement('li');
+      // backedUp: a synced passkey (a password manager's), not bound to one device.
+      const kind = f.type === 'TOTP' ? 'Authenticator app' : f.backedUp ? 'Passkey (synced)' : 'Passkey';
+      item.textContent = `${kind}: ${f.friendlyName || 'unnamed'}, added ${new Date(f.createdAt).toLocaleDateString()} `;
+      const remove = document.createElement('button');
+      remove.type = 'button';
+      remove.textContent = 'Remove';
+      remove.dataset.factorId = f.id;
+      item.append(remove);
+      return item;
+    }));
+  }
+
+  async function removeFactor(id) {
+    await gql('mutation RemoveFactor($id: ID!) { removeFactor(id: $id) }', { id });
+    await loadFactors();
   }
 
   // logout ends this session on the server; gqlauth clears both cookies.
@@ -348,7 +484,7 @@
       e.preventDefault();
       clearError();
       try {
-        await handler();
+        await handler(e);
       } catch (err) {
         showError(err);
       }
@@ -357,6 +493,10 @@
 
   on('signup-form', 'submit', () => signUp($('signup-email').value, $('signup-password').value));
   on('signin-form', 'submit', () => signIn($('signin-email').value, $('signin-password').value));
+  on('passkey-signin-button', 'click', () => usePasskey($('signin-email').value));
+  on('mfa-passkey-button', 'click', () => usePasskey());
+  on('passkey-form', 'submit', () => addPasskey($('passkey-name').value));
+  on('factors', 'click', (e) => e.target.dataset.factorId && removeFactor(e.target.dataset.factorId));
   on('me-button', 'click', loadMe);
   on('refresh-button', 'click', refresh);
   on('logout-button', 'click', logout);
@@ -364,6 +504,7 @@
   on('mfa-cancel', 'click', logout);
   on('totp-setup-button', 'click', enrollTotp);
   on('totp-verify-form', 'submit', () => verifyTotpEnrollment($('totp-code').value));
+  on('recovery-button', 'click', newRecoveryCodes);
   on('logout-everywhere-button', 'click', logoutEverywhere);
   on('send-verification', 'click', sendVerification);
   on('verify-form', 'submit', () => verifyWithCode($('verify-code').value));

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -211,13 +212,37 @@ type Server struct {
 // SQL queries a request makes.
 func Start(t testing.TB, cfg *config.Config, dbOpts ...ent.Option) *Server {
 	t.Helper()
+	return StartOn(t, nil, cfg, dbOpts...)
+}
+
+// Listen reserves a loopback port for StartOn, for a test whose
+// configuration names the server's own address (WEBAUTHN_ORIGINS).
+func Listen(t testing.TB) (ln net.Listener, port string) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	_, port, _ = net.SplitHostPort(ln.Addr().String())
+	return ln, port
+}
+
+// StartOn is Start serving on ln (from Listen); a nil ln is a new port.
+func StartOn(t testing.TB, ln net.Listener, cfg *config.Config, dbOpts ...ent.Option) *Server {
+	t.Helper()
 	logs := &SyncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	a, err := app.New(context.Background(), cfg, log, dbOpts...)
 	if err != nil {
 		t.Fatalf("start gqlauth: %v", err)
 	}
-	s := &Server{App: a, HTTP: httptest.NewServer(a.Handler), Logs: logs}
+	hs := httptest.NewUnstartedServer(a.Handler)
+	if ln != nil {
+		hs.Listener.Close()
+		hs.Listener = ln
+	}
+	hs.Start()
+	s := &Server{App: a, HTTP: hs, Logs: logs}
 	// The mail worker runs as in cmd/gqlauth, until Close.
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -43,8 +43,9 @@ func newBrowser(t *testing.T) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
 		// Only the test server exists: other hosts fail at once instead
-		// of waiting for DNS (the playground's CDN, Chromium's own calls).
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1"),
+		// of waiting for DNS (the playground's CDN, Chromium's own calls);
+		// localhost is the host of the passkey test (a WebAuthn RP id).
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"),
 		chromedp.UserDataDir(t.TempDir()),
 	)
 	ctx, cancel := chromedp.NewContext(alloc)
