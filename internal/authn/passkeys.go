@@ -172,30 +172,45 @@ func passkeyProof(f *ent.Factor, stepUp bool) session.Proof {
 // BeginSignIn starts a passkey sign-in: discoverable without an
 // identifier, else limited to the named account's passkeys. An unknown
 // account gets options of the same shape as an account without passkeys.
+// With an access token it starts that session's step-up: limited to its
+// user's passkeys, and only that session may finish it.
 func (p *Passkeys) BeginSignIn(ctx context.Context, email, username *string) (*Challenge, error) {
+	v, err := policy.OptionalViewer(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var (
-		acc        *passkey.Account
-		identified = email != nil || username != nil
+		u          *ent.User
+		identified = email != nil || username != nil || v != nil
+		sid        uuid.UUID
 	)
-	if identified {
+	switch {
+	case v != nil:
+		// A step-up: the session's own user, whatever identifier came
+		// with it, and the challenge is the session's.
+		sid = v.SessionID
+		if u, err = p.mfa.d.DB.User.Get(ctx, v.UserID); err != nil {
+			return nil, err
+		}
+	case identified:
 		errs := validate.Errors{}
 		id := validate.SignInIdentifier(errs, email, username)
 		if err := errs.Err(); err != nil {
 			return nil, err
 		}
-		u, err := findAccount(ctx, p.mfa.d.DB, id)
+		if u, err = findAccount(ctx, p.mfa.d.DB, id); err != nil {
+			return nil, err
+		}
+	}
+	var acc *passkey.Account
+	if u != nil {
+		a, err := p.account(ctx, p.mfa.d.DB, u)
 		if err != nil {
 			return nil, err
 		}
-		if u != nil {
-			a, err := p.account(ctx, p.mfa.d.DB, u)
-			if err != nil {
-				return nil, err
-			}
-			acc = &a
-		}
+		acc = &a
 	}
-	id, opts, err := p.ceremonies.BeginSignIn(ctx, acc, identified)
+	id, opts, err := p.ceremonies.BeginSignIn(ctx, acc, identified, sid)
 	if err != nil {
 		return nil, err
 	}
@@ -228,6 +243,14 @@ func (p *Passkeys) finishSignIn(ctx context.Context, id uuid.UUID, answer map[st
 	a, err := p.ceremonies.TakeSignIn(ctx, id, raw)
 	if err != nil {
 		return nil, err
+	}
+	// A step-up's challenge is its session's; a sign-in's is nobody's.
+	var sid uuid.UUID
+	if v != nil {
+		sid = v.SessionID
+	}
+	if a.SessionID() != sid {
+		return nil, passkey.ErrChallenge
 	}
 	f, err := m.d.DB.Factor.Query().Where(factor.CredentialID(a.CredentialID()), factor.TypeEQ(factor.TypePASSKEY),
 		factor.StatusEQ(factor.StatusVERIFIED)).Only(ctx)

@@ -257,6 +257,10 @@ func TestPasskeys(t *testing.T) {
 		pw := &account{Client: srv.Client(), ID: a.ID, Email: a.Email}
 		p := signInMFA(t, pw)
 		wantLevel(t, srv, p, 1, []string{"pwd"})
+		// The step-up's options list the session's user's passkeys.
+		if allow, _ := beginSignIn(t, pw.Client, nil).Options["allowCredentials"].([]any); len(allow) != 1 || allow[0].(map[string]any)["id"] != f.CredentialID {
+			t.Fatalf("step-up options allow %v", allow)
+		}
 		passkeySignIn(t, pw.Client, d, nil).Decode(t, &out)
 		if sessionOf(t, out.FinishPasskeySignIn.AccessToken) != sessionOf(t, p.AccessToken) {
 			t.Fatal("the step-up started another session")
@@ -402,6 +406,20 @@ func TestPasskeyRefusals(t *testing.T) {
 		pw := &account{Client: srv.Client(), ID: a.ID, Email: a.Email}
 		p := signInMFA(t, pw)
 		wantCode(t, signInWith(pw.Client, bd, nil), "UNAUTHENTICATED")
+		// A step-up's challenge is its session's: finished without the
+		// session, or by another session of the user, it is refused; a
+		// sign-in's challenge cannot step a session up.
+		ch = beginSignIn(t, pw.Client, nil)
+		wantFieldError(t, srv.Client().Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, ch.Options)}),
+			"challengeId", "unknown, used or expired")
+		pw2 := &account{Client: srv.Client(), ID: a.ID, Email: a.Email}
+		signInMFA(t, pw2)
+		ch = beginSignIn(t, pw.Client, nil)
+		wantFieldError(t, pw2.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, ch.Options)}),
+			"challengeId", "unknown, used or expired")
+		ch = beginSignIn(t, srv.Client(), nil)
+		wantFieldError(t, pw.Do(t, finishSignInDoc, map[string]any{"c": ch.ChallengeID, "r": d.assert(t, ch.Options)}),
+			"challengeId", "unknown, used or expired")
 		if aal, _ := sessionLevel(t, srv, sessionOf(t, p.AccessToken)); aal != 1 {
 			t.Fatalf("a's session went to AAL%d with bob's passkey", aal)
 		}

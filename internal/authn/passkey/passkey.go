@@ -47,7 +47,8 @@ const (
 // challenge and what it is bound to.
 type Pending struct {
 	Kind string `json:"kind"`
-	// SessionID is the session that asked to register a passkey.
+	// SessionID is the session that asked to register a passkey, or to
+	// step up with one (zero for a sign-in without a session).
 	SessionID uuid.UUID `json:"sid,omitzero"`
 	// UserID is the user registering, or the account a sign-in by
 	// identifier named (zero for an unknown account or a discoverable
@@ -245,14 +246,15 @@ func (c *Ceremonies) FinishRegistration(ctx context.Context, id uuid.UUID, acc A
 	return cred, p.FriendlyName, nil
 }
 
-// BeginSignIn starts a sign-in. acc is the account an identifier named
-// (nil when unknown, or for a discoverable sign-in: identified false);
-// its passkeys are the allowed credentials. An unknown account's options
-// have the shape of those of an account without passkeys. User
-// verification is required.
-func (c *Ceremonies) BeginSignIn(ctx context.Context, acc *Account, identified bool) (uuid.UUID, map[string]any, error) {
+// BeginSignIn starts a sign-in, or the step-up of session sid (zero for
+// none). acc is the account an identifier or the session named (nil when
+// unknown, or for a discoverable sign-in: identified false); its passkeys
+// are the allowed credentials. An unknown account's options have the
+// shape of those of an account without passkeys. User verification is
+// required.
+func (c *Ceremonies) BeginSignIn(ctx context.Context, acc *Account, identified bool, sid uuid.UUID) (uuid.UUID, map[string]any, error) {
 	var allowed []protocol.CredentialDescriptor
-	p := Pending{Kind: kindSignIn, Identified: identified}
+	p := Pending{Kind: kindSignIn, Identified: identified, SessionID: sid}
 	if acc != nil {
 		allowed = webauthn.Credentials(acc.WebAuthnCredentials()).CredentialDescriptors()
 		p.UserID = acc.User.ID
@@ -280,6 +282,10 @@ type Assertion struct {
 
 // CredentialID is the id of the passkey that answered.
 func (a Assertion) CredentialID() []byte { return a.parsed.RawID }
+
+// SessionID is the session whose step-up the challenge is for (zero for
+// a sign-in without a session).
+func (a Assertion) SessionID() uuid.UUID { return a.pending.SessionID }
 
 // For reports whether the challenge allows userID's passkeys: any user's
 // for a discoverable sign-in, else only the named account's.
