@@ -19,10 +19,10 @@ import (
 // pgx prepares it once per connection and reuses the statement; the id
 // goes as [16]byte, which pgx encodes as a binary uuid without the text
 // round trip of uuid.UUID's driver.Valuer.
-const userByID = `SELECT id, created_at, updated_at, email, email_verified_at, username, first_name, last_name, age, role FROM users WHERE id = $1`
+const userByID = `SELECT created_at, updated_at, email, email_verified_at, username, first_name, last_name, age, role FROM users WHERE id = $1`
 
-// userColumns are userByID's columns, for the ent query that reads them
-// on SQLite.
+// userColumns are userByID's columns and the id (which userByID need
+// not read back), for the ent query that reads them on SQLite.
 var userColumns = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail,
 	user.FieldEmailVerifiedAt, user.FieldUsername, user.FieldFirstName, user.FieldLastName, user.FieldAge, user.FieldRole}
 
@@ -49,13 +49,13 @@ func (db *DB) ReadUser(ctx context.Context, id uuid.UUID) (*ent.User, error) {
 		return nil, fmt.Errorf("read user: %w", err)
 	}
 	defer conn.Close()
-	u := &ent.User{}
+	u := &ent.User{ID: id}
 	err = conn.Raw(func(dc any) error {
 		c, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return fmt.Errorf("read user: the pool's driver is %T, not pgx", dc)
 		}
-		return c.Conn().QueryRow(ctx, userByID, [16]byte(id)).Scan(&u.ID, &u.CreatedAt, &u.UpdatedAt, &u.Email,
+		return c.Conn().QueryRow(ctx, userByID, [16]byte(id)).Scan(&u.CreatedAt, &u.UpdatedAt, &u.Email,
 			&u.EmailVerifiedAt, &u.Username, &u.FirstName, &u.LastName, &u.Age, (*string)(&u.Role))
 	})
 	if errors.Is(err, pgx.ErrNoRows) {
