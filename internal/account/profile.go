@@ -15,13 +15,14 @@ import (
 	"github.com/gqlauth/gqlauth/internal/validate"
 )
 
-// Me returns the signed-in user, read fresh from the database.
+// Me returns the signed-in user, read fresh from the database (never
+// cached, so a change committed anywhere shows at once).
 func (s *Service) Me(ctx context.Context) (*ent.User, error) {
 	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.db.User.Get(ctx, v.UserID)
+	u, err := s.readUser(ctx, v.UserID)
 	if ent.IsNotFound(err) {
 		return nil, apierr.New(apierr.Unauthenticated, "the account no longer exists")
 	}

@@ -200,7 +200,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	})
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
-	acc := account.Deps{DB: db.Client, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
+	acc := account.Deps{DB: db.Client, ReadUser: db.ReadUser, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
 		Mailer: a.Mailer, Codes: a.Codes, Flows: FlowSettings(cfg), Audit: a.Audit,
 		ReauthMaxAge: cfg.ReauthMaxAge}
 	if mailLimit != nil {

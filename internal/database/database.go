@@ -31,6 +31,9 @@ type DB struct {
 	// Driver is what the ent client sends its statements through (with
 	// the statement deadline, when set).
 	Driver dialect.Driver
+	// timeout is the statement deadline (Settings.StatementTimeout) of
+	// the statements sent without ent (ReadUser).
+	timeout time.Duration
 }
 
 // Settings are how gqlauth uses the database beyond its URL.
@@ -87,7 +90,7 @@ func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) 
 	if set.StatementTimeout > 0 {
 		drv = deadlineDriver{Driver: drv.(*entsql.Driver), timeout: set.StatementTimeout}
 	}
-	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv}, nil
+	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv, timeout: set.StatementTimeout}, nil
 }
 
 // ping checks that the database answers, within 5 seconds. Processes

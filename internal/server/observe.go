@@ -47,6 +47,18 @@ func observe(log *slog.Logger, m *metrics.Metrics, ips clientIPs, next http.Hand
 		case "/healthz", "/readyz", "/metrics":
 			level = slog.LevelDebug
 		}
+		if !out.Answered && r.URL.Path == "/graphql" && (r.Method == http.MethodGet || r.Method == http.MethodPost) {
+			// Refused by the transport before any operation was read.
+			out.Answered, out.Code = true, "BAD_REQUEST"
+		}
+		if out.Answered && m != nil {
+			m.GraphQLRequest(out.Name, out.Executed, out.Code, took)
+		}
+		if !log.Enabled(ctx, level) {
+			// LOG_LEVEL=warn and above: no access line, and nothing
+			// built for one.
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
@@ -55,15 +67,8 @@ func observe(log *slog.Logger, m *metrics.Metrics, ips clientIPs, next http.Hand
 			slog.Int64("bytes", sw.bytes),
 			slog.String("ip", ips.of(r)),
 		}
-		if !out.Answered && r.URL.Path == "/graphql" && (r.Method == http.MethodGet || r.Method == http.MethodPost) {
-			// Refused by the transport before any operation was read.
-			out.Answered, out.Code = true, "BAD_REQUEST"
-		}
 		if out.Answered {
 			attrs = append(attrs, slog.String("operation", out.Name), slog.String("code", out.Code))
-			if m != nil {
-				m.GraphQLRequest(out.Name, out.Executed, out.Code, took)
-			}
 		}
 		// ctx carries the id, which the log handler adds (request.LogHandler).
 		log.LogAttrs(ctx, level, "request", attrs...)
