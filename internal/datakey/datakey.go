@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
 // Size is the length of a data encryption key in bytes (AES-256).
@@ -125,49 +124,46 @@ func (b *Box) Open(sealed, ad []byte) ([]byte, error) {
 // without DATA_ENCRYPTION_KEY: restarts then keep opening what the last
 // run sealed. created reports that the file was written now.
 func LoadOrCreate(path string) (k *Key, created bool, err error) {
-	if b, err := os.ReadFile(path); err == nil {
-		k, err := Parse(string(b))
-		if err != nil {
-			return nil, false, fmt.Errorf("data key file %s: %v", path, err)
-		}
-		return k, false, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if k, err := load(path); !errors.Is(err, os.ErrNotExist) {
+		return k, false, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, false, fmt.Errorf("data key file: %w", err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, false, fmt.Errorf("data key file: %w", err)
-	}
+	// The key is written to a file of its own (CreateTemp: owner-only),
+	// then linked to path, which fails if path exists: path appears with
+	// its whole content at once, so of two processes starting together
+	// one makes the key and the other reads it, never a half-written file.
 	k = Generate()
-	// O_EXCL: of two processes starting together, one writes the file
-	// and the other reads what it wrote.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return loadWritten(path)
-	}
+	f, err := os.CreateTemp(dir, ".data-key-*")
 	if err != nil {
 		return nil, false, fmt.Errorf("data key file: %w", err)
 	}
+	defer os.Remove(f.Name())
 	_, werr := f.WriteString(k.Encode() + "\n")
 	if err := errors.Join(werr, f.Sync(), f.Close()); err != nil {
-		os.Remove(path)
+		return nil, false, fmt.Errorf("data key file: %w", err)
+	}
+	if err := os.Link(f.Name(), path); errors.Is(err, os.ErrExist) {
+		k, err := load(path)
+		return k, false, err
+	} else if err != nil {
 		return nil, false, fmt.Errorf("data key file: %w", err)
 	}
 	return k, true, nil
 }
 
-// loadWritten reads a key file another process has just created, waiting
-// briefly for its write to land.
-func loadWritten(path string) (*Key, bool, error) {
-	var err error
-	for range 50 {
-		var b []byte
-		if b, err = os.ReadFile(path); err == nil {
-			var k *Key
-			if k, err = Parse(string(b)); err == nil {
-				return k, false, nil
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
+// load reads the key file at path; an error wrapping os.ErrNotExist
+// when there is none.
+func load(path string) (*Key, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("data key file: %w", err)
 	}
-	return nil, false, fmt.Errorf("data key file %s: %v", path, err)
+	k, err := Parse(string(b))
+	if err != nil {
+		return nil, fmt.Errorf("data key file %s: %v", path, err)
+	}
+	return k, nil
 }
