@@ -147,6 +147,11 @@ func TestAuthorizationMatrix(t *testing.T) {
 				denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
 			{"confirmEmailChange", `mutation { confirmEmailChange(token: "made-up") { id email } }`, nil,
 				denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
+			// A passkey signs in only the passkey's user, for an answer to a
+			// live challenge (TestPasskeys, TestPasskeyRefusals); a made-up
+			// one is refused for every viewer.
+			{"finishPasskeySignIn", `mutation($id: ID!) { finishPasskeySignIn(challengeId: $id, credential: {id: "x"}) { user { id email } } }`, map[string]any{"id": missing},
+				denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT"), denied("BAD_USER_INPUT")},
 		}
 		viewers := []struct {
 			name string
