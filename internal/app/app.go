@@ -27,6 +27,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/password"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
+	"github.com/gqlauth/gqlauth/internal/redisx"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
 	"github.com/gqlauth/gqlauth/internal/session"
@@ -38,7 +39,7 @@ import (
 type App struct {
 	Config *config.Config
 	DB     *database.DB
-	Redis  *redis.Client // nil without REDIS_URL
+	Redis  redis.UniversalClient // nil without Redis (REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS)
 	Deny   token.DenyList
 	// Keys are the signing keys in use, reloaded from KeyStore every
 	// JWT_KEYS_REFRESH_INTERVAL until Close.
@@ -102,29 +103,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if cfg.MetricsEnabled {
 		a.Metrics = metrics.New(db.SQL)
 	}
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("REDIS_URL: %v", err)
-		}
-		// Every authenticated request waits on Redis: when it is down,
-		// answer SERVICE_UNAVAILABLE within about a second instead of
-		// go-redis's default several seconds of retries. REDIS_URL query
-		// parameters (dial_timeout, read_timeout, …) still win.
-		if opts.DialTimeout == 0 {
-			opts.DialTimeout = time.Second
-		}
-		if opts.ReadTimeout == 0 {
-			opts.ReadTimeout = time.Second
-		}
-		if opts.WriteTimeout == 0 {
-			opts.WriteTimeout = time.Second
-		}
-		if opts.MaxRetries == 0 {
-			opts.MaxRetries = 1
-		}
-		a.Redis = redis.NewClient(opts)
+	if a.Redis, err = redisx.New(cfg.Redis()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.Redis != nil {
 		if err := a.Redis.Ping(ctx).Err(); err != nil {
 			// Start anyway: authenticated requests fail closed until
 			// Redis answers, and recover without a restart.
@@ -320,7 +303,7 @@ func forwardAuth(a *authn.Authenticator) server.Authenticate {
 // credential fields and the per-address limit of mails: in Redis when
 // there is one (shared by every instance), else in process. A zero
 // setting turns each off (nil).
-func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
+func throttles(cfg *config.Config, rdb redis.UniversalClient) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)
