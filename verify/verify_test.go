@@ -222,12 +222,12 @@ func TestVerifierDenyList(t *testing.T) {
 	check(second, true)
 
 	// Deny by jti (the token), then by sid (the session), then the user.
-	if err := srv.Deny.DenyToken(ctx, claimOf(t, first, "jti")); err != nil {
+	if err := srv.Deny.DenyToken(ctx, claimOf(t, first, "sub"), claimOf(t, first, "jti")); err != nil {
 		t.Fatal(err)
 	}
 	check(first, false)
 	check(second, true)
-	if err := srv.Deny.DenySessions(ctx, claimOf(t, second, "sid")); err != nil {
+	if err := srv.Deny.DenySessions(ctx, claimOf(t, second, "sub"), claimOf(t, second, "sid")); err != nil {
 		t.Fatal(err)
 	}
 	check(second, false)

@@ -103,6 +103,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if cfg.MetricsEnabled {
 		a.Metrics = metrics.New(db.SQL)
 	}
+	var redisDeny *token.RedisDenyList
 	if a.Redis, err = redisx.New(cfg.Redis()); err != nil {
 		db.Close()
 		return nil, err
@@ -113,7 +114,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 			// Redis answers, and recover without a restart.
 			log.Warn("redis is unreachable; authenticated requests will fail until it answers", "error", err)
 		}
-		a.Deny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL+token.Leeway)
+		redisDeny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL+token.Leeway)
+		a.Deny = redisDeny
 	} else {
 		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL + token.Leeway)
 	}
@@ -174,6 +176,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		return nil, err
 	}
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
+	if redisDeny != nil {
+		// The database holds every denial; Redis is its index, rebuilt
+		// from the sessions when Redis loses data. Lookups fail closed
+		// until the first check succeeds.
+		redisDeny.Guard(a.Sessions, log)
+		if err := redisDeny.Check(ctx); err != nil {
+			log.Warn("deny list: cannot check the Redis index yet; authenticated requests fail until it answers", "error", err)
+		}
+		go redisDeny.Run(bg)
+	}
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
 	acc := account.Deps{DB: db.Client, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
 		Mailer: a.Mailer, Codes: a.Codes, Flows: FlowSettings(cfg), Audit: a.Audit,
