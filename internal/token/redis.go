@@ -280,7 +280,9 @@ func (r *RedisDenyList) rebuild(ctx context.Context) (int, error) {
 				case d.TokenID != "":
 					p.Set(ctx, r.prefix+jtiKey(d.UserID, d.TokenID), 1, r.ttl)
 				case !d.Before.IsZero():
-					raiseScript.Run(ctx, p, []string{r.prefix + userKey(d.UserID)}, formatUnix(d.Before), r.ttl.Milliseconds())
+					// EVAL, not EVALSHA: a Redis that lost its data lost
+					// its script cache too, and a pipeline cannot retry.
+					raiseScript.Eval(ctx, p, []string{r.prefix + userKey(d.UserID)}, formatUnix(d.Before), r.ttl.Milliseconds())
 				}
 			}
 			return nil
