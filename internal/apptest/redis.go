@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,12 +167,15 @@ func StartCluster(t testing.TB) *RedisCluster {
 	if err != nil {
 		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	// Wait until every node agrees the cluster is up.
+	// Wait until every node agrees the cluster is up, and every replica
+	// is in sync with its master (else it could not take over).
 	deadline := time.Now().Add(20 * time.Second)
 	for _, n := range c.Nodes {
 		for {
 			info, _ := n.Client(t).ClusterInfo(context.Background()).Result()
-			if strings.Contains(info, "cluster_state:ok") {
+			repl, _ := n.Client(t).Info(context.Background(), "replication").Result()
+			if strings.Contains(info, "cluster_state:ok") &&
+				(strings.Contains(repl, "role:master") || strings.Contains(repl, "master_link_status:up")) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -296,4 +300,43 @@ func SetACLUser(t testing.TB, name, password, prefix string, nodes ...*RedisServ
 			t.Fatalf("ACL SETUSER on %s: %v", n.Addr(), err)
 		}
 	}
+}
+
+// Pause stops the process (SIGSTOP) until Resume: a replica paused while
+// its master takes writes misses them, as a lagging replica does.
+func (s *RedisServer) Pause(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Resume continues a paused process.
+func (s *RedisServer) Resume(t testing.TB) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReplicaOf returns the cluster node replicating master.
+func (c *RedisCluster) ReplicaOf(t testing.TB, master *RedisServer) *RedisServer {
+	t.Helper()
+	ctx := context.Background()
+	id, err := master.Client(t).Do(ctx, "CLUSTER", "MYID").Text()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines, err := master.Client(t).Do(ctx, "CLUSTER", "REPLICAS", id).StringSlice()
+	if err != nil || len(lines) == 0 {
+		t.Fatalf("CLUSTER REPLICAS %s: %v %v", id, lines, err)
+	}
+	addr, _, _ := strings.Cut(strings.Fields(lines[0])[1], "@")
+	for _, n := range c.Nodes {
+		if n.Addr() == addr {
+			return n
+		}
+	}
+	t.Fatalf("replica %s is not a node of the test", addr)
+	return nil
 }

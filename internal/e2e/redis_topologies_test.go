@@ -12,9 +12,13 @@ import (
 )
 
 // redisTopology is a Redis gqlauth can run on, started by the test.
+// lose runs write (a denial) so that it reaches only the node holding
+// key, then loses that node's data: restarted empty, or killed while its
+// replica, paused during write, had not received it (a lagging replica
+// promoted by the failover).
 type redisTopology struct {
 	name  string
-	start func(t *testing.T) (vars map[string]string, nodes []*apptest.RedisServer, kill func(t *testing.T))
+	start func(t *testing.T) (vars map[string]string, nodes []*apptest.RedisServer, lose func(t *testing.T, key string, write func()))
 }
 
 // acl is the user every topology test runs gqlauth as: it may touch only
@@ -26,25 +30,35 @@ const (
 )
 
 var redisTopologies = []redisTopology{
-	{"single", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T)) {
+	{"single", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T, string, func())) {
 		s := apptest.StartRedis(t)
-		return map[string]string{"REDIS_URL": s.URL()}, []*apptest.RedisServer{s}, func(t *testing.T) {
+		return map[string]string{"REDIS_URL": s.URL()}, []*apptest.RedisServer{s}, func(t *testing.T, _ string, write func()) {
+			write()
 			s.Kill(t)
 			s.Start(t) // empty: no persistence
 			apptest.SetACLUser(t, aclUser, aclPassword, aclPrefix, s)
 		}
 	}},
-	{"cluster", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T)) {
+	{"cluster", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T, string, func())) {
 		c := apptest.StartCluster(t)
-		return map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(c.Addrs(), ",")}, c.Nodes, func(t *testing.T) {
-			// The master of the slot where the epoch lives, and another one.
-			c.Master(t, aclPrefix+"deny:v2:epoch").Kill(t)
+		return map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(c.Addrs(), ",")}, c.Nodes, func(t *testing.T, key string, write func()) {
+			m := c.Master(t, key)
+			r := c.ReplicaOf(t, m)
+			r.Pause(t)
+			write()
+			m.Kill(t)
+			r.Resume(t)
 		}
 	}},
-	{"sentinel", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T)) {
+	{"sentinel", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T, string, func())) {
 		s := apptest.StartSentinel(t)
-		return map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_SENTINEL_MASTER": apptest.SentinelMaster},
-			[]*apptest.RedisServer{s.Master, s.Replica}, func(t *testing.T) { s.Master.Kill(t) }
+		vars := map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_SENTINEL_MASTER": apptest.SentinelMaster}
+		return vars, []*apptest.RedisServer{s.Master, s.Replica}, func(t *testing.T, _ string, write func()) {
+			s.Replica.Pause(t)
+			write()
+			s.Master.Kill(t)
+			s.Replica.Resume(t)
+		}
 	}},
 }
 
@@ -58,7 +72,7 @@ func TestRedisTopologies(t *testing.T) {
 	for _, topo := range redisTopologies {
 		t.Run(topo.name, func(t *testing.T) {
 			began := time.Now()
-			vars, nodes, kill := topo.start(t)
+			vars, nodes, lose := topo.start(t)
 			apptest.SetACLUser(t, aclUser, aclPassword, aclPrefix, nodes...)
 			vars["REDIS_USERNAME"], vars["REDIS_PASSWORD"] = aclUser, aclPassword
 			vars["REDIS_KEY_PREFIX"] = aclPrefix
@@ -106,11 +120,17 @@ func TestRedisTopologies(t *testing.T) {
 				}
 			}
 
-			// Data loss: the node is killed (and restarted empty, or
-			// replaced by its replica). No denied token is ever accepted,
-			// and the live one comes back without restarting gqlauth.
+			// Data loss: a logout reaches only one node, which is killed
+			// (and restarted empty, or replaced by its lagging replica).
+			// No denied token is ever accepted, and the live one comes
+			// back without restarting gqlauth.
+			lagging := srv.Client()
+			pLagging := lagging.SignUp(t, apptest.UniqueEmail("topo-lagging"), password)
+			lose(t, aclPrefix+"deny:v2:{"+pLagging.User.ID+"}:user", func() {
+				wantOK(t, logout(t, lagging, "LOCAL", ""))
+			})
+			denied["LOCAL, just before the loss"] = pLagging.AccessToken
 			lost := time.Now()
-			kill(t)
 			var unavailable int
 			for {
 				for name, at := range denied {
@@ -127,7 +147,8 @@ func TestRedisTopologies(t *testing.T) {
 				}
 				unavailable++
 				if time.Since(lost) > 30*time.Second {
-					t.Fatalf("gqlauth did not recover within 30s")
+					logs := srv.Logs.String()
+					t.Fatalf("gqlauth did not recover within 30s; last logs:\n%s", logs[max(0, len(logs)-3000):])
 				}
 				time.Sleep(100 * time.Millisecond)
 			}

@@ -210,15 +210,23 @@ func (r *RedisDenyList) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	epoch, err := r.rdb.Get(ctx, r.prefix+epochKey()).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		r.ready.Store(false)
-		return fmt.Errorf("read the epoch: %w", err)
+	if err == nil || errors.Is(err, redis.Nil) {
+		var ids map[string]string
+		if ids, err = r.replicationIDs(ctx); err == nil {
+			return r.checked(ctx, epoch, ids)
+		}
 	}
-	ids, err := r.replicationIDs(ctx)
-	if err != nil {
-		r.ready.Store(false)
-		return err
+	r.ready.Store(false)
+	if c, ok := r.rdb.(*redis.ClusterClient); ok {
+		// A master may have failed over: read the slot map again now
+		// rather than when go-redis would (every 10 s).
+		c.ReloadState(ctx)
 	}
+	return fmt.Errorf("check the index: %w", err)
+}
+
+// checked acts on what Check read: the index is whole, or it is rebuilt.
+func (r *RedisDenyList) checked(ctx context.Context, epoch string, ids map[string]string) error {
 	known := r.epoch.Load()
 	masterChanged := r.replIDs != nil && !maps.Equal(ids, r.replIDs)
 	switch {
