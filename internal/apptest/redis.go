@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -302,20 +301,30 @@ func SetACLUser(t testing.TB, name, password, prefix string, nodes ...*RedisServ
 	}
 }
 
-// Pause stops the process (SIGSTOP) until Resume: a replica paused while
-// its master takes writes misses them, as a lagging replica does.
-func (s *RedisServer) Pause(t testing.TB) {
+// CutReplication disconnects the replica s from master and keeps it from
+// reconnecting (it authenticates as a user that does not exist): writes
+// made after it stay on the master alone, as with a lagging replica.
+func (s *RedisServer) CutReplication(t testing.TB, master *RedisServer) {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+	ctx := context.Background()
+	for _, kv := range [][2]string{{"masteruser", "gqlauth-test-nobody"}, {"masterauth", "nothing"}} {
+		if err := s.Client(t).ConfigSet(ctx, kv[0], kv[1]).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := master.Client(t).Do(ctx, "CLIENT", "KILL", "TYPE", "replica").Err(); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// Resume continues a paused process.
-func (s *RedisServer) Resume(t testing.TB) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGCONT); err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		info, _ := s.Client(t).Info(ctx, "replication").Result()
+		if strings.Contains(info, "master_link_status:down") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica %s still linked: %s", s.Addr(), info)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

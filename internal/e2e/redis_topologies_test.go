@@ -14,7 +14,7 @@ import (
 // redisTopology is a Redis gqlauth can run on, started by the test.
 // lose runs write (a denial) so that it reaches only the node holding
 // key, then loses that node's data: restarted empty, or killed while its
-// replica, paused during write, had not received it (a lagging replica
+// replica, cut off during write, had not received it (a lagging replica
 // promoted by the failover).
 type redisTopology struct {
 	name  string
@@ -43,21 +43,18 @@ var redisTopologies = []redisTopology{
 		c := apptest.StartCluster(t)
 		return map[string]string{"REDIS_CLUSTER_ADDRS": strings.Join(c.Addrs(), ",")}, c.Nodes, func(t *testing.T, key string, write func()) {
 			m := c.Master(t, key)
-			r := c.ReplicaOf(t, m)
-			r.Pause(t)
+			c.ReplicaOf(t, m).CutReplication(t, m)
 			write()
 			m.Kill(t)
-			r.Resume(t)
 		}
 	}},
 	{"sentinel", func(t *testing.T) (map[string]string, []*apptest.RedisServer, func(*testing.T, string, func())) {
 		s := apptest.StartSentinel(t)
 		vars := map[string]string{"REDIS_SENTINEL_ADDRS": strings.Join(s.Addrs(), ","), "REDIS_SENTINEL_MASTER": apptest.SentinelMaster}
 		return vars, []*apptest.RedisServer{s.Master, s.Replica}, func(t *testing.T, _ string, write func()) {
-			s.Replica.Pause(t)
+			s.Replica.CutReplication(t, s.Master)
 			write()
 			s.Master.Kill(t)
-			s.Replica.Resume(t)
 		}
 	}},
 }
