@@ -2,6 +2,7 @@ package apptest
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"net"
 	"os"
@@ -348,4 +349,54 @@ func (c *RedisCluster) ReplicaOf(t testing.TB, master *RedisServer) *RedisServer
 	}
 	t.Fatalf("replica %s is not a node of the test", addr)
 	return nil
+}
+
+// Client is a cluster client of the test, closed when the test ends.
+func (c *RedisCluster) Client(t testing.TB) *redis.ClusterClient {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// Client is a failover client following the sentinels, closed when the
+// test ends.
+func (s *RedisSentinel) Client(t testing.TB) *redis.Client {
+	rdb := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: SentinelMaster, SentinelAddrs: s.Addrs()})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// RedisTarget is one Redis deployment a test of a Redis store runs on.
+type RedisTarget struct {
+	Name string
+	// Client returns a client and a key prefix of the caller's own.
+	Client func(t testing.TB) (redis.UniversalClient, string)
+}
+
+// RedisTargets starts, for the calling test, a cluster and a Sentinel
+// setup of its own, beside the shared Redis: run a store's tests on each
+// (a few seconds to start them; share them among subtests).
+func RedisTargets(t testing.TB) []RedisTarget {
+	t.Helper()
+	cluster := StartCluster(t).Client(t)
+	sentinel := StartSentinel(t).Client(t)
+	own := func(rdb redis.UniversalClient) func(testing.TB) (redis.UniversalClient, string) {
+		return func(testing.TB) (redis.UniversalClient, string) {
+			return rdb, "gqlauth-test:" + strings.ToLower(rand.Text()[:10]) + ":"
+		}
+	}
+	return []RedisTarget{
+		{"redis", func(t testing.TB) (redis.UniversalClient, string) {
+			opts, err := redis.ParseURL(RedisURL())
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := NewRedisPrefix(t)
+			rdb := redis.NewClient(opts)
+			t.Cleanup(func() { rdb.Close() })
+			return rdb, prefix
+		}},
+		{"redis-cluster", own(cluster)},
+		{"redis-sentinel", own(sentinel)},
+	}
 }

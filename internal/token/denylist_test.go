@@ -68,9 +68,17 @@ func newRedis(t testing.TB, ttl time.Duration) (token.DenyList, func(time.Durati
 	return token.NewRedisDenyList(rdb, prefix, ttl), time.Sleep
 }
 
-var denyListImpls = []denyListImpl{
-	{name: "memory", make: newMemory},
-	{name: "redis", make: newRedis},
+// denyListImpls are the in-process list and the Redis one on the shared
+// Redis, a cluster and Sentinel (started for the calling test).
+func denyListImpls(t *testing.T) []denyListImpl {
+	impls := []denyListImpl{{name: "memory", make: newMemory}}
+	for _, target := range apptest.RedisTargets(t) {
+		impls = append(impls, denyListImpl{name: target.Name, make: func(t testing.TB, ttl time.Duration) (token.DenyList, func(time.Duration)) {
+			rdb, prefix := target.Client(t)
+			return token.NewRedisDenyList(rdb, prefix, ttl), time.Sleep
+		}})
+	}
+	return impls
 }
 
 // claimsOf builds the claims of an access token issued at iat.
@@ -124,7 +132,7 @@ func TestDenyListsAgree(t *testing.T) {
 		{"token without iat under a not-before", func(d token.DenyList) error { return d.DenyUserBefore(ctx, uid, at) },
 			&token.Claims{RegisteredClaims: jwt.RegisteredClaims{ID: jti, Subject: uid}, SessionID: sid}, true},
 	}
-	for _, impl := range denyListImpls {
+	for _, impl := range denyListImpls(t) {
 		t.Run(impl.name, func(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -150,7 +158,7 @@ func TestDenyListsAgree(t *testing.T) {
 func TestDenyListEntriesExpire(t *testing.T) {
 	ctx := context.Background()
 	const ttl = time.Second
-	for _, impl := range denyListImpls {
+	for _, impl := range denyListImpls(t) {
 		t.Run(impl.name, func(t *testing.T) {
 			d, advance := impl.make(t, ttl)
 			now := time.Now()
