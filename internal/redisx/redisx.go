@@ -43,15 +43,11 @@ func (s Settings) Configured() bool {
 
 // Check reports a setting that cannot work, naming its variable.
 func (s Settings) Check() error {
-	modes := 0
-	for _, set := range []bool{s.URL != "", len(s.ClusterAddrs) > 0, len(s.SentinelAddrs) > 0} {
-		if set {
-			modes++
-		}
-	}
 	switch {
-	case modes > 1:
-		return fmt.Errorf("REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS: set only one")
+	case len(s.ClusterAddrs) > 0 && (s.URL != "" || len(s.SentinelAddrs) > 0):
+		return fmt.Errorf("REDIS_CLUSTER_ADDRS: set only one of REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS")
+	case len(s.SentinelAddrs) > 0 && s.URL != "":
+		return fmt.Errorf("REDIS_SENTINEL_ADDRS: set only one of REDIS_URL, REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS")
 	case len(s.SentinelAddrs) > 0 && s.SentinelMaster == "":
 		return fmt.Errorf("REDIS_SENTINEL_MASTER: required with REDIS_SENTINEL_ADDRS")
 	case len(s.SentinelAddrs) == 0 && s.SentinelMaster != "":
@@ -81,6 +77,7 @@ func failFast(dial, read, write *time.Duration, retries *int) {
 
 // New returns the client s describes, or nil when none is configured.
 func New(s Settings) (redis.UniversalClient, error) {
+	s.ClusterAddrs, s.SentinelAddrs = trimAddrs(s.ClusterAddrs), trimAddrs(s.SentinelAddrs)
 	if err := s.Check(); err != nil {
 		return nil, err
 	}
@@ -119,10 +116,10 @@ func New(s Settings) (redis.UniversalClient, error) {
 	return nil, nil
 }
 
-// SplitAddrs splits a comma-separated list of host:port, dropping blanks.
-func SplitAddrs(list string) []string {
+// trimAddrs drops the blanks around and between comma-separated host:port.
+func trimAddrs(list []string) []string {
 	var out []string
-	for _, a := range strings.Split(list, ",") {
+	for _, a := range list {
 		if a = strings.TrimSpace(a); a != "" {
 			out = append(out, a)
 		}

@@ -103,21 +103,39 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 	if err := s.recordDenials(ctx, tx, sel); err != nil {
 		return err
 	}
-	for uid, sids := range bySession {
-		if err := s.deny.DenySessions(ctx, uid.String(), sids...); err != nil {
-			return errDenyUnavailable(err)
+	deny := func(ctx context.Context) error {
+		for uid, sids := range bySession {
+			if err := s.deny.DenySessions(ctx, uid.String(), sids...); err != nil {
+				return err
+			}
 		}
-	}
-	if !sel.UserTokensBefore.IsZero() {
-		if err := s.deny.DenyUserBefore(ctx, sel.User.String(), sel.UserTokensBefore); err != nil {
-			return errDenyUnavailable(err)
+		if !sel.UserTokensBefore.IsZero() {
+			if err := s.deny.DenyUserBefore(ctx, sel.User.String(), sel.UserTokensBefore); err != nil {
+				return err
+			}
 		}
-	}
-	if sel.TokenID != "" {
-		if err := s.deny.DenyToken(ctx, sel.User.String(), sel.TokenID); err != nil {
-			return errDenyUnavailable(err)
+		if sel.TokenID != "" {
+			return s.deny.DenyToken(ctx, sel.User.String(), sel.TokenID)
 		}
+		return nil
 	}
+	if err := deny(ctx); err != nil {
+		return errDenyUnavailable(err)
+	}
+	// Once more after the commit (idempotent): should Redis lose the
+	// first writes before the commit, a rebuild running meanwhile could
+	// not have read them from the database yet.
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			if err := next.Commit(ctx, tx); err != nil {
+				return err
+			}
+			if err := deny(context.WithoutCancel(ctx)); err != nil {
+				s.log.Warn("deny list: rewrite after commit failed; the next rebuild restores it", "error", err)
+			}
+			return nil
+		})
+	})
 
 	if len(ids) == 0 {
 		return nil
