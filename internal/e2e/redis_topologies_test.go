@@ -104,6 +104,16 @@ func TestRedisTopologies(t *testing.T) {
 			}
 			wantCode(t, srv.Client().Do(t, signInDoc, signInVars(victim, password)), "TOO_MANY_REQUESTS")
 
+			// Live events: the instance subscribed to its channel, under
+			// the prefix (the ACL user may use no other).
+			deadline := time.Now().Add(5 * time.Second)
+			for !subscribed(t, nodes, aclPrefix+"session-events") {
+				if time.Now().After(deadline) {
+					t.Fatal("no subscriber on the live events' channel")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+
 			// Every key gqlauth wrote is under the prefix, in the user's slot.
 			keys := allKeys(t, nodes)
 			for _, want := range []string{aclPrefix + "rate:", aclPrefix + "deny:v2:{", aclPrefix + "deny:v2:epoch"} {
@@ -152,7 +162,7 @@ func TestRedisTopologies(t *testing.T) {
 			t.Logf("%s: recovered %v after the kill (%d refusals meanwhile)", topo.name, time.Since(lost).Round(time.Millisecond), unavailable)
 			for name, at := range denied {
 				if code := meCode(t, srv, at); code != "UNAUTHENTICATED" {
-					t.Fatalf("%s logout after recovery: me answered %q", name, code)
+					t.Fatalf("%s logout after recovery: me answered %q; the deny list's logs:\n%s", name, code, denyLogs(srv.Logs.String()))
 				}
 			}
 			wantOK(t, logout(t, live, "LOCAL", ""))
@@ -229,4 +239,30 @@ func hasPrefixIn(keys []string, prefix string) bool {
 
 func signInVars(email, pw string) map[string]any {
 	return map[string]any{"in": map[string]any{"email": email, "password": pw}}
+}
+
+// subscribed reports whether some node has a subscriber on channel.
+func subscribed(t *testing.T, nodes []*apptest.RedisServer, channel string) bool {
+	t.Helper()
+	for _, n := range nodes {
+		if !n.Running() {
+			continue
+		}
+		chans, err := n.Client(t).PubSubChannels(context.Background(), channel).Result()
+		if err == nil && len(chans) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// denyLogs are the deny list's lines among logs.
+func denyLogs(logs string) string {
+	var out []string
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "deny list:") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
