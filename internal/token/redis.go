@@ -153,6 +153,12 @@ func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
 	}
 	vals, err := r.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
+		if guarded && ctx.Err() == nil {
+			// A node may be failing over to a replica that lacks the last
+			// denials: answer nothing until a check has looked.
+			r.ready.Store(false)
+			r.wake()
+		}
 		return false, fmt.Errorf("check deny list: %w", err)
 	}
 	if withEpoch {
