@@ -17,6 +17,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/deniedtoken"
 	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
@@ -38,6 +39,8 @@ type Client struct {
 	Schema *migrate.Schema
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
+	// DeniedToken is the client for interacting with the DeniedToken builders.
+	DeniedToken *DeniedTokenClient
 	// EmailToken is the client for interacting with the EmailToken builders.
 	EmailToken *EmailTokenClient
 	// Factor is the client for interacting with the Factor builders.
@@ -70,6 +73,7 @@ func NewClient(opts ...Option) *Client {
 func (c *Client) init() {
 	c.Schema = migrate.NewSchema(c.driver)
 	c.AuditEvent = NewAuditEventClient(c.config)
+	c.DeniedToken = NewDeniedTokenClient(c.config)
 	c.EmailToken = NewEmailTokenClient(c.config)
 	c.Factor = NewFactorClient(c.config)
 	c.MailMessage = NewMailMessageClient(c.config)
@@ -173,6 +177,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		ctx:               ctx,
 		config:            cfg,
 		AuditEvent:        NewAuditEventClient(cfg),
+		DeniedToken:       NewDeniedTokenClient(cfg),
 		EmailToken:        NewEmailTokenClient(cfg),
 		Factor:            NewFactorClient(cfg),
 		MailMessage:       NewMailMessageClient(cfg),
@@ -203,6 +208,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		ctx:               ctx,
 		config:            cfg,
 		AuditEvent:        NewAuditEventClient(cfg),
+		DeniedToken:       NewDeniedTokenClient(cfg),
 		EmailToken:        NewEmailTokenClient(cfg),
 		Factor:            NewFactorClient(cfg),
 		MailMessage:       NewMailMessageClient(cfg),
@@ -242,9 +248,9 @@ func (c *Client) Close() error {
 // In order to add hooks to a specific client, call: `client.Node.Use(...)`.
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
-		c.AuditEvent, c.EmailToken, c.Factor, c.MailMessage, c.RecoveryCode,
-		c.RefreshToken, c.Session, c.SigningKey, c.User, c.WebauthnChallenge,
-		c.WebhookDelivery,
+		c.AuditEvent, c.DeniedToken, c.EmailToken, c.Factor, c.MailMessage,
+		c.RecoveryCode, c.RefreshToken, c.Session, c.SigningKey, c.User,
+		c.WebauthnChallenge, c.WebhookDelivery,
 	} {
 		n.Use(hooks...)
 	}
@@ -254,9 +260,9 @@ func (c *Client) Use(hooks ...Hook) {
 // In order to add interceptors to a specific client, call: `client.Node.Intercept(...)`.
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
-		c.AuditEvent, c.EmailToken, c.Factor, c.MailMessage, c.RecoveryCode,
-		c.RefreshToken, c.Session, c.SigningKey, c.User, c.WebauthnChallenge,
-		c.WebhookDelivery,
+		c.AuditEvent, c.DeniedToken, c.EmailToken, c.Factor, c.MailMessage,
+		c.RecoveryCode, c.RefreshToken, c.Session, c.SigningKey, c.User,
+		c.WebauthnChallenge, c.WebhookDelivery,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -267,6 +273,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 	switch m := m.(type) {
 	case *AuditEventMutation:
 		return c.AuditEvent.mutate(ctx, m)
+	case *DeniedTokenMutation:
+		return c.DeniedToken.mutate(ctx, m)
 	case *EmailTokenMutation:
 		return c.EmailToken.mutate(ctx, m)
 	case *FactorMutation:
@@ -422,6 +430,139 @@ func (c *AuditEventClient) mutate(ctx context.Context, m *AuditEventMutation) (V
 		return (&AuditEventDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown AuditEvent mutation op: %q", m.Op())
+	}
+}
+
+// DeniedTokenClient is a client for the DeniedToken schema.
+type DeniedTokenClient struct {
+	config
+}
+
+// NewDeniedTokenClient returns a client for the DeniedToken from the given config.
+func NewDeniedTokenClient(c config) *DeniedTokenClient {
+	return &DeniedTokenClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `deniedtoken.Hooks(f(g(h())))`.
+func (c *DeniedTokenClient) Use(hooks ...Hook) {
+	c.hooks.DeniedToken = append(c.hooks.DeniedToken, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `deniedtoken.Intercept(f(g(h())))`.
+func (c *DeniedTokenClient) Intercept(interceptors ...Interceptor) {
+	c.inters.DeniedToken = append(c.inters.DeniedToken, interceptors...)
+}
+
+// Create returns a builder for creating a DeniedToken entity.
+func (c *DeniedTokenClient) Create() *DeniedTokenCreate {
+	mutation := newDeniedTokenMutation(c.config, OpCreate)
+	return &DeniedTokenCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of DeniedToken entities.
+func (c *DeniedTokenClient) CreateBulk(builders ...*DeniedTokenCreate) *DeniedTokenCreateBulk {
+	return &DeniedTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *DeniedTokenClient) MapCreateBulk(slice any, setFunc func(*DeniedTokenCreate, int)) *DeniedTokenCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &DeniedTokenCreateBulk{err: fmt.Errorf("calling to DeniedTokenClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*DeniedTokenCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &DeniedTokenCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for DeniedToken.
+func (c *DeniedTokenClient) Update() *DeniedTokenUpdate {
+	mutation := newDeniedTokenMutation(c.config, OpUpdate)
+	return &DeniedTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *DeniedTokenClient) UpdateOne(_m *DeniedToken) *DeniedTokenUpdateOne {
+	mutation := newDeniedTokenMutation(c.config, OpUpdateOne, withDeniedToken(_m))
+	return &DeniedTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *DeniedTokenClient) UpdateOneID(id uuid.UUID) *DeniedTokenUpdateOne {
+	mutation := newDeniedTokenMutation(c.config, OpUpdateOne, withDeniedTokenID(id))
+	return &DeniedTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for DeniedToken.
+func (c *DeniedTokenClient) Delete() *DeniedTokenDelete {
+	mutation := newDeniedTokenMutation(c.config, OpDelete)
+	return &DeniedTokenDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *DeniedTokenClient) DeleteOne(_m *DeniedToken) *DeniedTokenDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *DeniedTokenClient) DeleteOneID(id uuid.UUID) *DeniedTokenDeleteOne {
+	builder := c.Delete().Where(deniedtoken.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &DeniedTokenDeleteOne{builder}
+}
+
+// Query returns a query builder for DeniedToken.
+func (c *DeniedTokenClient) Query() *DeniedTokenQuery {
+	return &DeniedTokenQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeDeniedToken},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a DeniedToken entity by its id.
+func (c *DeniedTokenClient) Get(ctx context.Context, id uuid.UUID) (*DeniedToken, error) {
+	return c.Query().Where(deniedtoken.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *DeniedTokenClient) GetX(ctx context.Context, id uuid.UUID) *DeniedToken {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *DeniedTokenClient) Hooks() []Hook {
+	return c.hooks.DeniedToken
+}
+
+// Interceptors returns the client interceptors.
+func (c *DeniedTokenClient) Interceptors() []Interceptor {
+	return c.inters.DeniedToken
+}
+
+func (c *DeniedTokenClient) mutate(ctx context.Context, m *DeniedTokenMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&DeniedTokenCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&DeniedTokenUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&DeniedTokenUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&DeniedTokenDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown DeniedToken mutation op: %q", m.Op())
 	}
 }
 
@@ -1950,12 +2091,14 @@ func (c *WebhookDeliveryClient) mutate(ctx context.Context, m *WebhookDeliveryMu
 // hooks and interceptors per client, for fast access.
 type (
 	hooks struct {
-		AuditEvent, EmailToken, Factor, MailMessage, RecoveryCode, RefreshToken,
-		Session, SigningKey, User, WebauthnChallenge, WebhookDelivery []ent.Hook
+		AuditEvent, DeniedToken, EmailToken, Factor, MailMessage, RecoveryCode,
+		RefreshToken, Session, SigningKey, User, WebauthnChallenge,
+		WebhookDelivery []ent.Hook
 	}
 	inters struct {
-		AuditEvent, EmailToken, Factor, MailMessage, RecoveryCode, RefreshToken,
-		Session, SigningKey, User, WebauthnChallenge, WebhookDelivery []ent.Interceptor
+		AuditEvent, DeniedToken, EmailToken, Factor, MailMessage, RecoveryCode,
+		RefreshToken, Session, SigningKey, User, WebauthnChallenge,
+		WebhookDelivery []ent.Interceptor
 	}
 )
 

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"entgo.io/ent/dialect/sql/sqlgraph"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/deniedtoken"
 	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
@@ -84,6 +85,7 @@ func checkColumn(t, c string) error {
 	initCheck.Do(func() {
 		columnCheck = sql.NewColumnCheck(map[string]func(string) bool{
 			auditevent.Table:        auditevent.ValidColumn,
+			deniedtoken.Table:       deniedtoken.ValidColumn,
 			emailtoken.Table:        emailtoken.ValidColumn,
 			factor.Table:            factor.ValidColumn,
 			mailmessage.Table:       mailmessage.ValidColumn,

@@ -13,6 +13,7 @@ import (
 	"entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/deniedtoken"
 	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
@@ -36,6 +37,7 @@ const (
 
 	// Node types.
 	TypeAuditEvent        = "AuditEvent"
+	TypeDeniedToken       = "DeniedToken"
 	TypeEmailToken        = "EmailToken"
 	TypeFactor            = "Factor"
 	TypeMailMessage       = "MailMessage"
@@ -927,6 +929,541 @@ func (m *AuditEventMutation) ClearEdge(name string) error {
 // It returns an error if the edge is not defined in the schema.
 func (m *AuditEventMutation) ResetEdge(name string) error {
 	return fmt.Errorf("unknown AuditEvent edge %s", name)
+}
+
+// DeniedTokenMutation represents an operation that mutates the DeniedToken nodes in the graph.
+type DeniedTokenMutation struct {
+	config
+	op            Op
+	typ           string
+	id            *uuid.UUID
+	user_id       *uuid.UUID
+	jti           *string
+	issued_before *time.Time
+	expires_at    *time.Time
+	clearedFields map[string]struct{}
+	done          bool
+	oldValue      func(context.Context) (*DeniedToken, error)
+	predicates    []predicate.DeniedToken
+}
+
+var _ ent.Mutation = (*DeniedTokenMutation)(nil)
+
+// deniedtokenOption allows management of the mutation configuration using functional options.
+type deniedtokenOption func(*DeniedTokenMutation)
+
+// newDeniedTokenMutation creates new mutation for the DeniedToken entity.
+func newDeniedTokenMutation(c config, op Op, opts ...deniedtokenOption) *DeniedTokenMutation {
+	m := &DeniedTokenMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeDeniedToken,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withDeniedTokenID sets the ID field of the mutation.
+func withDeniedTokenID(id uuid.UUID) deniedtokenOption {
+	return func(m *DeniedTokenMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *DeniedToken
+		)
+		m.oldValue = func(ctx context.Context) (*DeniedToken, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().DeniedToken.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withDeniedToken sets the old DeniedToken of the mutation.
+func withDeniedToken(node *DeniedToken) deniedtokenOption {
+	return func(m *DeniedTokenMutation) {
+		m.oldValue = func(context.Context) (*DeniedToken, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m DeniedTokenMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m DeniedTokenMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// SetID sets the value of the id field. Note that this
+// operation is only accepted on creation of DeniedToken entities.
+func (m *DeniedTokenMutation) SetID(id uuid.UUID) {
+	m.id = &id
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *DeniedTokenMutation) ID() (id uuid.UUID, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *DeniedTokenMutation) IDs(ctx context.Context) ([]uuid.UUID, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []uuid.UUID{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().DeniedToken.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetUserID sets the "user_id" field.
+func (m *DeniedTokenMutation) SetUserID(u uuid.UUID) {
+	m.user_id = &u
+}
+
+// UserID returns the value of the "user_id" field in the mutation.
+func (m *DeniedTokenMutation) UserID() (r uuid.UUID, exists bool) {
+	v := m.user_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldUserID returns the old "user_id" field's value of the DeniedToken entity.
+// If the DeniedToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeniedTokenMutation) OldUserID(ctx context.Context) (v uuid.UUID, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldUserID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldUserID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldUserID: %w", err)
+	}
+	return oldValue.UserID, nil
+}
+
+// ResetUserID resets all changes to the "user_id" field.
+func (m *DeniedTokenMutation) ResetUserID() {
+	m.user_id = nil
+}
+
+// SetJti sets the "jti" field.
+func (m *DeniedTokenMutation) SetJti(s string) {
+	m.jti = &s
+}
+
+// Jti returns the value of the "jti" field in the mutation.
+func (m *DeniedTokenMutation) Jti() (r string, exists bool) {
+	v := m.jti
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldJti returns the old "jti" field's value of the DeniedToken entity.
+// If the DeniedToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeniedTokenMutation) OldJti(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldJti is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldJti requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldJti: %w", err)
+	}
+	return oldValue.Jti, nil
+}
+
+// ClearJti clears the value of the "jti" field.
+func (m *DeniedTokenMutation) ClearJti() {
+	m.jti = nil
+	m.clearedFields[deniedtoken.FieldJti] = struct{}{}
+}
+
+// JtiCleared returns if the "jti" field was cleared in this mutation.
+func (m *DeniedTokenMutation) JtiCleared() bool {
+	_, ok := m.clearedFields[deniedtoken.FieldJti]
+	return ok
+}
+
+// ResetJti resets all changes to the "jti" field.
+func (m *DeniedTokenMutation) ResetJti() {
+	m.jti = nil
+	delete(m.clearedFields, deniedtoken.FieldJti)
+}
+
+// SetIssuedBefore sets the "issued_before" field.
+func (m *DeniedTokenMutation) SetIssuedBefore(t time.Time) {
+	m.issued_before = &t
+}
+
+// IssuedBefore returns the value of the "issued_before" field in the mutation.
+func (m *DeniedTokenMutation) IssuedBefore() (r time.Time, exists bool) {
+	v := m.issued_before
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldIssuedBefore returns the old "issued_before" field's value of the DeniedToken entity.
+// If the DeniedToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeniedTokenMutation) OldIssuedBefore(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldIssuedBefore is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldIssuedBefore requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldIssuedBefore: %w", err)
+	}
+	return oldValue.IssuedBefore, nil
+}
+
+// ClearIssuedBefore clears the value of the "issued_before" field.
+func (m *DeniedTokenMutation) ClearIssuedBefore() {
+	m.issued_before = nil
+	m.clearedFields[deniedtoken.FieldIssuedBefore] = struct{}{}
+}
+
+// IssuedBeforeCleared returns if the "issued_before" field was cleared in this mutation.
+func (m *DeniedTokenMutation) IssuedBeforeCleared() bool {
+	_, ok := m.clearedFields[deniedtoken.FieldIssuedBefore]
+	return ok
+}
+
+// ResetIssuedBefore resets all changes to the "issued_before" field.
+func (m *DeniedTokenMutation) ResetIssuedBefore() {
+	m.issued_before = nil
+	delete(m.clearedFields, deniedtoken.FieldIssuedBefore)
+}
+
+// SetExpiresAt sets the "expires_at" field.
+func (m *DeniedTokenMutation) SetExpiresAt(t time.Time) {
+	m.expires_at = &t
+}
+
+// ExpiresAt returns the value of the "expires_at" field in the mutation.
+func (m *DeniedTokenMutation) ExpiresAt() (r time.Time, exists bool) {
+	v := m.expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldExpiresAt returns the old "expires_at" field's value of the DeniedToken entity.
+// If the DeniedToken object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *DeniedTokenMutation) OldExpiresAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldExpiresAt: %w", err)
+	}
+	return oldValue.ExpiresAt, nil
+}
+
+// ResetExpiresAt resets all changes to the "expires_at" field.
+func (m *DeniedTokenMutation) ResetExpiresAt() {
+	m.expires_at = nil
+}
+
+// Where appends a list predicates to the DeniedTokenMutation builder.
+func (m *DeniedTokenMutation) Where(ps ...predicate.DeniedToken) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the DeniedTokenMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *DeniedTokenMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.DeniedToken, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *DeniedTokenMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *DeniedTokenMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (DeniedToken).
+func (m *DeniedTokenMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *DeniedTokenMutation) Fields() []string {
+	fields := make([]string, 0, 4)
+	if m.user_id != nil {
+		fields = append(fields, deniedtoken.FieldUserID)
+	}
+	if m.jti != nil {
+		fields = append(fields, deniedtoken.FieldJti)
+	}
+	if m.issued_before != nil {
+		fields = append(fields, deniedtoken.FieldIssuedBefore)
+	}
+	if m.expires_at != nil {
+		fields = append(fields, deniedtoken.FieldExpiresAt)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *DeniedTokenMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case deniedtoken.FieldUserID:
+		return m.UserID()
+	case deniedtoken.FieldJti:
+		return m.Jti()
+	case deniedtoken.FieldIssuedBefore:
+		return m.IssuedBefore()
+	case deniedtoken.FieldExpiresAt:
+		return m.ExpiresAt()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *DeniedTokenMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case deniedtoken.FieldUserID:
+		return m.OldUserID(ctx)
+	case deniedtoken.FieldJti:
+		return m.OldJti(ctx)
+	case deniedtoken.FieldIssuedBefore:
+		return m.OldIssuedBefore(ctx)
+	case deniedtoken.FieldExpiresAt:
+		return m.OldExpiresAt(ctx)
+	}
+	return nil, fmt.Errorf("unknown DeniedToken field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeniedTokenMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case deniedtoken.FieldUserID:
+		v, ok := value.(uuid.UUID)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetUserID(v)
+		return nil
+	case deniedtoken.FieldJti:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetJti(v)
+		return nil
+	case deniedtoken.FieldIssuedBefore:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetIssuedBefore(v)
+		return nil
+	case deniedtoken.FieldExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetExpiresAt(v)
+		return nil
+	}
+	return fmt.Errorf("unknown DeniedToken field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *DeniedTokenMutation) AddedFields() []string {
+	return nil
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *DeniedTokenMutation) AddedField(name string) (ent.Value, bool) {
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *DeniedTokenMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	}
+	return fmt.Errorf("unknown DeniedToken numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *DeniedTokenMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(deniedtoken.FieldJti) {
+		fields = append(fields, deniedtoken.FieldJti)
+	}
+	if m.FieldCleared(deniedtoken.FieldIssuedBefore) {
+		fields = append(fields, deniedtoken.FieldIssuedBefore)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *DeniedTokenMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *DeniedTokenMutation) ClearField(name string) error {
+	switch name {
+	case deniedtoken.FieldJti:
+		m.ClearJti()
+		return nil
+	case deniedtoken.FieldIssuedBefore:
+		m.ClearIssuedBefore()
+		return nil
+	}
+	return fmt.Errorf("unknown DeniedToken nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *DeniedTokenMutation) ResetField(name string) error {
+	switch name {
+	case deniedtoken.FieldUserID:
+		m.ResetUserID()
+		return nil
+	case deniedtoken.FieldJti:
+		m.ResetJti()
+		return nil
+	case deniedtoken.FieldIssuedBefore:
+		m.ResetIssuedBefore()
+		return nil
+	case deniedtoken.FieldExpiresAt:
+		m.ResetExpiresAt()
+		return nil
+	}
+	return fmt.Errorf("unknown DeniedToken field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *DeniedTokenMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *DeniedTokenMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *DeniedTokenMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *DeniedTokenMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *DeniedTokenMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *DeniedTokenMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *DeniedTokenMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown DeniedToken unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *DeniedTokenMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown DeniedToken edge %s", name)
 }
 
 // EmailTokenMutation represents an operation that mutates the EmailToken nodes in the graph.

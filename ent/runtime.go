@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/auditevent"
+	"github.com/gqlauth/gqlauth/ent/deniedtoken"
 	"github.com/gqlauth/gqlauth/ent/emailtoken"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/mailmessage"
@@ -53,6 +54,19 @@ func init() {
 	auditeventDescID := auditeventMixinFields0[0].Descriptor()
 	// auditevent.DefaultID holds the default value on creation for the id field.
 	auditevent.DefaultID = auditeventDescID.Default.(func() uuid.UUID)
+	deniedtokenMixin := schema.DeniedToken{}.Mixin()
+	deniedtokenMixinFields0 := deniedtokenMixin[0].Fields()
+	_ = deniedtokenMixinFields0
+	deniedtokenFields := schema.DeniedToken{}.Fields()
+	_ = deniedtokenFields
+	// deniedtokenDescJti is the schema descriptor for jti field.
+	deniedtokenDescJti := deniedtokenFields[1].Descriptor()
+	// deniedtoken.JtiValidator is a validator for the "jti" field. It is called by the builders before save.
+	deniedtoken.JtiValidator = deniedtokenDescJti.Validators[0].(func(string) error)
+	// deniedtokenDescID is the schema descriptor for id field.
+	deniedtokenDescID := deniedtokenMixinFields0[0].Descriptor()
+	// deniedtoken.DefaultID holds the default value on creation for the id field.
+	deniedtoken.DefaultID = deniedtokenDescID.Default.(func() uuid.UUID)
 	emailtokenMixin := schema.EmailToken{}.Mixin()
 	emailtokenMixinFields0 := emailtokenMixin[0].Fields()
 	_ = emailtokenMixinFields0

@@ -16,6 +16,8 @@ type Tx struct {
 	config
 	// AuditEvent is the client for interacting with the AuditEvent builders.
 	AuditEvent *AuditEventClient
+	// DeniedToken is the client for interacting with the DeniedToken builders.
+	DeniedToken *DeniedTokenClient
 	// EmailToken is the client for interacting with the EmailToken builders.
 	EmailToken *EmailTokenClient
 	// Factor is the client for interacting with the Factor builders.
@@ -168,6 +170,7 @@ func (tx *Tx) Client() *Client {
 
 func (tx *Tx) init() {
 	tx.AuditEvent = NewAuditEventClient(tx.config)
+	tx.DeniedToken = NewDeniedTokenClient(tx.config)
 	tx.EmailToken = NewEmailTokenClient(tx.config)
 	tx.Factor = NewFactorClient(tx.config)
 	tx.MailMessage = NewMailMessageClient(tx.config)

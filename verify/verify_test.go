@@ -192,12 +192,12 @@ func TestVerifierRefuses(t *testing.T) {
 	}
 }
 
-// TestVerifierDenyList: the deny list gqlauth writes (layout version 1)
+// TestVerifierDenyList: the deny list gqlauth writes (layout version 2)
 // is the one the verifier reads: a logout, a session revocation and a
 // logout everywhere each refuse the right tokens; with Redis down, the
 // answer is ErrDenyListUnavailable and the middleware's 503.
 func TestVerifierDenyList(t *testing.T) {
-	if verify.DenyListLayout != 1 {
+	if verify.DenyListLayout != 2 {
 		t.Fatalf("DenyListLayout %d: update this test and docs/verifying.md", verify.DenyListLayout)
 	}
 	srv := apptest.New(t, apptest.Backend{Name: "sqlite+redis", Redis: true}, nil)
@@ -222,12 +222,12 @@ func TestVerifierDenyList(t *testing.T) {
 	check(second, true)
 
 	// Deny by jti (the token), then by sid (the session), then the user.
-	if err := srv.Deny.DenyToken(ctx, claimOf(t, first, "jti")); err != nil {
+	if err := srv.Deny.DenyToken(ctx, claimOf(t, first, "sub"), claimOf(t, first, "jti")); err != nil {
 		t.Fatal(err)
 	}
 	check(first, false)
 	check(second, true)
-	if err := srv.Deny.DenySessions(ctx, claimOf(t, second, "sid")); err != nil {
+	if err := srv.Deny.DenySessions(ctx, claimOf(t, second, "sub"), claimOf(t, second, "sid")); err != nil {
 		t.Fatal(err)
 	}
 	check(second, false)
@@ -247,6 +247,16 @@ func TestVerifierDenyList(t *testing.T) {
 	fresh := srv.Client().SignUp(t, apptest.UniqueEmail("down"), "correct horse").AccessToken
 	if _, err := vDown.Verify(ctx, fresh); !errors.Is(err, verify.ErrDenyListUnavailable) {
 		t.Fatalf("Redis down: %v", err)
+	}
+	// No epoch under the prefix (Redis lost the index, gqlauth has not
+	// rebuilt it yet): the answer is unknown too.
+	noEpoch := verify.NewRedisDenyList(srv.Redis, "no-index-here:")
+	vNoEpoch, err := verify.New(ctx, verify.Config{JWKSURL: srv.HTTP.URL + "/.well-known/jwks.json", Issuer: "gqlauth", Audience: "gqlauth", DenyList: noEpoch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := vNoEpoch.Verify(ctx, fresh); !errors.Is(err, verify.ErrDenyListUnavailable) {
+		t.Fatalf("no epoch: %v", err)
 	}
 	rec := httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/", nil)

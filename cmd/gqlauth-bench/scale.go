@@ -503,6 +503,7 @@ func measureDenyMemory(ctx context.Context, redisURL string, n int, ttl time.Dur
 		firstErr error
 		mu       sync.Mutex
 		sampleJ  = rand43()
+		sampleU  = uuid.Must(uuid.NewV7()).String()
 		sampleS  = uuid.Must(uuid.NewV7()).String()
 		jobs     = make(chan int)
 	)
@@ -510,13 +511,13 @@ func measureDenyMemory(ctx context.Context, redisURL string, n int, ttl time.Dur
 	for range 32 {
 		wg.Go(func() {
 			for i := range jobs {
-				jti, sid := rand43(), uuid.Must(uuid.NewV7()).String()
+				uid, jti, sid := uuid.Must(uuid.NewV7()).String(), rand43(), uuid.Must(uuid.NewV7()).String()
 				if i == 0 {
-					jti, sid = sampleJ, sampleS
+					uid, jti, sid = sampleU, sampleJ, sampleS
 				}
-				err := deny.DenySessions(ctx, sid)
+				err := deny.DenySessions(ctx, uid, sid)
 				if err == nil {
-					err = deny.DenyToken(ctx, jti)
+					err = deny.DenyToken(ctx, uid, jti)
 				}
 				if err != nil {
 					mu.Lock()
@@ -537,8 +538,8 @@ func measureDenyMemory(ctx context.Context, redisURL string, n int, ttl time.Dur
 	written := time.Since(start)
 	d.UsedAfter = usedMemory(ctx, rdb)
 	d.KeysAfter = countKeys(ctx, rdb, prefix)
-	d.TokenKeyBytes, _ = rdb.MemoryUsage(ctx, prefix+"deny:jti:"+sampleJ).Result()
-	d.SessionKeyByte, _ = rdb.MemoryUsage(ctx, prefix+"deny:sid:"+sampleS).Result()
+	d.TokenKeyBytes, _ = rdb.MemoryUsage(ctx, prefix+"deny:v2:{"+sampleU+"}:jti:"+sampleJ).Result()
+	d.SessionKeyByte, _ = rdb.MemoryUsage(ctx, prefix+"deny:v2:{"+sampleU+"}:sid:"+sampleS).Result()
 	fmt.Printf("wrote %d logouts in %s; waiting for them to expire\n", n, written.Round(time.Millisecond))
 
 	waitStart := time.Now()

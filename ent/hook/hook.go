@@ -21,6 +21,18 @@ func (f AuditEventFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, 
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.AuditEventMutation", m)
 }
 
+// The DeniedTokenFunc type is an adapter to allow the use of ordinary
+// function as DeniedToken mutator.
+type DeniedTokenFunc func(context.Context, *ent.DeniedTokenMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f DeniedTokenFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.DeniedTokenMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.DeniedTokenMutation", m)
+}
+
 // The EmailTokenFunc type is an adapter to allow the use of ordinary
 // function as EmailToken mutator.
 type EmailTokenFunc func(context.Context, *ent.EmailTokenMutation) (ent.Value, error)

@@ -45,6 +45,27 @@ var (
 			},
 		},
 	}
+	// DeniedTokensColumns holds the columns for the "denied_tokens" table.
+	DeniedTokensColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeUUID},
+		{Name: "user_id", Type: field.TypeUUID},
+		{Name: "jti", Type: field.TypeString, Nullable: true, Size: 128},
+		{Name: "issued_before", Type: field.TypeTime, Nullable: true},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// DeniedTokensTable holds the schema information for the "denied_tokens" table.
+	DeniedTokensTable = &schema.Table{
+		Name:       "denied_tokens",
+		Columns:    DeniedTokensColumns,
+		PrimaryKey: []*schema.Column{DeniedTokensColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "deniedtoken_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{DeniedTokensColumns[4]},
+			},
+		},
+	}
 	// EmailTokensColumns holds the columns for the "email_tokens" table.
 	EmailTokensColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeUUID},
@@ -286,6 +307,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{SessionsColumns[3]},
 			},
+			{
+				Name:    "session_revoked_at",
+				Unique:  false,
+				Columns: []*schema.Column{SessionsColumns[4]},
+			},
 		},
 	}
 	// SigningKeysColumns holds the columns for the "signing_keys" table.
@@ -398,6 +424,7 @@ var (
 	// Tables holds all the tables in the schema.
 	Tables = []*schema.Table{
 		AuditEventsTable,
+		DeniedTokensTable,
 		EmailTokensTable,
 		FactorsTable,
 		MailMessagesTable,

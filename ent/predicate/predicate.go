@@ -9,6 +9,9 @@ import (
 // AuditEvent is the predicate function for auditevent builders.
 type AuditEvent func(*sql.Selector)
 
+// DeniedToken is the predicate function for deniedtoken builders.
+type DeniedToken func(*sql.Selector)
+
 // EmailToken is the predicate function for emailtoken builders.
 type EmailToken func(*sql.Selector)
 

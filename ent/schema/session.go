@@ -88,6 +88,9 @@ func (Session) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("user_id", "last_seen_at"),
 		index.Fields("expires_at"),
+		// The deny list's rebuild reads the sessions revoked within one
+		// access-token lifetime (internal/token).
+		index.Fields("revoked_at"),
 	}
 }
 

@@ -28,6 +28,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/metrics"
 	"github.com/gqlauth/gqlauth/internal/password"
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
+	"github.com/gqlauth/gqlauth/internal/redisx"
 	"github.com/gqlauth/gqlauth/internal/request"
 	"github.com/gqlauth/gqlauth/internal/server"
 	"github.com/gqlauth/gqlauth/internal/session"
@@ -39,7 +40,7 @@ import (
 type App struct {
 	Config *config.Config
 	DB     *database.DB
-	Redis  *redis.Client // nil without REDIS_URL
+	Redis  redis.UniversalClient // nil without Redis (REDIS_URL, REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS)
 	Deny   token.DenyList
 	// Keys are the signing keys in use, reloaded from KeyStore every
 	// JWT_KEYS_REFRESH_INTERVAL until Close.
@@ -107,35 +108,19 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 	if cfg.MetricsEnabled {
 		a.Metrics = metrics.New(db.SQL)
 	}
-	if cfg.RedisURL != "" {
-		opts, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("REDIS_URL: %v", err)
-		}
-		// Every authenticated request waits on Redis: when it is down,
-		// answer SERVICE_UNAVAILABLE within about a second instead of
-		// go-redis's default several seconds of retries. REDIS_URL query
-		// parameters (dial_timeout, read_timeout, …) still win.
-		if opts.DialTimeout == 0 {
-			opts.DialTimeout = time.Second
-		}
-		if opts.ReadTimeout == 0 {
-			opts.ReadTimeout = time.Second
-		}
-		if opts.WriteTimeout == 0 {
-			opts.WriteTimeout = time.Second
-		}
-		if opts.MaxRetries == 0 {
-			opts.MaxRetries = 1
-		}
-		a.Redis = redis.NewClient(opts)
+	var redisDeny *token.RedisDenyList
+	if a.Redis, err = redisx.New(cfg.Redis()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a.Redis != nil {
 		if err := a.Redis.Ping(ctx).Err(); err != nil {
 			// Start anyway: authenticated requests fail closed until
 			// Redis answers, and recover without a restart.
 			log.Warn("redis is unreachable; authenticated requests will fail until it answers", "error", err)
 		}
-		a.Deny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL+token.Leeway)
+		redisDeny = token.NewRedisDenyList(a.Redis, cfg.RedisKeyPrefix, cfg.AccessTokenTTL+token.Leeway)
+		a.Deny = redisDeny
 	} else {
 		a.Deny = token.NewMemoryDenyList(cfg.AccessTokenTTL + token.Leeway)
 	}
@@ -199,6 +184,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		return err
 	})
 	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
+	if redisDeny != nil {
+		// The database holds every denial; Redis is its index, rebuilt
+		// from the sessions when Redis loses data. Lookups fail closed
+		// until the first check succeeds.
+		redisDeny.Guard(a.Sessions, log)
+		if err := redisDeny.Check(ctx); err != nil {
+			log.Warn("deny list: cannot check the Redis index yet; authenticated requests fail until it answers", "error", err)
+		}
+		go redisDeny.Run(bg)
+	}
 	a.SignIns = authn.NewSignIns(db.Client, a.Passwords, a.Sessions, signIns, a.Audit)
 	acc := account.Deps{DB: db.Client, ReadUser: db.ReadUser, Passwords: a.Passwords, Policy: pwPolicy, Sessions: a.Sessions,
 		Mailer: a.Mailer, Codes: a.Codes, Flows: FlowSettings(cfg), Audit: a.Audit,
@@ -334,7 +329,7 @@ func forwardAuth(a *authn.Authenticator) server.Authenticate {
 // credential fields and the per-address limit of mails: in Redis when
 // there is one (shared by every instance), else in process. A zero
 // setting turns each off (nil).
-func throttles(cfg *config.Config, rdb *redis.Client) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
+func throttles(cfg *config.Config, rdb redis.UniversalClient) (authn.Lockout, graph.ClientLimiter, *ratelimit.Lockout) {
 	var counter ratelimit.Counter = ratelimit.NewMemoryCounter()
 	if rdb != nil {
 		counter = ratelimit.NewRedisCounter(rdb, cfg.RedisKeyPrefix)

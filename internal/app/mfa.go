@@ -17,7 +17,7 @@ import (
 // one, else in process.
 // Its notices go through the email flows' mailer (none when
 // EMAIL_VERIFICATION=off) and its events to the audit trail.
-func newMFA(cfg *config.Config, a *App, dk *datakey.Key, rdb *redis.Client) *authn.MFA {
+func newMFA(cfg *config.Config, a *App, dk *datakey.Key, rdb redis.UniversalClient) *authn.MFA {
 	var notices authn.Notices
 	if a.Mailer != nil {
 		notices = a.Mailer

@@ -20,6 +20,8 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/joho/godotenv"
+
+	"github.com/gqlauth/gqlauth/internal/redisx"
 )
 
 // Config is every setting gqlauth has. The env tags name the variables;
@@ -98,8 +100,24 @@ type Config struct {
 	// cookie-only deployments turn it off.
 	RefreshTokenInBody bool `env:"REFRESH_TOKEN_IN_BODY" envDefault:"true"`
 
-	// RedisURL selects the Redis deny list; empty means the in-process one.
+	// RedisURL selects the Redis deny list; empty (and no cluster or
+	// sentinel) means the in-process one.
 	RedisURL string `env:"REDIS_URL"`
+	// RedisClusterAddrs are seed nodes of a Redis Cluster, instead of REDIS_URL.
+	RedisClusterAddrs []string `env:"REDIS_CLUSTER_ADDRS" envSeparator:","`
+	// RedisSentinelAddrs and RedisSentinelMaster name a master watched by
+	// Sentinel, instead of REDIS_URL.
+	RedisSentinelAddrs  []string `env:"REDIS_SENTINEL_ADDRS" envSeparator:","`
+	RedisSentinelMaster string   `env:"REDIS_SENTINEL_MASTER"`
+	// RedisSentinelPassword authenticates to the sentinels themselves.
+	RedisSentinelPassword string `env:"REDIS_SENTINEL_PASSWORD"`
+	// RedisUsername and RedisPassword authenticate to Redis (ACLs); they
+	// override REDIS_URL's.
+	RedisUsername string `env:"REDIS_USERNAME"`
+	RedisPassword string `env:"REDIS_PASSWORD"`
+	// RedisTLS turns TLS on for the cluster and sentinel modes (REDIS_URL
+	// says it with rediss://).
+	RedisTLS bool `env:"REDIS_TLS" envDefault:"false"`
 	// RedisKeyPrefix starts every Redis key gqlauth writes.
 	RedisKeyPrefix string `env:"REDIS_KEY_PREFIX" envDefault:"gqlauth:"`
 
@@ -347,6 +365,15 @@ func (c *Config) Examples() bool { return orDefault(c.ExamplesEnabled, c.AppEnv 
 
 // Introspection reports whether schema introspection is allowed.
 func (c *Config) Introspection() bool { return orDefault(c.IntrospectionEnabled, !c.Production()) }
+
+// Redis is the Redis connection the REDIS_* variables describe.
+func (c *Config) Redis() redisx.Settings {
+	return redisx.Settings{
+		URL: c.RedisURL, ClusterAddrs: c.RedisClusterAddrs,
+		SentinelAddrs: c.RedisSentinelAddrs, SentinelMaster: c.RedisSentinelMaster, SentinelPassword: c.RedisSentinelPassword,
+		Username: c.RedisUsername, Password: c.RedisPassword, TLS: c.RedisTLS,
+	}
+}
 
 // SchemaPublished reports whether /schema.graphql is served: as
 // introspection is, unless SCHEMA_ENABLED says otherwise.
@@ -601,6 +628,9 @@ func (c *Config) validate() error {
 	}
 	if c.RedisKeyPrefix == "" {
 		return bad("REDIS_KEY_PREFIX", "must not be empty")
+	}
+	if err := c.Redis().Check(); err != nil {
+		return err
 	}
 	switch strings.ToLower(c.CookieSameSite) {
 	case "strict", "lax", "none":

@@ -152,6 +152,11 @@ func TestInvalidValuesNameTheVariable(t *testing.T) {
 		{map[string]string{"MFA_MAX_FAILURES": "-1"}, "MFA_MAX_FAILURES"},
 		{map[string]string{"REAUTH_MAX_AGE": "10ms"}, "REAUTH_MAX_AGE"},
 		{map[string]string{"TOTP_ISSUER": strings.Repeat("x", 65)}, "TOTP_ISSUER"},
+		{map[string]string{"REDIS_URL": "http://redis:6379"}, "REDIS_URL"},
+		{map[string]string{"REDIS_URL": "redis://a:6379", "REDIS_CLUSTER_ADDRS": "b:6379,c:6379"}, "REDIS_CLUSTER_ADDRS"},
+		{map[string]string{"REDIS_URL": "redis://a:6379", "REDIS_SENTINEL_ADDRS": "s:26379", "REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_ADDRS"},
+		{map[string]string{"REDIS_SENTINEL_ADDRS": "s:26379"}, "REDIS_SENTINEL_MASTER"},
+		{map[string]string{"REDIS_SENTINEL_MASTER": "m"}, "REDIS_SENTINEL_MASTER"},
 	}
 	for _, tc := range cases {
 		_, err := FromEnv(tc.vars)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apptest"
@@ -740,9 +741,19 @@ func TestDeleteOldTokens(t *testing.T) {
 		setExpiresAt(t, srv, expiredOld.ID, now.Add(-2*time.Hour))
 		setExpiresAt(t, srv, expiredNew.ID, now.Add(-30*time.Minute))
 
+		// Denials: one expired (no token it denies can be valid), one not.
+		expiredDenial := srv.DB.DeniedToken.Create().SetUserID(u.ID).SetJti("old").SetExpiresAt(now.Add(-time.Minute)).SaveX(ctx)
+		liveDenial := srv.DB.DeniedToken.Create().SetUserID(u.ID).SetIssuedBefore(now).SetExpiresAt(now.Add(time.Minute)).SaveX(ctx)
+
 		n, err := srv.Sessions.DeleteOldTokens(ctx, time.Hour)
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := srv.DB.DeniedToken.Get(ctx, expiredDenial.ID); !ent.IsNotFound(err) {
+			t.Fatalf("expired denial kept: %v", err)
+		}
+		if _, err := srv.DB.DeniedToken.Get(ctx, liveDenial.ID); err != nil {
+			t.Fatalf("live denial: %v", err)
 		}
 		if n != 2 {
 			t.Fatalf("deleted %d tokens, want 2", n)

@@ -8,10 +8,10 @@ package ratelimit
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
-	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 )
@@ -25,29 +25,57 @@ type Buckets interface {
 }
 
 // NewRedisBuckets returns buckets of perMinute tokens per minute (burst
-// perMinute) kept in Redis by go-redis/redis_rate (GCRA, one Lua call per
-// event), under keys "rate:<prefix><key>".
+// perMinute) kept in Redis under keys "<prefix>rate:<key>" (GCRA, one Lua
+// call per event; see gcraScript).
 func NewRedisBuckets(rdb redis.UniversalClient, prefix string, perMinute int) *RedisBuckets {
-	return &RedisBuckets{limiter: redis_rate.NewLimiter(rdb), prefix: prefix, limit: redis_rate.PerMinute(perMinute)}
+	return &RedisBuckets{rdb: rdb, prefix: prefix + "rate:", perMinute: perMinute}
 }
 
 // RedisBuckets is Buckets shared through Redis.
 type RedisBuckets struct {
-	limiter *redis_rate.Limiter
-	prefix  string
-	limit   redis_rate.Limit
+	rdb       redis.UniversalClient
+	prefix    string
+	perMinute int
 }
+
+// gcraScript is the generic cell rate algorithm of go-redis/redis_rate
+// (itself from rwz/redis-gcra), which gqlauth used until it needed every
+// key under REDIS_KEY_PREFIX: redis_rate puts its own "rate:" in front of
+// every key, so a Redis ACL user limited to the prefix could not sign in.
+// The key holds the theoretical arrival time (TAT) of the next event, in
+// seconds since 2017 on Redis's clock; an event is allowed when the TAT
+// is no further ahead than the burst. ARGV: burst, rate, period (seconds).
+// It returns {allowed (0 or 1), retry after (seconds, a string)}.
+var gcraScript = redis.NewScript(`
+local burst = tonumber(ARGV[1])
+local emission = tonumber(ARGV[3]) / tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = (t[1] - 1483228800) + (t[2] / 1000000)
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local newTat = tat + emission
+local diff = now - (newTat - emission * burst)
+if diff < 0 then
+  return {0, tostring(-diff)}
+end
+redis.call('SET', KEYS[1], tostring(newTat), 'EX', math.ceil(newTat - now))
+return {1, '0'}`)
 
 // Allow implements Buckets.
 func (b *RedisBuckets) Allow(ctx context.Context, key string) (time.Duration, error) {
-	res, err := b.limiter.Allow(ctx, b.prefix+key, b.limit)
+	res, err := gcraScript.Run(ctx, b.rdb, []string{b.prefix + key}, b.perMinute, b.perMinute, 60).Slice()
+	if err != nil || len(res) != 2 {
+		return 0, fmt.Errorf("rate limit: %w", err)
+	}
+	if allowed, _ := res[0].(int64); allowed == 1 {
+		return 0, nil
+	}
+	s, _ := res[1].(string)
+	retry, err := strconv.ParseFloat(s, 64)
 	if err != nil {
 		return 0, fmt.Errorf("rate limit: %w", err)
 	}
-	if res.Allowed > 0 {
-		return 0, nil
-	}
-	return atLeastASecond(res.RetryAfter), nil
+	return atLeastASecond(time.Duration(retry * float64(time.Second))), nil
 }
 
 // NewMemoryBuckets returns in-process buckets of perMinute tokens per

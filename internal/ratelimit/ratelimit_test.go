@@ -13,26 +13,16 @@ import (
 	"github.com/gqlauth/gqlauth/internal/ratelimit"
 )
 
-// redisClient connects to the test Redis under a prefix of the test's own.
-func redisClient(t *testing.T) (*redis.Client, string) {
-	t.Helper()
-	prefix := apptest.NewRedisPrefix(t)
-	opts, err := redis.ParseURL(apptest.RedisURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb, prefix
-}
-
-// counters runs fn on the in-process and the Redis counter.
+// counters runs fn on the in-process counter and the Redis one on the
+// shared Redis, a cluster and Sentinel.
 func counters(t *testing.T, fn func(t *testing.T, c ratelimit.Counter)) {
 	t.Run("memory", func(t *testing.T) { fn(t, ratelimit.NewMemoryCounter()) })
-	t.Run("redis", func(t *testing.T) {
-		rdb, prefix := redisClient(t)
-		fn(t, ratelimit.NewRedisCounter(rdb, prefix))
-	})
+	for _, target := range apptest.RedisTargets(t) {
+		t.Run(target.Name, func(t *testing.T) {
+			rdb, prefix := target.Client(t)
+			fn(t, ratelimit.NewRedisCounter(rdb, prefix))
+		})
+	}
 }
 
 // TestLockoutIsAtomic starts 200 attempts at once: exactly max go ahead.
@@ -93,11 +83,12 @@ func TestCounterWindowEnds(t *testing.T) {
 // TestBuckets checks a bucket allows its burst, then refuses with a wait,
 // per key, on both implementations.
 func TestBuckets(t *testing.T) {
-	rdb, prefix := redisClient(t)
-	for name, b := range map[string]ratelimit.Buckets{
-		"memory": ratelimit.NewMemoryBuckets(3),
-		"redis":  ratelimit.NewRedisBuckets(rdb, prefix, 3),
-	} {
+	buckets := map[string]ratelimit.Buckets{"memory": ratelimit.NewMemoryBuckets(3)}
+	for _, target := range apptest.RedisTargets(t) {
+		rdb, prefix := target.Client(t)
+		buckets[target.Name] = ratelimit.NewRedisBuckets(rdb, prefix, 3)
+	}
+	for name, b := range buckets {
 		t.Run(name, func(t *testing.T) {
 			ctx := context.Background()
 			for i := 0; i < 3; i++ {

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/deniedtoken"
 	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
@@ -15,6 +16,7 @@ import (
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/policy"
+	"github.com/gqlauth/gqlauth/internal/token"
 )
 
 // Selection names the sessions endSessions ends, and the access tokens it
@@ -75,28 +77,65 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 		ids[i] = sess.ID
 	}
 
-	deny := make([]string, 0, len(ids)+1)
+	// The denials go to the database in this transaction (the source of
+	// truth: the sessions' revoked_at below, and denied_tokens), then to
+	// the deny list (Redis, its index), before the commit.
+	bySession := map[uuid.UUID][]string{}
+	for _, sess := range locked {
+		bySession[sess.UserID] = append(bySession[sess.UserID], sess.ID.String())
+	}
 	if sel.Session != uuid.Nil && len(ids) == 0 {
-		deny = append(deny, sel.Session.String())
-	}
-	for _, id := range ids {
-		deny = append(deny, id.String())
-	}
-	if len(deny) > 0 {
-		if err := s.deny.DenySessions(ctx, deny...); err != nil {
-			return errDenyUnavailable(err)
+		// An ended session: deny it again (its revoked_at already says so).
+		owner := sel.User
+		if owner == uuid.Nil {
+			sess, err := tx.Session.Query().Where(dbsession.ID(sel.Session)).Select(dbsession.FieldUserID).Only(ctx)
+			if err != nil && !ent.IsNotFound(err) {
+				return fmt.Errorf("read session: %w", err)
+			}
+			if sess != nil {
+				owner = sess.UserID
+			}
+		}
+		if owner != uuid.Nil {
+			bySession[owner] = append(bySession[owner], sel.Session.String())
 		}
 	}
-	if !sel.UserTokensBefore.IsZero() {
-		if err := s.deny.DenyUserBefore(ctx, sel.User.String(), sel.UserTokensBefore); err != nil {
-			return errDenyUnavailable(err)
-		}
+	if err := s.recordDenials(ctx, tx, sel); err != nil {
+		return err
 	}
-	if sel.TokenID != "" {
-		if err := s.deny.DenyToken(ctx, sel.TokenID); err != nil {
-			return errDenyUnavailable(err)
+	deny := func(ctx context.Context) error {
+		for uid, sids := range bySession {
+			if err := s.deny.DenySessions(ctx, uid.String(), sids...); err != nil {
+				return err
+			}
 		}
+		if !sel.UserTokensBefore.IsZero() {
+			if err := s.deny.DenyUserBefore(ctx, sel.User.String(), sel.UserTokensBefore); err != nil {
+				return err
+			}
+		}
+		if sel.TokenID != "" {
+			return s.deny.DenyToken(ctx, sel.User.String(), sel.TokenID)
+		}
+		return nil
 	}
+	if err := deny(ctx); err != nil {
+		return errDenyUnavailable(err)
+	}
+	// Once more after the commit (idempotent): should Redis lose the
+	// first writes before the commit, a rebuild running meanwhile could
+	// not have read them from the database yet.
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			if err := next.Commit(ctx, tx); err != nil {
+				return err
+			}
+			if err := deny(context.WithoutCancel(ctx)); err != nil {
+				s.log.Warn("deny list: rewrite after commit failed; the next rebuild restores it", "error", err)
+			}
+			return nil
+		})
+	})
 
 	if len(ids) == 0 {
 		return nil
@@ -111,6 +150,55 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 		return fmt.Errorf("revoke refresh tokens: %w", err)
 	}
 	return s.audit.Record(ctx, tx, endedEvents(locked, sel, reason)...)
+}
+
+// recordDenials writes the denials sel makes besides its sessions' (a
+// token, a user's not-before) to denied_tokens, in tx; they live one
+// access-token lifetime (with the verifier's leeway).
+func (s *Service) recordDenials(ctx context.Context, tx *ent.Tx, sel Selection) error {
+	expires := s.now().Add(s.tokens.TTL() + token.Leeway)
+	var rows []*ent.DeniedTokenCreate
+	if sel.TokenID != "" {
+		rows = append(rows, tx.DeniedToken.Create().SetUserID(sel.User).SetJti(sel.TokenID).SetExpiresAt(expires))
+	}
+	if !sel.UserTokensBefore.IsZero() {
+		rows = append(rows, tx.DeniedToken.Create().SetUserID(sel.User).SetIssuedBefore(sel.UserTokensBefore).SetExpiresAt(expires))
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if err := tx.DeniedToken.CreateBulk(rows...).Exec(ctx); err != nil {
+		return fmt.Errorf("record denials: %w", err)
+	}
+	return nil
+}
+
+// LiveDenials implements token.DenialSource: the denials the database
+// holds whose tokens may still be valid, those made since since (one
+// access-token lifetime ago): the sessions revoked since, and the
+// denied_tokens rows not yet expired.
+func (s *Service) LiveDenials(ctx context.Context, since time.Time) ([]token.Denial, error) {
+	sessions, err := s.db.Session.Query().Where(dbsession.RevokedAtGT(since)).
+		Select(dbsession.FieldID, dbsession.FieldUserID).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read revoked sessions: %w", err)
+	}
+	denied, err := s.db.DeniedToken.Query().Where(deniedtoken.ExpiresAtGT(s.now())).All(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read denied tokens: %w", err)
+	}
+	out := make([]token.Denial, 0, len(sessions)+len(denied))
+	for _, sess := range sessions {
+		out = append(out, token.Denial{UserID: sess.UserID.String(), SessionID: sess.ID.String()})
+	}
+	for _, d := range denied {
+		den := token.Denial{UserID: d.UserID.String(), TokenID: d.Jti}
+		if d.IssuedBefore != nil {
+			den.Before = *d.IssuedBefore
+		}
+		out = append(out, den)
+	}
+	return out, nil
 }
 
 // endedEvents are the audit events of the sessions endSessions ended:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/gqlauth/gqlauth/ent/deniedtoken"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
 )
@@ -14,7 +15,8 @@ import (
 // their lifetime or idle too long) more than retention ago. Until then they stay listed in
 // refreshTokens and sessions(includeRevoked: true), the user's session
 // history; after that nothing needs them, and the tables stay bounded by
-// the live sessions and one retention window. It returns how many
+// the live sessions and one retention window. It also deletes the
+// expired denied_tokens rows. It returns how many
 // refresh tokens it deleted.
 func (s *Service) DeleteOldTokens(ctx context.Context, retention time.Duration) (int, error) {
 	cutoff := s.now().Add(-retention)
@@ -36,6 +38,10 @@ func (s *Service) DeleteOldTokens(ctx context.Context, retention time.Duration) 
 	}
 	if _, err := s.db.Session.Delete().Where(ended).Exec(ctx); err != nil {
 		return n, fmt.Errorf("delete old sessions: %w", err)
+	}
+	// A denial is needed only while a token it denies can be valid.
+	if _, err := s.db.DeniedToken.Delete().Where(deniedtoken.ExpiresAtLT(s.now())).Exec(ctx); err != nil {
+		return n, fmt.Errorf("delete expired denials: %w", err)
 	}
 	return n, nil
 }

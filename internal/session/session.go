@@ -101,6 +101,9 @@ func New(d Deps, set Settings) *Service {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
 	return s
 }
 

@@ -16,10 +16,12 @@ import (
 // so every entry expires one access-token lifetime after it is written;
 // memory stays bounded by the denials of one lifetime.
 type DenyList interface {
-	// DenyToken refuses the access token with this jti.
-	DenyToken(ctx context.Context, jti string) error
-	// DenySessions refuses every access token of these sessions.
-	DenySessions(ctx context.Context, sids ...string) error
+	// DenyToken refuses the access token with this jti, of this user.
+	DenyToken(ctx context.Context, userID, jti string) error
+	// DenySessions refuses every access token of these sessions of the
+	// user. (The user id keeps a user's entries together: on a Redis
+	// Cluster they share a hash slot, so one MGET reads them.)
+	DenySessions(ctx context.Context, userID string, sids ...string) error
 	// DenyUserBefore refuses every access token of the user issued before t.
 	DenyUserBefore(ctx context.Context, userID string, t time.Time) error
 	// Denied reports whether the token with these claims is refused. An
@@ -85,15 +87,15 @@ func (m *MemoryDenyList) Len() int {
 }
 
 // DenyToken implements DenyList.
-func (m *MemoryDenyList) DenyToken(_ context.Context, jti string) error {
-	m.put(jtiKey(jti), 1)
+func (m *MemoryDenyList) DenyToken(_ context.Context, userID, jti string) error {
+	m.put(jtiKey(userID, jti), 1)
 	return nil
 }
 
 // DenySessions implements DenyList.
-func (m *MemoryDenyList) DenySessions(_ context.Context, sids ...string) error {
+func (m *MemoryDenyList) DenySessions(_ context.Context, userID string, sids ...string) error {
 	for _, sid := range sids {
-		m.put(sidKey(sid), 1)
+		m.put(sidKey(userID, sid), 1)
 	}
 	return nil
 }
@@ -109,10 +111,10 @@ func (m *MemoryDenyList) Denied(_ context.Context, c *Claims) (bool, error) {
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.get(jtiKey(c.ID), now); ok {
+	if _, ok := m.get(jtiKey(c.Subject, c.ID), now); ok {
 		return true, nil
 	}
-	if _, ok := m.get(sidKey(c.SessionID), now); ok {
+	if _, ok := m.get(sidKey(c.Subject, c.SessionID), now); ok {
 		return true, nil
 	}
 	if nbf, ok := m.get(userKey(c.Subject), now); ok && issuedBefore(c, nbf) {
@@ -129,8 +131,28 @@ func issuedBefore(c *Claims, nbf int64) bool {
 	return c.IssuedAt == nil || c.IssuedAt.Unix() < nbf
 }
 
-func jtiKey(jti string) string  { return "deny:jti:" + jti }
-func sidKey(sid string) string  { return "deny:sid:" + sid }
-func userKey(uid string) string { return "deny:user:" + uid }
+// DenyListLayout is the version of the deny list's key layout in Redis
+// (verify.DenyListLayout is the one the verifier reads). Version 2, under
+// REDIS_KEY_PREFIX, every key of a user in the hash slot of {<user id>}:
+//
+//	deny:v2:{<sub>}:jti:<jti>  exists: the token with this jti is refused
+//	deny:v2:{<sub>}:sid:<sid>  exists: every token of this session is refused
+//	deny:v2:{<sub>}:user       a Unix time in seconds: the user's tokens
+//	                           issued before it are refused
+//	deny:v2:epoch              the index's epoch (see RedisDenyList)
+//
+// Version 1 had no user in the jti and sid keys (deny:jti:<jti>, …), so a
+// cluster could not read them in one command. A version-2 gqlauth finds no
+// epoch on its first start and rebuilds the index from the database, which
+// holds every denial version 1 wrote (each came with a session revocation).
+const DenyListLayout = 2
+
+const layoutPrefix = "deny:v2:"
+
+func userTag(uid string) string     { return layoutPrefix + "{" + uid + "}:" }
+func jtiKey(uid, jti string) string { return userTag(uid) + "jti:" + jti }
+func sidKey(uid, sid string) string { return userTag(uid) + "sid:" + sid }
+func userKey(uid string) string     { return userTag(uid) + "user" }
+func epochKey() string              { return layoutPrefix + "epoch" }
 
 func formatUnix(t time.Time) string { return strconv.FormatInt(t.Unix(), 10) }

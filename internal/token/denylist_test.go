@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,9 +68,17 @@ func newRedis(t testing.TB, ttl time.Duration) (token.DenyList, func(time.Durati
 	return token.NewRedisDenyList(rdb, prefix, ttl), time.Sleep
 }
 
-var denyListImpls = []denyListImpl{
-	{name: "memory", make: newMemory},
-	{name: "redis", make: newRedis},
+// denyListImpls are the in-process list and the Redis one on the shared
+// Redis, a cluster and Sentinel (started for the calling test).
+func denyListImpls(t *testing.T) []denyListImpl {
+	impls := []denyListImpl{{name: "memory", make: newMemory}}
+	for _, target := range apptest.RedisTargets(t) {
+		impls = append(impls, denyListImpl{name: target.Name, make: func(t testing.TB, ttl time.Duration) (token.DenyList, func(time.Duration)) {
+			rdb, prefix := target.Client(t)
+			return token.NewRedisDenyList(rdb, prefix, ttl), time.Sleep
+		}})
+	}
+	return impls
 }
 
 // claimsOf builds the claims of an access token issued at iat.
@@ -95,13 +104,13 @@ func TestDenyListsAgree(t *testing.T) {
 		want  bool
 	}{
 		{"empty list", func(token.DenyList) error { return nil }, tok, false},
-		{"denied jti", func(d token.DenyList) error { return d.DenyToken(ctx, jti) }, tok, true},
-		{"other jti", func(d token.DenyList) error { return d.DenyToken(ctx, rand.Text()) }, tok, false},
+		{"denied jti", func(d token.DenyList) error { return d.DenyToken(ctx, uid, jti) }, tok, true},
+		{"other jti", func(d token.DenyList) error { return d.DenyToken(ctx, uid, rand.Text()) }, tok, false},
 		{"denied session among several", func(d token.DenyList) error {
-			return d.DenySessions(ctx, uuid.NewString(), sid, uuid.NewString())
+			return d.DenySessions(ctx, uid, uuid.NewString(), sid, uuid.NewString())
 		}, tok, true},
-		{"other session", func(d token.DenyList) error { return d.DenySessions(ctx, uuid.NewString()) }, tok, false},
-		{"no sessions", func(d token.DenyList) error { return d.DenySessions(ctx) }, tok, false},
+		{"other session", func(d token.DenyList) error { return d.DenySessions(ctx, uid, uuid.NewString()) }, tok, false},
+		{"no sessions", func(d token.DenyList) error { return d.DenySessions(ctx, uid) }, tok, false},
 		{"user not-before after iat", func(d token.DenyList) error { return d.DenyUserBefore(ctx, uid, at) }, tok, true},
 		{"user not-before in the second of iat", func(d token.DenyList) error { return d.DenyUserBefore(ctx, uid, at) },
 			claimsOf(jti, sid, uid, at.Add(500*time.Millisecond)), false},
@@ -123,7 +132,7 @@ func TestDenyListsAgree(t *testing.T) {
 		{"token without iat under a not-before", func(d token.DenyList) error { return d.DenyUserBefore(ctx, uid, at) },
 			&token.Claims{RegisteredClaims: jwt.RegisteredClaims{ID: jti, Subject: uid}, SessionID: sid}, true},
 	}
-	for _, impl := range denyListImpls {
+	for _, impl := range denyListImpls(t) {
 		t.Run(impl.name, func(t *testing.T) {
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
@@ -149,17 +158,17 @@ func TestDenyListsAgree(t *testing.T) {
 func TestDenyListEntriesExpire(t *testing.T) {
 	ctx := context.Background()
 	const ttl = time.Second
-	for _, impl := range denyListImpls {
+	for _, impl := range denyListImpls(t) {
 		t.Run(impl.name, func(t *testing.T) {
 			d, advance := impl.make(t, ttl)
 			now := time.Now()
 			byJTI := claimsOf(rand.Text(), uuid.NewString(), uuid.NewString(), now)
 			bySID := claimsOf(rand.Text(), uuid.NewString(), uuid.NewString(), now)
 			byUser := claimsOf(rand.Text(), uuid.NewString(), uuid.NewString(), now.Add(-time.Minute))
-			if err := d.DenyToken(ctx, byJTI.ID); err != nil {
+			if err := d.DenyToken(ctx, byJTI.Subject, byJTI.ID); err != nil {
 				t.Fatal(err)
 			}
-			if err := d.DenySessions(ctx, bySID.SessionID); err != nil {
+			if err := d.DenySessions(ctx, bySID.Subject, bySID.SessionID); err != nil {
 				t.Fatal(err)
 			}
 			if err := d.DenyUserBefore(ctx, byUser.Subject, now); err != nil {
@@ -192,7 +201,7 @@ func TestMemoryDenyListDropsExpiredEntries(t *testing.T) {
 	d, advance := newMemory(t, time.Minute)
 	m := d.(*token.MemoryDenyList)
 	for i := range 100 {
-		if err := m.DenyToken(ctx, strconv.Itoa(i)); err != nil {
+		if err := m.DenyToken(ctx, "u", strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -200,7 +209,7 @@ func TestMemoryDenyListDropsExpiredEntries(t *testing.T) {
 		t.Fatalf("Len = %d, want 100", m.Len())
 	}
 	advance(2 * time.Minute)
-	if err := m.DenyToken(ctx, "new"); err != nil {
+	if err := m.DenyToken(ctx, "u", "new"); err != nil {
 		t.Fatal(err)
 	}
 	if m.Len() != 1 {
@@ -214,10 +223,10 @@ func TestRedisDenyListKeysHaveTTL(t *testing.T) {
 	ctx := context.Background()
 	rdb, prefix := redisClient(t)
 	d := token.NewRedisDenyList(rdb, prefix, time.Minute)
-	if err := d.DenyToken(ctx, "j"); err != nil {
+	if err := d.DenyToken(ctx, "u", "j"); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.DenySessions(ctx, "s1", "s2"); err != nil {
+	if err := d.DenySessions(ctx, "u", "s1", "s2"); err != nil {
 		t.Fatal(err)
 	}
 	if err := d.DenyUserBefore(ctx, "u", time.Now()); err != nil {
@@ -229,6 +238,12 @@ func TestRedisDenyListKeysHaveTTL(t *testing.T) {
 	}
 	if len(keys) != 4 {
 		t.Fatalf("keys %v, want 4", keys)
+	}
+	// One user's keys share a hash slot: a cluster reads them in one MGET.
+	for _, k := range keys {
+		if !strings.HasPrefix(k, prefix) || !strings.Contains(k, "{u}") {
+			t.Fatalf("key %s is not under the prefix and the user's hash tag", k)
+		}
 	}
 	for _, k := range keys {
 		ttl, err := rdb.PTTL(ctx, k).Result()
@@ -271,7 +286,7 @@ func BenchmarkDenied(b *testing.B) {
 			for i := range sids {
 				sids[i] = uuid.NewString()
 			}
-			if err := d.DenySessions(ctx, sids...); err != nil {
+			if err := d.DenySessions(ctx, "someone", sids...); err != nil {
 				b.Fatal(err)
 			}
 			if err := d.DenyUserBefore(ctx, "someone", time.Now()); err != nil {

@@ -2,44 +2,105 @@ package token
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
 // RedisDenyList is the DenyList shared by every gqlauth instance through
-// Redis. Denials survive a restart of gqlauth and are seen by all
-// instances at once.
+// Redis. Denials are seen by all instances at once.
+//
+// Redis is an index, not the record: the database holds every denial
+// (the sessions' revoked_at and the denied_tokens table), and Redis can
+// lose data that gqlauth wrote (a restart without persistence, a failover
+// to a replica that had not caught up, a FLUSHALL, eviction). Guard makes
+// the list notice such a loss and rebuild the index from the database
+// before it answers again: an epoch key under the prefix, which a rebuild
+// writes last, is read with every lookup (on one node or Sentinel: in the
+// same MGET; on a cluster it lives in another slot) and by Run every
+// CheckInterval with each master's replication id, which changes when a
+// master restarts or a replica takes over. While the index is not known
+// to be whole, Denied answers ErrIndexRebuilding and callers fail closed.
 type RedisDenyList struct {
 	rdb    redis.UniversalClient
 	prefix string
 	ttl    time.Duration
+
+	// The guard; source is nil for an unguarded list (tests, the bench).
+	source DenialSource
+	log    *slog.Logger
+	ready  atomic.Bool
+	epoch  atomic.Pointer[string] // the epoch the index is whole for
+	kick   chan struct{}          // asks Run for a check now
+	mu     sync.Mutex             // one check at a time
+	// replIDs are the masters' replication ids at the last check.
+	replIDs map[string]string
+}
+
+// ErrIndexRebuilding is Denied's answer while the Redis index may miss
+// denials: after Redis lost data, until the rebuild from the database is
+// done, or while Redis cannot be asked whether it did.
+var ErrIndexRebuilding = errors.New("the deny list's index is being rebuilt from the database")
+
+// CheckInterval is how often Run checks the index's epoch: a data loss
+// on a cluster, or a failover, is noticed within it.
+const CheckInterval = 500 * time.Millisecond
+
+// Denial is one denial the database holds: a session (SessionID), a token
+// (TokenID) or every token of the user issued before Before.
+type Denial struct {
+	UserID    string
+	SessionID string
+	TokenID   string
+	Before    time.Time
+}
+
+// DenialSource reads the denials whose tokens may still be valid (those
+// made within the last access-token lifetime), from the database.
+type DenialSource interface {
+	LiveDenials(ctx context.Context, since time.Time) ([]Denial, error)
 }
 
 // NewRedisDenyList returns a deny list in rdb whose keys start with
-// prefix and expire after ttl (the access-token lifetime).
+// prefix and expire after ttl (the access-token lifetime). It is not
+// guarded until Guard.
 func NewRedisDenyList(rdb redis.UniversalClient, prefix string, ttl time.Duration) *RedisDenyList {
 	return &RedisDenyList{rdb: rdb, prefix: prefix, ttl: ttl}
 }
 
+// Guard makes r rebuild its index from source when Redis loses data, and
+// refuse to answer until the first Check succeeds. Call it before any
+// lookup, then run Run.
+func (r *RedisDenyList) Guard(source DenialSource, log *slog.Logger) {
+	r.source, r.log = source, log
+	r.kick = make(chan struct{}, 1)
+}
+
 // DenyToken implements DenyList.
-func (r *RedisDenyList) DenyToken(ctx context.Context, jti string) error {
-	if err := r.rdb.Set(ctx, r.prefix+jtiKey(jti), 1, r.ttl).Err(); err != nil {
+func (r *RedisDenyList) DenyToken(ctx context.Context, userID, jti string) error {
+	if err := r.rdb.Set(ctx, r.prefix+jtiKey(userID, jti), 1, r.ttl).Err(); err != nil {
 		return fmt.Errorf("deny token: %w", err)
 	}
 	return nil
 }
 
 // DenySessions implements DenyList.
-func (r *RedisDenyList) DenySessions(ctx context.Context, sids ...string) error {
+func (r *RedisDenyList) DenySessions(ctx context.Context, userID string, sids ...string) error {
 	if len(sids) == 0 {
 		return nil
 	}
 	_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, sid := range sids {
-			p.Set(ctx, r.prefix+sidKey(sid), 1, r.ttl)
+			p.Set(ctx, r.prefix+sidKey(userID, sid), 1, r.ttl)
 		}
 		return nil
 	})
@@ -67,15 +128,46 @@ func (r *RedisDenyList) DenyUserBefore(ctx context.Context, userID string, t tim
 	return nil
 }
 
+// clustered reports whether rdb spreads keys over several nodes, where
+// the epoch key cannot join a user's keys in one MGET.
+func (r *RedisDenyList) clustered() bool {
+	_, ok := r.rdb.(*redis.ClusterClient)
+	return ok
+}
+
 // Denied implements DenyList with one MGET: one round trip per request.
 func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
-	vals, err := r.rdb.MGet(ctx,
-		r.prefix+jtiKey(c.ID),
-		r.prefix+sidKey(c.SessionID),
-		r.prefix+userKey(c.Subject),
-	).Result()
+	guarded := r.source != nil
+	if guarded && !r.ready.Load() {
+		r.wake()
+		return false, ErrIndexRebuilding
+	}
+	keys := []string{
+		r.prefix + jtiKey(c.Subject, c.ID),
+		r.prefix + sidKey(c.Subject, c.SessionID),
+		r.prefix + userKey(c.Subject),
+	}
+	withEpoch := guarded && !r.clustered()
+	if withEpoch {
+		keys = append(keys, r.prefix+epochKey())
+	}
+	vals, err := r.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
+		if guarded && ctx.Err() == nil {
+			// A node may be failing over to a replica that lacks the last
+			// denials: answer nothing until a check has looked.
+			r.ready.Store(false)
+			r.wake()
+		}
 		return false, fmt.Errorf("check deny list: %w", err)
+	}
+	if withEpoch {
+		if e, _ := vals[3].(string); e == "" || e != *r.epoch.Load() {
+			// Redis lost data, or another instance rebuilt: check first.
+			r.ready.Store(false)
+			r.wake()
+			return false, ErrIndexRebuilding
+		}
 	}
 	if vals[0] != nil || vals[1] != nil {
 		return true, nil
@@ -87,4 +179,167 @@ func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+func (r *RedisDenyList) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run checks the index every CheckInterval, and at once when a lookup
+// saw a changed epoch, until ctx ends.
+func (r *RedisDenyList) Run(ctx context.Context) {
+	t := time.NewTicker(CheckInterval)
+	defer t.Stop()
+	for {
+		if err := r.Check(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("deny list: cannot check the Redis index; authenticated requests fail until it answers", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-r.kick:
+		}
+	}
+}
+
+// Check reads the epoch and the masters' replication ids, and rebuilds
+// the index from the database when the epoch is gone or a master changed.
+// The list answers lookups only after a Check succeeded; an error leaves
+// it refusing (fail closed) until the next one.
+func (r *RedisDenyList) Check(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	epoch, err := r.rdb.Get(ctx, r.prefix+epochKey()).Result()
+	if err == nil || errors.Is(err, redis.Nil) {
+		var ids map[string]string
+		if ids, err = r.replicationIDs(ctx); err == nil {
+			return r.checked(ctx, epoch, ids)
+		}
+	}
+	r.ready.Store(false)
+	if c, ok := r.rdb.(*redis.ClusterClient); ok {
+		// A master may have failed over: read the slot map again now
+		// rather than when go-redis would (every 10 s).
+		c.ReloadState(ctx)
+	}
+	return fmt.Errorf("check the index: %w", err)
+}
+
+// checked acts on what Check read: the index is whole, or it is rebuilt.
+func (r *RedisDenyList) checked(ctx context.Context, epoch string, ids map[string]string) error {
+	known := r.epoch.Load()
+	masterChanged := r.replIDs != nil && !maps.Equal(ids, r.replIDs)
+	switch {
+	case epoch != "" && !masterChanged:
+		// Whole: unchanged, or rebuilt by another instance (a rebuild
+		// writes the epoch last), or found at start.
+		if known == nil || *known != epoch {
+			r.epoch.Store(&epoch)
+		}
+		r.replIDs = ids
+		r.ready.Store(true)
+		return nil
+	}
+	r.ready.Store(false)
+	began := time.Now()
+	n, err := r.rebuild(ctx)
+	if err != nil {
+		return fmt.Errorf("rebuild the deny list: %w", err)
+	}
+	fresh := rand.Text()
+	if epoch == "" {
+		// Several instances may rebuild at once; the first epoch stays,
+		// and every rebuild wrote the same entries.
+		ok, err := r.rdb.SetNX(ctx, r.prefix+epochKey(), fresh, 0).Result()
+		if err != nil {
+			return fmt.Errorf("write the epoch: %w", err)
+		}
+		if !ok {
+			if fresh, err = r.rdb.Get(ctx, r.prefix+epochKey()).Result(); err != nil {
+				return fmt.Errorf("read the epoch: %w", err)
+			}
+		}
+	} else if err := r.rdb.Set(ctx, r.prefix+epochKey(), fresh, 0).Err(); err != nil {
+		return fmt.Errorf("write the epoch: %w", err)
+	}
+	r.epoch.Store(&fresh)
+	r.replIDs = ids
+	r.ready.Store(true)
+	r.log.Warn("deny list: Redis had lost its index (restart, failover or flush); rebuilt it from the database",
+		"denials", n, "master_changed", masterChanged, "took", time.Since(began).Round(time.Millisecond))
+	return nil
+}
+
+// rebuild writes every live denial of the database into Redis. The
+// writes are idempotent (SET, and the not-before only ever raised), so
+// instances rebuilding at once, or a denial written meanwhile, agree.
+func (r *RedisDenyList) rebuild(ctx context.Context) (int, error) {
+	denials, err := r.source.LiveDenials(ctx, time.Now().Add(-r.ttl))
+	if err != nil {
+		return 0, err
+	}
+	const batch = 1000
+	for i := 0; i < len(denials); i += batch {
+		_, err := r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, d := range denials[i:min(i+batch, len(denials))] {
+				switch {
+				case d.SessionID != "":
+					p.Set(ctx, r.prefix+sidKey(d.UserID, d.SessionID), 1, r.ttl)
+				case d.TokenID != "":
+					p.Set(ctx, r.prefix+jtiKey(d.UserID, d.TokenID), 1, r.ttl)
+				case !d.Before.IsZero():
+					// EVAL, not EVALSHA: a Redis that lost its data lost
+					// its script cache too, and a pipeline cannot retry.
+					raiseScript.Eval(ctx, p, []string{r.prefix + userKey(d.UserID)}, formatUnix(d.Before), r.ttl.Milliseconds())
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return len(denials), nil
+}
+
+// replicationIDs maps each master to its replication id, which a master
+// changes when it restarts without its data or when a replica is
+// promoted in its place.
+func (r *RedisDenyList) replicationIDs(ctx context.Context) (map[string]string, error) {
+	ids := map[string]string{}
+	read := func(ctx context.Context, c *redis.Client) (string, error) {
+		info, err := c.Info(ctx, "replication").Result()
+		if err != nil {
+			return "", fmt.Errorf("read the replication id: %w", err)
+		}
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "master_replid:"); ok {
+				return v, nil
+			}
+		}
+		return "", nil
+	}
+	switch c := r.rdb.(type) {
+	case *redis.ClusterClient:
+		var mu sync.Mutex
+		err := c.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			id, err := read(ctx, node)
+			mu.Lock()
+			ids[node.Options().Addr] = id
+			mu.Unlock()
+			return err
+		})
+		return ids, err
+	case *redis.Client:
+		id, err := read(ctx, c)
+		ids[""] = id
+		return ids, err
+	}
+	return ids, nil
 }

@@ -26,13 +26,13 @@ type Challenges interface {
 // RedisChallenges keeps challenges in Redis under <prefix>webauthn:<id>,
 // expiring by TTL, taken with GETDEL.
 type RedisChallenges struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 }
 
 // NewRedisChallenges returns the challenges in rdb under prefix
 // (REDIS_KEY_PREFIX).
-func NewRedisChallenges(rdb *redis.Client, prefix string) *RedisChallenges {
+func NewRedisChallenges(rdb redis.UniversalClient, prefix string) *RedisChallenges {
 	return &RedisChallenges{rdb: rdb, prefix: prefix}
 }
 
