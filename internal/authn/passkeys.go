@@ -202,12 +202,20 @@ func (p *Passkeys) BeginSignIn(ctx context.Context, email, username *string) (*C
 		}
 	}
 	var acc *passkey.Account
-	if u != nil {
+	switch {
+	case u != nil:
 		a, err := p.account(ctx, p.mfa.d.DB, u)
 		if err != nil {
 			return nil, err
 		}
 		acc = &a
+	case identified:
+		// An unknown account runs the passkeys query too (of nobody), so
+		// that the time of the answer does not tell it from an account
+		// without passkeys, as the options do not.
+		if _, err := passkey.Passkeys(ctx, p.mfa.d.DB, uuid.Nil); err != nil {
+			return nil, err
+		}
 	}
 	id, opts, err := p.ceremonies.BeginSignIn(ctx, acc, identified, sid)
 	if err != nil {
