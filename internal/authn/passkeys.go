@@ -88,8 +88,8 @@ func (p *Passkeys) BeginRegistration(ctx context.Context, friendlyName *string) 
 }
 
 // FinishRegistration stores the passkey the browser made for challenge
-// id, which must be the viewer's session's, as a VERIFIED factor. When
-// the authenticator verified the user, the session becomes AAL2 (as a
+// id, which must be the viewer's session's, as a VERIFIED factor. The
+// authenticator verified the user, so the session becomes AAL2 (as a
 // TOTP enrollment makes it).
 func (p *Passkeys) FinishRegistration(ctx context.Context, id uuid.UUID, answer map[string]any) (*ent.Factor, error) {
 	m := p.mfa
@@ -139,10 +139,9 @@ func (p *Passkeys) FinishRegistration(ctx context.Context, id uuid.UUID, answer 
 		if err != nil {
 			return fmt.Errorf("store passkey: %w", err)
 		}
-		if cred.Flags.UserVerified {
-			if _, err := m.d.Sessions.Record(ctx, tx, v.UserID, v.SessionID, passkeyProof(f, true)); err != nil {
-				return err
-			}
+		// The ceremony required user verification: the session is AAL2.
+		if _, err := m.d.Sessions.Record(ctx, tx, v.UserID, v.SessionID, passkeyProof(f, true)); err != nil {
+			return err
 		}
 		return m.d.Audit.Record(ctx, tx, audit.Event{Type: audit.FactorEnrolled, UserID: v.UserID, SessionID: v.SessionID,
 			Details: map[string]any{"factor_id": f.ID.String(), "factor_type": string(f.Type), "backup_eligible": f.BackupEligible}})
@@ -203,12 +202,20 @@ func (p *Passkeys) BeginSignIn(ctx context.Context, email, username *string) (*C
 		}
 	}
 	var acc *passkey.Account
-	if u != nil {
+	switch {
+	case u != nil:
 		a, err := p.account(ctx, p.mfa.d.DB, u)
 		if err != nil {
 			return nil, err
 		}
 		acc = &a
+	case identified:
+		// An unknown account runs the passkeys query too (of nobody), so
+		// that the time of the answer does not tell it from an account
+		// without passkeys, as the options do not.
+		if _, err := passkey.Passkeys(ctx, p.mfa.d.DB, uuid.Nil); err != nil {
+			return nil, err
+		}
 	}
 	id, opts, err := p.ceremonies.BeginSignIn(ctx, acc, identified, sid)
 	if err != nil {

@@ -78,11 +78,13 @@ func New(set Settings, store Challenges) (*Ceremonies, error) {
 		RPDisplayName: set.RPName,
 		RPOrigins:     set.Origins,
 		// Passkeys: the authenticator keeps the credential (so a sign-in
-		// needs no identifier) when it can, and verifies the user when it
-		// can at registration; sign-in requires it (BeginSignIn).
+		// needs no identifier) when it can, and must verify the user at
+		// registration as at sign-in (BeginSignIn): a passkey registered
+		// without it could never sign in nor step up, and would leave its
+		// user due to step up with nothing that can.
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			ResidentKey:      protocol.ResidentKeyRequirementPreferred,
-			UserVerification: protocol.VerificationPreferred,
+			UserVerification: protocol.VerificationRequired,
 		},
 		AttestationPreference: protocol.PreferNoAttestation,
 	})
