@@ -2,16 +2,20 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/schema"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
+	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
@@ -23,10 +27,101 @@ import (
 // rotations (a client that lost several responses in a row).
 const maxGraceHops = 4
 
-// tokenByValue finds the stored refresh token whose value is raw (by its
-// SHA-256), with its user and session: the one lookup of a token by value.
+// byValue selects the stored refresh token whose value is raw (by its
+// SHA-256): the one way a token is found by value.
+func byValue(raw string) predicate.RefreshToken {
+	return refreshtoken.TokenHash(token.HashRefreshToken(raw))
+}
+
+// tokenByValue finds the stored refresh token whose value is raw, without
+// its edges.
 func tokenByValue(ctx context.Context, q *ent.RefreshTokenQuery, raw string) (*ent.RefreshToken, error) {
-	return q.Where(refreshtoken.TokenHash(token.HashRefreshToken(raw))).WithUser().WithSession().Only(ctx)
+	return q.Where(byValue(raw)).Only(ctx)
+}
+
+// presentedRow is a refresh token read together with its session and its
+// user (presentedToken): the columns a rotation uses, under names of
+// their own where the tables share one.
+type presentedRow struct {
+	ID              uuid.UUID  `sql:"id"`
+	UserID          uuid.UUID  `sql:"user_id"`
+	SessionID       uuid.UUID  `sql:"session_id"`
+	ExpiresAt       time.Time  `sql:"expires_at"`
+	RevokedAt       *time.Time `sql:"revoked_at"`
+	RevokedReason   *string    `sql:"revoked_reason"`
+	SealedSuccessor []byte     `sql:"sealed_successor"`
+
+	SessionCreatedAt  time.Time  `sql:"s_created_at"`
+	SessionLastSeenAt time.Time  `sql:"s_last_seen_at"`
+	SessionExpiresAt  time.Time  `sql:"s_expires_at"`
+	SessionAAL        int        `sql:"s_aal"`
+	SessionAMR        []byte     `sql:"s_amr"` // JSON; scanned as bytes whatever the driver returns
+	SessionAuthTime   *time.Time `sql:"s_auth_time"`
+
+	UserCreatedAt       time.Time  `sql:"u_created_at"`
+	UserUpdatedAt       time.Time  `sql:"u_updated_at"`
+	UserEmail           *string    `sql:"u_email"`
+	UserEmailVerifiedAt *time.Time `sql:"u_email_verified_at"`
+	UserUsername        *string    `sql:"u_username"`
+	UserFirstName       *string    `sql:"u_first_name"`
+	UserLastName        *string    `sql:"u_last_name"`
+	UserAge             *int       `sql:"u_age"`
+	UserRole            user.Role  `sql:"u_role"`
+}
+
+// presentedColumns are presentedRow's columns of refresh_tokens.
+var presentedColumns = []string{refreshtoken.FieldID, refreshtoken.FieldUserID, refreshtoken.FieldSessionID,
+	refreshtoken.FieldExpiresAt, refreshtoken.FieldRevokedAt, refreshtoken.FieldRevokedReason, refreshtoken.FieldSealedSuccessor}
+
+// withSessionAndUser joins a refresh-token query with the token's session
+// and user and selects presentedRow's columns of theirs (the user's are
+// those the GraphQL User type can show, never its password hash).
+func withSessionAndUser(s *entsql.Selector) {
+	b := entsql.Dialect(s.Dialect())
+	sess, u := b.Table(dbsession.Table).As("s"), b.Table(user.Table).As("u")
+	s.Join(sess).On(s.C(refreshtoken.FieldSessionID), sess.C(dbsession.FieldID)).
+		Join(u).On(s.C(refreshtoken.FieldUserID), u.C(user.FieldID))
+	for _, c := range []string{dbsession.FieldCreatedAt, dbsession.FieldLastSeenAt, dbsession.FieldExpiresAt,
+		dbsession.FieldAal, dbsession.FieldAmr, dbsession.FieldAuthTime} {
+		s.AppendSelect(entsql.As(sess.C(c), "s_"+c))
+	}
+	for _, c := range []string{user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldEmailVerifiedAt,
+		user.FieldUsername, user.FieldFirstName, user.FieldLastName, user.FieldAge, user.FieldRole} {
+		s.AppendSelect(entsql.As(u.C(c), "u_"+c))
+	}
+}
+
+// presentedToken finds the stored refresh token whose value is raw, with
+// its session and its user in Edges, in one query (a rotation reads all
+// three). The user carries the fields the GraphQL User type can show;
+// none of the three can load edges.
+func presentedToken(ctx context.Context, tx *ent.Tx, raw string) (*ent.RefreshToken, error) {
+	var rows []presentedRow
+	err := tx.RefreshToken.Query().
+		Where(byValue(raw), predicate.RefreshToken(withSessionAndUser)).
+		Select(presentedColumns...).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, fmt.Errorf("read refresh token: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, errRefreshInvalid
+	}
+	r := rows[0]
+	sess := &ent.Session{ID: r.SessionID, UserID: r.UserID, CreatedAt: r.SessionCreatedAt, LastSeenAt: r.SessionLastSeenAt,
+		ExpiresAt: r.SessionExpiresAt, Aal: r.SessionAAL, AuthTime: r.SessionAuthTime}
+	if len(r.SessionAMR) > 0 {
+		if err := json.Unmarshal(r.SessionAMR, &sess.Amr); err != nil {
+			return nil, fmt.Errorf("read session amr: %w", err)
+		}
+	}
+	u := &ent.User{ID: r.UserID, CreatedAt: r.UserCreatedAt, UpdatedAt: r.UserUpdatedAt, Email: r.UserEmail,
+		EmailVerifiedAt: r.UserEmailVerifiedAt, Username: r.UserUsername, FirstName: r.UserFirstName,
+		LastName: r.UserLastName, Age: r.UserAge, Role: r.UserRole}
+	rt := &ent.RefreshToken{ID: r.ID, UserID: r.UserID, SessionID: r.SessionID, ExpiresAt: r.ExpiresAt,
+		RevokedAt: r.RevokedAt, RevokedReason: r.RevokedReason, SealedSuccessor: r.SealedSuccessor}
+	rt.Edges.Session, rt.Edges.User = sess, u
+	return rt, nil
 }
 
 // Refresh rotates a refresh token: the presented token is revoked and
@@ -75,10 +170,7 @@ func (s *Service) refresh(ctx context.Context, p Presented) (*Tokens, error) {
 	)
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		for attempt := 0; attempt < 2; attempt++ {
-			rt, err := tokenByValue(ctx, tx.RefreshToken.Query(), p.Token)
-			if ent.IsNotFound(err) {
-				return errRefreshInvalid
-			}
+			rt, err := presentedToken(ctx, tx, p.Token)
 			if err != nil {
 				return err
 			}
@@ -145,11 +237,13 @@ func (s *Service) checkLive(sess *ent.Session, now time.Time) error {
 // UPDATE takes the session's row lock (see Refresh) and reports false
 // when the session was revoked meanwhile.
 func (s *Service) touch(ctx context.Context, tx *ent.Tx, sess *ent.Session, now time.Time) (bool, error) {
-	n, err := tx.Session.Update().
+	u := tx.Session.Update().
 		Where(dbsession.ID(sess.ID), dbsession.RevokedAtIsNil()).
-		SetLastSeenAt(now).
-		SetExpiresAt(s.deadline(sess)).
-		Save(ctx)
+		SetLastSeenAt(now)
+	if end := s.deadline(sess); !end.Equal(sess.ExpiresAt) {
+		u.SetExpiresAt(end) // SESSION_MAX_LIFETIME changed since
+	}
+	n, err := u.Save(ctx)
 	if err != nil {
 		return false, fmt.Errorf("touch session: %w", err)
 	}
