@@ -13,12 +13,13 @@ import (
 // userFields are every field of the GraphQL User type.
 const userFields = `id createdAt updatedAt email emailVerifiedAt username firstName lastName age role emailVerified`
 
-// TestRefreshStatementCount bounds the SQL a refresh makes: one read of
+// TestRefreshStatementCount counts the SQL a refresh makes: one read of
 // the presented token joined with its session and user, the session's
-// lock (its conditional UPDATE), the token's conditional UPDATE, the
-// successor's INSERT, between BEGIN and COMMIT; the audit event's INSERT
-// only with AUDIT_REFRESHES. Before the joined read, the token, its user
-// and its session were three SELECTs (6 statements, 7 audited). The
+// lock (its conditional UPDATE), the token's conditional UPDATE and the
+// successor's INSERT (one statement on PostgreSQL), between BEGIN and
+// COMMIT; the audit event's INSERT only with AUDIT_REFRESHES. Before, the
+// token, its user and its session were three SELECTs, and the UPDATE and
+// INSERT two statements on both databases (6 statements, 7 audited). The
 // user a refresh answers with, read by that join, is the one `me` reads,
 // and the access token carries the session's claims as before.
 func TestRefreshStatementCount(t *testing.T) {
@@ -27,6 +28,9 @@ func TestRefreshStatementCount(t *testing.T) {
 			audit string
 			want  int
 		}{{"false", 4}, {"true", 5}} {
+			if b.Postgres {
+				tc.want-- // the UPDATE and the INSERT in one statement
+			}
 			counter := &sqlCounter{}
 			srv := apptest.Start(t, apptest.Config(t, b, map[string]string{"AUDIT_REFRESHES": tc.audit}), ent.Debug(), ent.Log(counter.record))
 			c := srv.Client()

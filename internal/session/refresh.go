@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
@@ -93,26 +94,33 @@ func withSessionAndUser(s *entsql.Selector) {
 
 // presentedToken finds the stored refresh token whose value is raw, with
 // its session and its user in Edges, in one query (a rotation reads all
-// three). The user carries the fields the GraphQL User type can show;
-// none of the three can load edges.
-func presentedToken(ctx context.Context, tx *ent.Tx, raw string) (*ent.RefreshToken, error) {
-	var rows []presentedRow
+// three), and the dialect of the database. The user carries the fields
+// the GraphQL User type can show; none of the three can load edges.
+func presentedToken(ctx context.Context, tx *ent.Tx, raw string) (*ent.RefreshToken, string, error) {
+	var (
+		rows []presentedRow
+		dia  string
+	)
+	join := func(s *entsql.Selector) {
+		dia = s.Dialect()
+		withSessionAndUser(s)
+	}
 	err := tx.RefreshToken.Query().
-		Where(byValue(raw), predicate.RefreshToken(withSessionAndUser)).
+		Where(byValue(raw), predicate.RefreshToken(join)).
 		Select(presentedColumns...).
 		Scan(ctx, &rows)
 	if err != nil {
-		return nil, fmt.Errorf("read refresh token: %w", err)
+		return nil, "", fmt.Errorf("read refresh token: %w", err)
 	}
 	if len(rows) == 0 {
-		return nil, errRefreshInvalid
+		return nil, "", errRefreshInvalid
 	}
 	r := rows[0]
 	sess := &ent.Session{ID: r.SessionID, UserID: r.UserID, CreatedAt: r.SessionCreatedAt, LastSeenAt: r.SessionLastSeenAt,
 		ExpiresAt: r.SessionExpiresAt, Aal: r.SessionAAL, AuthTime: r.SessionAuthTime}
 	if len(r.SessionAMR) > 0 {
 		if err := json.Unmarshal(r.SessionAMR, &sess.Amr); err != nil {
-			return nil, fmt.Errorf("read session amr: %w", err)
+			return nil, "", fmt.Errorf("read session amr: %w", err)
 		}
 	}
 	u := &ent.User{ID: r.UserID, CreatedAt: r.UserCreatedAt, UpdatedAt: r.UserUpdatedAt, Email: r.UserEmail,
@@ -121,7 +129,7 @@ func presentedToken(ctx context.Context, tx *ent.Tx, raw string) (*ent.RefreshTo
 	rt := &ent.RefreshToken{ID: r.ID, UserID: r.UserID, SessionID: r.SessionID, ExpiresAt: r.ExpiresAt,
 		RevokedAt: r.RevokedAt, RevokedReason: r.RevokedReason, SealedSuccessor: r.SealedSuccessor}
 	rt.Edges.Session, rt.Edges.User = sess, u
-	return rt, nil
+	return rt, dia, nil
 }
 
 // Refresh rotates a refresh token: the presented token is revoked and
@@ -170,7 +178,7 @@ func (s *Service) refresh(ctx context.Context, p Presented) (*Tokens, error) {
 	)
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		for attempt := 0; attempt < 2; attempt++ {
-			rt, err := presentedToken(ctx, tx, p.Token)
+			rt, dia, err := presentedToken(ctx, tx, p.Token)
 			if err != nil {
 				return err
 			}
@@ -182,7 +190,7 @@ func (s *Service) refresh(ctx context.Context, p Presented) (*Tokens, error) {
 			now := s.now()
 			switch {
 			case rt.RevokedAt == nil:
-				ok, err := s.rotate(ctx, tx, rt, p.Token, now, &is)
+				ok, err := s.rotate(ctx, tx, rt, dia, p.Token, now, &is)
 				if err != nil || ok {
 					return err
 				}
@@ -252,7 +260,7 @@ func (s *Service) touch(ctx context.Context, tx *ent.Tx, sess *ent.Session, now 
 
 // rotate replaces the live token rt. It reports false when a concurrent
 // rotation changed rt first.
-func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, raw string, now time.Time, is *Issued) (bool, error) {
+func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, dia, raw string, now time.Time, is *Issued) (bool, error) {
 	sess := rt.Edges.Session
 	if err := s.checkLive(sess, now); err != nil {
 		return false, err
@@ -269,25 +277,74 @@ func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, 
 	}
 	next, nextHash := token.NewRefreshToken()
 	nextID := schema.NewID()
-	n, err := tx.RefreshToken.Update().
-		Where(refreshtoken.ID(rt.ID), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(now).
-		SetRevokedReason(ReasonRotated).
-		SetReplacedBy(nextID).
-		SetLastUsedAt(now).
-		SetSealedSuccessor(sealSuccessor(raw, next)).
-		Save(ctx)
+	sealed := sealSuccessor(raw, next)
+	if dia == dialect.Postgres {
+		ok, err := s.replaceInOne(ctx, tx, rt, now, nextID, next, nextHash, sealed, is)
+		if err != nil || !ok {
+			return false, err
+		}
+	} else {
+		n, err := tx.RefreshToken.Update().
+			Where(refreshtoken.ID(rt.ID), refreshtoken.RevokedAtIsNil()).
+			SetRevokedAt(now).
+			SetRevokedReason(ReasonRotated).
+			SetReplacedBy(nextID).
+			SetLastUsedAt(now).
+			SetSealedSuccessor(sealed).
+			Save(ctx)
+		if err != nil {
+			return false, fmt.Errorf("revoke rotated token: %w", err)
+		}
+		if n == 0 {
+			return false, nil
+		}
+		if *is, err = s.storeToken(ctx, tx, rt.Edges.User, sess, now, nextID, next, nextHash); err != nil {
+			return false, err
+		}
+	}
+	return true, s.audit.Record(ctx, tx, audit.Event{Type: audit.SessionRefreshed, UserID: rt.UserID, SessionID: rt.SessionID})
+}
+
+// replaceInOne is rotate's revocation of rt and insertion of its
+// successor as one PostgreSQL statement (a data-modifying WITH), one
+// round trip instead of two: the same conditional UPDATE … WHERE
+// revoked_at IS NULL, whose RETURNING row is the one the INSERT copies,
+// so that the successor exists exactly when rt was rotated by this
+// transaction. It reports false when a concurrent rotation changed rt
+// first (nothing was inserted). SQLite, whose WITH cannot hold an
+// UPDATE, runs the two statements.
+func (s *Service) replaceInOne(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, now time.Time, nextID uuid.UUID, next string, nextHash, sealed []byte, is *Issued) (bool, error) {
+	issued, ua, ip := s.newToken(ctx, rt.Edges.User, rt.Edges.Session, now, next)
+	res, err := tx.ExecContext(ctx, rotateStatement,
+		now, ReasonRotated, nextID, sealed, rt.ID, nextHash, issued.expires, ua, ip)
 	if err != nil {
-		return false, fmt.Errorf("revoke rotated token: %w", err)
+		return false, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	if n == 0 {
 		return false, nil
 	}
-	if *is, err = s.storeToken(ctx, tx, rt.Edges.User, sess, now, nextID, next, nextHash); err != nil {
-		return false, err
-	}
-	return true, s.audit.Record(ctx, tx, audit.Event{Type: audit.SessionRefreshed, UserID: rt.UserID, SessionID: rt.SessionID})
+	*is = issued
+	return true, nil
 }
+
+// rotateStatement revokes the token $5 as rotated (at $1, reason $2,
+// replaced by $3, sealed successor $4) if it is live, and inserts its
+// successor $3 (hash $6, expiry $7, client $8 and $9) in the same
+// session for the same user.
+var rotateStatement = fmt.Sprintf(`WITH rotated AS (
+	UPDATE %[1]s SET %[2]s = $1, %[3]s = $2, %[4]s = $3, %[5]s = $1, %[6]s = $4
+	WHERE %[7]s = $5 AND %[2]s IS NULL
+	RETURNING %[8]s, %[9]s)
+INSERT INTO %[1]s (%[7]s, %[8]s, %[9]s, %[10]s, %[11]s, %[12]s, %[13]s, %[14]s)
+SELECT $3, %[8]s, %[9]s, $6, $1, $7, $8, $9 FROM rotated`,
+	refreshtoken.Table, refreshtoken.FieldRevokedAt, refreshtoken.FieldRevokedReason, refreshtoken.FieldReplacedBy,
+	refreshtoken.FieldLastUsedAt, refreshtoken.FieldSealedSuccessor, refreshtoken.FieldID, refreshtoken.FieldUserID,
+	refreshtoken.FieldSessionID, refreshtoken.FieldTokenHash, refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt,
+	refreshtoken.FieldUserAgent, refreshtoken.FieldIP)
 
 // reissue answers a grace-window refresh with the live successor of rt.
 func (s *Service) reissue(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, raw string, now time.Time, is *Issued) error {
