@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -63,6 +64,20 @@ func (t deadlineTx) Exec(ctx context.Context, query string, args, v any) error {
 // Query runs a query of the transaction under the deadline.
 func (t deadlineTx) Query(ctx context.Context, query string, args, v any) error {
 	return queryWithDeadline(ctx, t.timeout, t.Tx.Query, query, args, v)
+}
+
+// ExecContext runs a statement written by hand (ent's Tx.ExecContext)
+// under the deadline.
+func (t deadlineTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	ex, ok := t.Tx.(interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%T has no ExecContext", t.Tx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	return ex.ExecContext(ctx, query, args...)
 }
 
 // execWithDeadline runs a statement that returns no rows with a deadline.

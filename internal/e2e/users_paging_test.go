@@ -384,7 +384,8 @@ func TestUsersPaginationWhileAdding(t *testing.T) {
 	})
 }
 
-// sqlCounter counts the SQL statements ent sends, through ent.Debug's log.
+// sqlCounter counts the SQL statements ent sends, through ent.Debug's log
+// (its builders' and those written by hand, ExecContext and QueryContext).
 type sqlCounter struct {
 	n   atomic.Int64
 	mu  sync.Mutex
@@ -393,7 +394,7 @@ type sqlCounter struct {
 
 func (c *sqlCounter) record(args ...any) {
 	s := fmt.Sprint(args...)
-	if strings.Contains(s, ".Query:") || strings.Contains(s, ".Exec:") {
+	if strings.Contains(s, ".Query:") || strings.Contains(s, ".Exec:") || strings.Contains(s, ".QueryContext:") || strings.Contains(s, ".ExecContext:") {
 		c.n.Add(1)
 		c.mu.Lock()
 		c.log = append(c.log, s)

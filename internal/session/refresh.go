@@ -2,16 +2,21 @@ package session
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 	"github.com/google/uuid"
 
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/predicate"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
 	"github.com/gqlauth/gqlauth/ent/schema"
 	dbsession "github.com/gqlauth/gqlauth/ent/session"
+	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/gqlauth/gqlauth/internal/apierr"
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/database"
@@ -23,10 +28,108 @@ import (
 // rotations (a client that lost several responses in a row).
 const maxGraceHops = 4
 
-// tokenByValue finds the stored refresh token whose value is raw (by its
-// SHA-256), with its user and session: the one lookup of a token by value.
+// byValue selects the stored refresh token whose value is raw (by its
+// SHA-256): the one way a token is found by value.
+func byValue(raw string) predicate.RefreshToken {
+	return refreshtoken.TokenHash(token.HashRefreshToken(raw))
+}
+
+// tokenByValue finds the stored refresh token whose value is raw, without
+// its edges.
 func tokenByValue(ctx context.Context, q *ent.RefreshTokenQuery, raw string) (*ent.RefreshToken, error) {
-	return q.Where(refreshtoken.TokenHash(token.HashRefreshToken(raw))).WithUser().WithSession().Only(ctx)
+	return q.Where(byValue(raw)).Only(ctx)
+}
+
+// presentedRow is a refresh token read together with its session and its
+// user (presentedToken): the columns a rotation uses, under names of
+// their own where the tables share one.
+type presentedRow struct {
+	ID              uuid.UUID  `sql:"id"`
+	UserID          uuid.UUID  `sql:"user_id"`
+	SessionID       uuid.UUID  `sql:"session_id"`
+	ExpiresAt       time.Time  `sql:"expires_at"`
+	RevokedAt       *time.Time `sql:"revoked_at"`
+	RevokedReason   *string    `sql:"revoked_reason"`
+	SealedSuccessor []byte     `sql:"sealed_successor"`
+
+	SessionCreatedAt  time.Time  `sql:"s_created_at"`
+	SessionLastSeenAt time.Time  `sql:"s_last_seen_at"`
+	SessionExpiresAt  time.Time  `sql:"s_expires_at"`
+	SessionAAL        int        `sql:"s_aal"`
+	SessionAMR        []byte     `sql:"s_amr"` // JSON; scanned as bytes whatever the driver returns
+	SessionAuthTime   *time.Time `sql:"s_auth_time"`
+
+	UserCreatedAt       time.Time  `sql:"u_created_at"`
+	UserUpdatedAt       time.Time  `sql:"u_updated_at"`
+	UserEmail           *string    `sql:"u_email"`
+	UserEmailVerifiedAt *time.Time `sql:"u_email_verified_at"`
+	UserUsername        *string    `sql:"u_username"`
+	UserFirstName       *string    `sql:"u_first_name"`
+	UserLastName        *string    `sql:"u_last_name"`
+	UserAge             *int       `sql:"u_age"`
+	UserRole            user.Role  `sql:"u_role"`
+}
+
+// presentedColumns are presentedRow's columns of refresh_tokens.
+var presentedColumns = []string{refreshtoken.FieldID, refreshtoken.FieldUserID, refreshtoken.FieldSessionID,
+	refreshtoken.FieldExpiresAt, refreshtoken.FieldRevokedAt, refreshtoken.FieldRevokedReason, refreshtoken.FieldSealedSuccessor}
+
+// withSessionAndUser joins a refresh-token query with the token's session
+// and user and selects presentedRow's columns of theirs (the user's are
+// those the GraphQL User type can show, never its password hash).
+func withSessionAndUser(s *entsql.Selector) {
+	b := entsql.Dialect(s.Dialect())
+	sess, u := b.Table(dbsession.Table).As("s"), b.Table(user.Table).As("u")
+	s.Join(sess).On(s.C(refreshtoken.FieldSessionID), sess.C(dbsession.FieldID)).
+		Join(u).On(s.C(refreshtoken.FieldUserID), u.C(user.FieldID))
+	for _, c := range []string{dbsession.FieldCreatedAt, dbsession.FieldLastSeenAt, dbsession.FieldExpiresAt,
+		dbsession.FieldAal, dbsession.FieldAmr, dbsession.FieldAuthTime} {
+		s.AppendSelect(entsql.As(sess.C(c), "s_"+c))
+	}
+	for _, c := range []string{user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldEmailVerifiedAt,
+		user.FieldUsername, user.FieldFirstName, user.FieldLastName, user.FieldAge, user.FieldRole} {
+		s.AppendSelect(entsql.As(u.C(c), "u_"+c))
+	}
+}
+
+// presentedToken finds the stored refresh token whose value is raw, with
+// its session and its user in Edges, in one query (a rotation reads all
+// three), and the dialect of the database. The user carries the fields
+// the GraphQL User type can show; none of the three can load edges.
+func presentedToken(ctx context.Context, tx *ent.Tx, raw string) (*ent.RefreshToken, string, error) {
+	var (
+		rows []presentedRow
+		dia  string
+	)
+	join := func(s *entsql.Selector) {
+		dia = s.Dialect()
+		withSessionAndUser(s)
+	}
+	err := tx.RefreshToken.Query().
+		Where(byValue(raw), predicate.RefreshToken(join)).
+		Select(presentedColumns...).
+		Scan(ctx, &rows)
+	if err != nil {
+		return nil, "", fmt.Errorf("read refresh token: %w", err)
+	}
+	if len(rows) == 0 {
+		return nil, "", errRefreshInvalid
+	}
+	r := rows[0]
+	sess := &ent.Session{ID: r.SessionID, UserID: r.UserID, CreatedAt: r.SessionCreatedAt, LastSeenAt: r.SessionLastSeenAt,
+		ExpiresAt: r.SessionExpiresAt, Aal: r.SessionAAL, AuthTime: r.SessionAuthTime}
+	if len(r.SessionAMR) > 0 {
+		if err := json.Unmarshal(r.SessionAMR, &sess.Amr); err != nil {
+			return nil, "", fmt.Errorf("read session amr: %w", err)
+		}
+	}
+	u := &ent.User{ID: r.UserID, CreatedAt: r.UserCreatedAt, UpdatedAt: r.UserUpdatedAt, Email: r.UserEmail,
+		EmailVerifiedAt: r.UserEmailVerifiedAt, Username: r.UserUsername, FirstName: r.UserFirstName,
+		LastName: r.UserLastName, Age: r.UserAge, Role: r.UserRole}
+	rt := &ent.RefreshToken{ID: r.ID, UserID: r.UserID, SessionID: r.SessionID, ExpiresAt: r.ExpiresAt,
+		RevokedAt: r.RevokedAt, RevokedReason: r.RevokedReason, SealedSuccessor: r.SealedSuccessor}
+	rt.Edges.Session, rt.Edges.User = sess, u
+	return rt, dia, nil
 }
 
 // Refresh rotates a refresh token: the presented token is revoked and
@@ -75,10 +178,7 @@ func (s *Service) refresh(ctx context.Context, p Presented) (*Tokens, error) {
 	)
 	err := database.WithTx(ctx, s.db, func(tx *ent.Tx) error {
 		for attempt := 0; attempt < 2; attempt++ {
-			rt, err := tokenByValue(ctx, tx.RefreshToken.Query(), p.Token)
-			if ent.IsNotFound(err) {
-				return errRefreshInvalid
-			}
+			rt, dia, err := presentedToken(ctx, tx, p.Token)
 			if err != nil {
 				return err
 			}
@@ -90,7 +190,7 @@ func (s *Service) refresh(ctx context.Context, p Presented) (*Tokens, error) {
 			now := s.now()
 			switch {
 			case rt.RevokedAt == nil:
-				ok, err := s.rotate(ctx, tx, rt, p.Token, now, &is)
+				ok, err := s.rotate(ctx, tx, rt, dia, p.Token, now, &is)
 				if err != nil || ok {
 					return err
 				}
@@ -145,11 +245,13 @@ func (s *Service) checkLive(sess *ent.Session, now time.Time) error {
 // UPDATE takes the session's row lock (see Refresh) and reports false
 // when the session was revoked meanwhile.
 func (s *Service) touch(ctx context.Context, tx *ent.Tx, sess *ent.Session, now time.Time) (bool, error) {
-	n, err := tx.Session.Update().
+	u := tx.Session.Update().
 		Where(dbsession.ID(sess.ID), dbsession.RevokedAtIsNil()).
-		SetLastSeenAt(now).
-		SetExpiresAt(s.deadline(sess)).
-		Save(ctx)
+		SetLastSeenAt(now)
+	if end := s.deadline(sess); !end.Equal(sess.ExpiresAt) {
+		u.SetExpiresAt(end) // SESSION_MAX_LIFETIME changed since
+	}
+	n, err := u.Save(ctx)
 	if err != nil {
 		return false, fmt.Errorf("touch session: %w", err)
 	}
@@ -158,7 +260,7 @@ func (s *Service) touch(ctx context.Context, tx *ent.Tx, sess *ent.Session, now 
 
 // rotate replaces the live token rt. It reports false when a concurrent
 // rotation changed rt first.
-func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, raw string, now time.Time, is *Issued) (bool, error) {
+func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, dia, raw string, now time.Time, is *Issued) (bool, error) {
 	sess := rt.Edges.Session
 	if err := s.checkLive(sess, now); err != nil {
 		return false, err
@@ -175,25 +277,74 @@ func (s *Service) rotate(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, 
 	}
 	next, nextHash := token.NewRefreshToken()
 	nextID := schema.NewID()
-	n, err := tx.RefreshToken.Update().
-		Where(refreshtoken.ID(rt.ID), refreshtoken.RevokedAtIsNil()).
-		SetRevokedAt(now).
-		SetRevokedReason(ReasonRotated).
-		SetReplacedBy(nextID).
-		SetLastUsedAt(now).
-		SetSealedSuccessor(sealSuccessor(raw, next)).
-		Save(ctx)
+	sealed := sealSuccessor(raw, next)
+	if dia == dialect.Postgres {
+		ok, err := s.replaceInOne(ctx, tx, rt, now, nextID, next, nextHash, sealed, is)
+		if err != nil || !ok {
+			return false, err
+		}
+	} else {
+		n, err := tx.RefreshToken.Update().
+			Where(refreshtoken.ID(rt.ID), refreshtoken.RevokedAtIsNil()).
+			SetRevokedAt(now).
+			SetRevokedReason(ReasonRotated).
+			SetReplacedBy(nextID).
+			SetLastUsedAt(now).
+			SetSealedSuccessor(sealed).
+			Save(ctx)
+		if err != nil {
+			return false, fmt.Errorf("revoke rotated token: %w", err)
+		}
+		if n == 0 {
+			return false, nil
+		}
+		if *is, err = s.storeToken(ctx, tx, rt.Edges.User, sess, now, nextID, next, nextHash); err != nil {
+			return false, err
+		}
+	}
+	return true, s.audit.Record(ctx, tx, audit.Event{Type: audit.SessionRefreshed, UserID: rt.UserID, SessionID: rt.SessionID})
+}
+
+// replaceInOne is rotate's revocation of rt and insertion of its
+// successor as one PostgreSQL statement (a data-modifying WITH), one
+// round trip instead of two: the same conditional UPDATE … WHERE
+// revoked_at IS NULL, whose RETURNING row is the one the INSERT copies,
+// so that the successor exists exactly when rt was rotated by this
+// transaction. It reports false when a concurrent rotation changed rt
+// first (nothing was inserted). SQLite, whose WITH cannot hold an
+// UPDATE, runs the two statements.
+func (s *Service) replaceInOne(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, now time.Time, nextID uuid.UUID, next string, nextHash, sealed []byte, is *Issued) (bool, error) {
+	issued, ua, ip := s.newToken(ctx, rt.Edges.User, rt.Edges.Session, now, next)
+	res, err := tx.ExecContext(ctx, rotateStatement,
+		now, ReasonRotated, nextID, sealed, rt.ID, nextHash, issued.expires, ua, ip)
 	if err != nil {
-		return false, fmt.Errorf("revoke rotated token: %w", err)
+		return false, fmt.Errorf("rotate refresh token: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("rotate refresh token: %w", err)
 	}
 	if n == 0 {
 		return false, nil
 	}
-	if *is, err = s.storeToken(ctx, tx, rt.Edges.User, sess, now, nextID, next, nextHash); err != nil {
-		return false, err
-	}
-	return true, s.audit.Record(ctx, tx, audit.Event{Type: audit.SessionRefreshed, UserID: rt.UserID, SessionID: rt.SessionID})
+	*is = issued
+	return true, nil
 }
+
+// rotateStatement revokes the token $5 as rotated (at $1, reason $2,
+// replaced by $3, sealed successor $4) if it is live, and inserts its
+// successor $3 (hash $6, expiry $7, client $8 and $9) in the same
+// session for the same user.
+var rotateStatement = fmt.Sprintf(`WITH rotated AS (
+	UPDATE %[1]s SET %[2]s = $1, %[3]s = $2, %[4]s = $3, %[5]s = $1, %[6]s = $4
+	WHERE %[7]s = $5 AND %[2]s IS NULL
+	RETURNING %[8]s, %[9]s)
+INSERT INTO %[1]s (%[7]s, %[8]s, %[9]s, %[10]s, %[11]s, %[12]s, %[13]s, %[14]s)
+SELECT $3, %[8]s, %[9]s, $6, $1, $7, $8, $9 FROM rotated`,
+	refreshtoken.Table, refreshtoken.FieldRevokedAt, refreshtoken.FieldRevokedReason, refreshtoken.FieldReplacedBy,
+	refreshtoken.FieldLastUsedAt, refreshtoken.FieldSealedSuccessor, refreshtoken.FieldID, refreshtoken.FieldUserID,
+	refreshtoken.FieldSessionID, refreshtoken.FieldTokenHash, refreshtoken.FieldCreatedAt, refreshtoken.FieldExpiresAt,
+	refreshtoken.FieldUserAgent, refreshtoken.FieldIP)
 
 // reissue answers a grace-window refresh with the live successor of rt.
 func (s *Service) reissue(ctx context.Context, tx *ent.Tx, rt *ent.RefreshToken, raw string, now time.Time, is *Issued) error {

@@ -260,25 +260,39 @@ func (s *Service) deadline(sess *ent.Session) time.Time {
 // session, it expires no later than the session, so that neither the
 // token nor its cookie outlives a session that has already ended.
 func (s *Service) storeToken(ctx context.Context, tx *ent.Tx, u *ent.User, sess *ent.Session, now time.Time, id uuid.UUID, raw string, hash []byte) (Issued, error) {
-	is := Issued{user: u, sessionID: sess.ID, refresh: raw, expires: earliest(now.Add(s.set.RefreshTokenTTL), s.deadline(sess)), level: levelOf(sess)}
-	info := request.From(ctx)
-	c := tx.RefreshToken.Create().
+	is, ua, ip := s.newToken(ctx, u, sess, now, raw)
+	err := tx.RefreshToken.Create().
 		SetID(id).
 		SetUserID(u.ID).
 		SetTokenHash(hash).
 		SetSessionID(sess.ID).
 		SetCreatedAt(now).
-		SetExpiresAt(is.expires)
-	if info.UserAgent != "" {
-		c.SetUserAgent(truncate(info.UserAgent, 512))
-	}
-	if info.IP != "" {
-		c.SetIP(truncate(info.IP, 64))
-	}
-	if err := c.Exec(ctx); err != nil {
+		SetExpiresAt(is.expires).
+		SetNillableUserAgent(ua).
+		SetNillableIP(ip).
+		Exec(ctx)
+	if err != nil {
 		return Issued{}, fmt.Errorf("store refresh token: %w", err)
 	}
 	return is, nil
+}
+
+// newToken is what a new refresh token raw of sess hands out, and the
+// client it goes to (nil when the request did not say), as stored with
+// it: the expiry rule of storeToken, written once for both ways a token
+// is stored.
+func (s *Service) newToken(ctx context.Context, u *ent.User, sess *ent.Session, now time.Time, raw string) (is Issued, userAgent, ip *string) {
+	is = Issued{user: u, sessionID: sess.ID, refresh: raw, expires: earliest(now.Add(s.set.RefreshTokenTTL), s.deadline(sess)), level: levelOf(sess)}
+	info := request.From(ctx)
+	if info.UserAgent != "" {
+		v := truncate(info.UserAgent, 512)
+		userAgent = &v
+	}
+	if info.IP != "" {
+		v := truncate(info.IP, 64)
+		ip = &v
+	}
+	return is, userAgent, ip
 }
 
 // HandOut signs the access token of a session whose refresh token the
