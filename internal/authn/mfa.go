@@ -569,7 +569,8 @@ func (m *MFA) Reauthenticate(ctx context.Context, password, code *string) (*sess
 }
 
 // ResetFactors removes every factor and recovery code of userID, for a
-// user who lost them, and tells them by email. ADMIN only.
+// user who lost them, ends the user's sessions (reason factors_reset),
+// and tells them by email. ADMIN only.
 func (m *MFA) ResetFactors(ctx context.Context, userID uuid.UUID) error {
 	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
@@ -595,6 +596,14 @@ func (m *MFA) ResetFactors(ctx context.Context, userID uuid.UUID) error {
 		}
 		if n == 0 {
 			return nil
+		}
+		// What the factors proved ends with them: every session of the
+		// user (an AAL2 one, or one a lost passkey started) and the
+		// access tokens issued so far. The user signs in again with the
+		// password, at AAL1.
+		if err := m.d.Sessions.End(ctx, tx, session.Selection{User: userID, UserTokensBefore: m.now(),
+			By: audit.User(v.UserID)}, session.ReasonFactorsReset); err != nil {
+			return err
 		}
 		if err := m.d.Audit.Record(ctx, tx, audit.Event{Type: audit.FactorRemoved, Actor: audit.User(v.UserID), UserID: userID,
 			Details: map[string]any{"reason": "admin_reset", "count": n}}); err != nil {

@@ -397,6 +397,13 @@ func TestMFARequiredAdmins(t *testing.T) {
 		u.Token = ur.Refresh.AccessToken
 		wantCode(t, u.Do(t, resetFactorsDoc, map[string]any{"u": u.ID}), "FORBIDDEN")
 		wantOK(t, admin.Do(t, resetFactorsDoc, map[string]any{"u": u.ID}))
+		// The reset ends what the factors proved: the user's sessions
+		// (an AAL2 one here) are over, their tokens refused at once.
+		wantCode(t, u.Do(t, meDoc, nil), "UNAUTHENTICATED")
+		wantCode(t, refresh(t, srv.Client(), *ur.Refresh.RefreshToken), "UNAUTHENTICATED")
+		if ev := findEvents(dbEvents(t, srv), "session.revoked", uuid.MustParse(u.ID)); len(ev) == 0 || ev[len(ev)-1].Details["reason"] != "factors_reset" {
+			t.Fatalf("session.revoked events after the reset: %s", describeEvents(ev))
+		}
 		p := signInMFA(t, u.account)
 		if p.AAL != "AAL1" || len(p.Factors) != 0 {
 			t.Fatalf("after reset: %+v", p)

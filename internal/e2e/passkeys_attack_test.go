@@ -126,8 +126,14 @@ func TestPasskeyResetFactors(t *testing.T) {
 	a := signUp(t, srv, "lostdevice")
 	d := newDevice(a.ID, false)
 	registerPasskey(t, a, d)
-	wantOK(t, passkeySignIn(t, srv.Client(), d, nil))
+	var in struct{ FinishPasskeySignIn mfaPayloadOf }
+	passkeySignIn(t, srv.Client(), d, nil).Decode(t, &in)
+	held := srv.Client()
+	held.Token = in.FinishPasskeySignIn.AccessToken
+	wantOK(t, held.Do(t, meDoc, nil))
 	wantOK(t, admin.Do(t, resetFactorsDoc, map[string]any{"u": a.ID}))
+	// The session the lost passkey started ends with the reset.
+	wantCode(t, held.Do(t, meDoc, nil), "UNAUTHENTICATED")
 	wantCode(t, passkeySignIn(t, srv.Client(), d, nil), "UNAUTHENTICATED")
 	pw := &account{Client: srv.Client(), ID: a.ID, Email: a.Email}
 	if p := signInMFA(t, pw); p.AAL != "AAL1" {

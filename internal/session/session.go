@@ -32,7 +32,8 @@ const (
 	ReasonPasswordChanged = "password_changed"
 	ReasonPasswordReset   = "password_reset"
 	ReasonUserDeleted     = "user_deleted"
-	ReasonSteppedUp       = "stepped_up" // refresh tokens only: replaced when the session proved more (Prove)
+	ReasonFactorsReset    = "factors_reset" // an admin removed the user's second factors (resetFactors)
+	ReasonSteppedUp       = "stepped_up"    // refresh tokens only: replaced when the session proved more (Prove)
 )
 
 // Settings are the lifetimes of sessions and their refresh tokens.
