@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"entgo.io/ent/dialect"
 	"github.com/google/uuid"
@@ -14,17 +15,23 @@ import (
 	"github.com/gqlauth/gqlauth/ent/user"
 )
 
-// userByID is the hot read of `me`: one primary-key SELECT of the columns
-// the GraphQL User type can show (never password_hash or username_key).
-// pgx prepares it once per connection and reuses the statement; the id
-// goes as [16]byte, which pgx encodes as a binary uuid without the text
-// round trip of uuid.UUID's driver.Valuer.
-const userByID = `SELECT created_at, updated_at, email, email_verified_at, username, first_name, last_name, age, role FROM users WHERE id = $1`
-
-// userColumns are userByID's columns and the id (which userByID need
-// not read back), for the ent query that reads them on SQLite.
-var userColumns = []string{user.FieldID, user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail,
+// ShownUserColumns are the users columns besides the id that the GraphQL
+// User type can show (never password_hash or username_key): what the hot
+// paths that hand out a user read (ReadUser for `me`, and a refresh's
+// joined read of its token in internal/session).
+var ShownUserColumns = []string{user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail,
 	user.FieldEmailVerifiedAt, user.FieldUsername, user.FieldFirstName, user.FieldLastName, user.FieldAge, user.FieldRole}
+
+// userByID is the hot read of `me`: one primary-key SELECT of
+// ShownUserColumns (ReadUser scans them in this order). pgx prepares it
+// once per connection and reuses the statement; the id goes as [16]byte,
+// which pgx encodes as a binary uuid without the text round trip of
+// uuid.UUID's driver.Valuer.
+var userByID = "SELECT " + strings.Join(ShownUserColumns, ", ") + " FROM " + user.Table + " WHERE " + user.FieldID + " = $1"
+
+// userColumns are ShownUserColumns and the id, for the ent query that
+// reads them on SQLite.
+var userColumns = append([]string{user.FieldID}, ShownUserColumns...)
 
 // ReadUser returns the user with id, read from the database now (never
 // cached: a change committed by any instance shows at once). It is the

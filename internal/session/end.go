@@ -80,9 +80,9 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 	// The denials go to the database in this transaction (the source of
 	// truth: the sessions' revoked_at below, and denied_tokens), then to
 	// the deny list (Redis, its index), before the commit.
-	bySession := map[uuid.UUID][]string{}
+	byUser := map[uuid.UUID][]string{}
 	for _, sess := range locked {
-		bySession[sess.UserID] = append(bySession[sess.UserID], sess.ID.String())
+		byUser[sess.UserID] = append(byUser[sess.UserID], sess.ID.String())
 	}
 	if sel.Session != uuid.Nil && len(ids) == 0 {
 		// An ended session: deny it again (its revoked_at already says so).
@@ -97,14 +97,14 @@ func (s *Service) endSessions(ctx context.Context, tx *ent.Tx, sel Selection, re
 			}
 		}
 		if owner != uuid.Nil {
-			bySession[owner] = append(bySession[owner], sel.Session.String())
+			byUser[owner] = append(byUser[owner], sel.Session.String())
 		}
 	}
 	if err := s.recordDenials(ctx, tx, sel); err != nil {
 		return err
 	}
 	deny := func(ctx context.Context) error {
-		for uid, sids := range bySession {
+		for uid, sids := range byUser {
 			if err := s.deny.DenySessions(ctx, uid.String(), sids...); err != nil {
 				return err
 			}

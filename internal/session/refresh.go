@@ -86,8 +86,7 @@ func withSessionAndUser(s *entsql.Selector) {
 		dbsession.FieldAal, dbsession.FieldAmr, dbsession.FieldAuthTime} {
 		s.AppendSelect(entsql.As(sess.C(c), "s_"+c))
 	}
-	for _, c := range []string{user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldEmail, user.FieldEmailVerifiedAt,
-		user.FieldUsername, user.FieldFirstName, user.FieldLastName, user.FieldAge, user.FieldRole} {
+	for _, c := range database.ShownUserColumns {
 		s.AppendSelect(entsql.As(u.C(c), "u_"+c))
 	}
 }
