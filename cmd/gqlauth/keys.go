@@ -13,7 +13,6 @@ import (
 	"github.com/gqlauth/gqlauth/internal/app"
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/config"
-	"github.com/gqlauth/gqlauth/internal/database"
 	"github.com/gqlauth/gqlauth/internal/token"
 )
 
@@ -50,16 +49,11 @@ func keysCommand(ctx context.Context, cfg *config.Config, log *slog.Logger, args
 		}
 		return err
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Settings{StatementTimeout: cfg.DatabaseStatementTimeout, MaxConns: cfg.DatabaseMaxConns})
+	db, err := app.OpenDatabase(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if cfg.AutoMigrate {
-		if _, err := db.Migrate(ctx); err != nil {
-			return err
-		}
-	}
 	dk, err := app.DataKey(cfg, log)
 	if err != nil {
 		return err
