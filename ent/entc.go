@@ -5,10 +5,19 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	goast "go/ast"
+	"go/format"
+	"go/parser"
+	"go/token"
 	"log"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"entgo.io/contrib/entgql"
@@ -39,8 +48,11 @@ func main() {
 			gen.FeatureExecQuery,
 			gen.FeatureVersionedMigration,
 		},
+		Hooks: []gen.Hook{toRelay},
 	}
-	if err := entc.Generate("./schema", cfg, entc.Extensions(ex)); err != nil {
+	// The "entc" tag gives the schema entgql's annotations
+	// (ent/schema/gql).
+	if err := entc.Generate("./schema", cfg, entc.Extensions(ex), entc.BuildTags("entc")); err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
 }
@@ -52,6 +64,80 @@ func main() {
 var pagination = gen.MustParse(gen.NewTemplate("gqlauth_pagination").
 	Funcs(entgql.TemplateFuncs).
 	ParseFiles("template/pagination.tmpl"))
+
+// toRelay points the generated code at ent/relay, the run-time
+// half of entgql, once it is written: entgql's templates import entgql,
+// whose package would link its code generator into the server.
+func toRelay(next gen.Generator) gen.Generator {
+	return gen.GenerateFunc(func(g *gen.Graph) error {
+		if err := next.Generate(g); err != nil {
+			return err
+		}
+		files, err := filepath.Glob(filepath.Join(g.Config.Target, "*.go"))
+		if err != nil {
+			return err
+		}
+		for _, name := range files {
+			if generated, err := isGenerated(name); err != nil || !generated {
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if err := rewriteImport(name, "entgo.io/contrib/entgql", "github.com/gqlauth/gqlauth/ent/relay"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// isGenerated says whether the Go file is generated code (its first line
+// is "// Code generated ... DO NOT EDIT."), so that this file and the
+// other hand-written ones are left alone.
+func isGenerated(name string) (bool, error) {
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return false, err
+	}
+	first, _, _ := bytes.Cut(b, []byte("\n"))
+	return bytes.HasPrefix(first, []byte("// Code generated ")) && bytes.HasSuffix(first, []byte(" DO NOT EDIT.")), nil
+}
+
+// rewriteImport makes the Go file import newPath where it imports
+// oldPath, and refer to it by newPath's name.
+func rewriteImport(name, oldPath, newPath string) error {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+	if err != nil {
+		return err
+	}
+	oldName, newName := path.Base(oldPath), path.Base(newPath)
+	found := false
+	for _, imp := range f.Imports {
+		if p, _ := strconv.Unquote(imp.Path.Value); p == oldPath && imp.Name == nil {
+			imp.Path.Value = strconv.Quote(newPath)
+			found = true
+		}
+	}
+	if !found {
+		return nil
+	}
+	goast.Inspect(f, func(n goast.Node) bool {
+		if sel, ok := n.(*goast.SelectorExpr); ok {
+			if x, ok := sel.X.(*goast.Ident); ok && x.Name == oldName {
+				x.Name = newName
+			}
+		}
+		return true
+	})
+	goast.SortImports(fset, f)
+	var buf bytes.Buffer
+	if err := format.Node(&buf, fset, f); err != nil {
+		return err
+	}
+	return os.WriteFile(name, buf.Bytes(), 0o644)
+}
 
 // enumValues describes the values of the enums entgql generates (ent has
 // no place for them). A value missing here fails the generation.

@@ -9,7 +9,6 @@ import (
 	"io"
 	"strconv"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
@@ -17,6 +16,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/factor"
 	"github.com/gqlauth/gqlauth/ent/refreshtoken"
+	"github.com/gqlauth/gqlauth/ent/relay"
 	"github.com/gqlauth/gqlauth/ent/session"
 	"github.com/gqlauth/gqlauth/ent/user"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -24,13 +24,13 @@ import (
 
 // Common entgql types.
 type (
-	Cursor         = entgql.Cursor[uuid.UUID]
-	PageInfo       = entgql.PageInfo[uuid.UUID]
-	OrderDirection = entgql.OrderDirection
+	Cursor         = relay.Cursor[uuid.UUID]
+	PageInfo       = relay.PageInfo[uuid.UUID]
+	OrderDirection = relay.OrderDirection
 )
 
 func orderFunc(o OrderDirection, field string) func(*sql.Selector) {
-	if o == entgql.OrderDirectionDesc {
+	if o == relay.OrderDirectionDesc {
 		return Desc(field)
 	}
 	return Asc(field)
@@ -220,7 +220,7 @@ func (p *factorPager) applyCursors(query *FactorQuery, after, before *Cursor) (*
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultFactorOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultFactorOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -328,7 +328,7 @@ type FactorOrder struct {
 
 // DefaultFactorOrder is the default ordering of Factor.
 var DefaultFactorOrder = &FactorOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &FactorOrderField{
 		Value: func(_m *Factor) (ent.Value, error) {
 			return _m.ID, nil
@@ -470,7 +470,7 @@ func (p *refreshtokenPager) applyCursors(query *RefreshTokenQuery, after, before
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultRefreshTokenOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultRefreshTokenOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -578,7 +578,7 @@ type RefreshTokenOrder struct {
 
 // DefaultRefreshTokenOrder is the default ordering of RefreshToken.
 var DefaultRefreshTokenOrder = &RefreshTokenOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &RefreshTokenOrderField{
 		Value: func(_m *RefreshToken) (ent.Value, error) {
 			return _m.ID, nil
@@ -720,7 +720,7 @@ func (p *sessionPager) applyCursors(query *SessionQuery, after, before *Cursor) 
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultSessionOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultSessionOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -828,7 +828,7 @@ type SessionOrder struct {
 
 // DefaultSessionOrder is the default ordering of Session.
 var DefaultSessionOrder = &SessionOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &SessionOrderField{
 		Value: func(_m *Session) (ent.Value, error) {
 			return _m.ID, nil
@@ -970,7 +970,7 @@ func (p *userPager) applyCursors(query *UserQuery, after, before *Cursor) (*User
 	if p.reverse {
 		direction = direction.Reverse()
 	}
-	for _, predicate := range entgql.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
+	for _, predicate := range relay.CursorsPredicate(after, before, DefaultUserOrder.Field.column, p.order.Field.column, direction) {
 		query = query.Where(predicate)
 	}
 	return query, nil
@@ -1161,7 +1161,7 @@ type UserOrder struct {
 
 // DefaultUserOrder is the default ordering of User.
 var DefaultUserOrder = &UserOrder{
-	Direction: entgql.OrderDirectionAsc,
+	Direction: relay.OrderDirectionAsc,
 	Field: &UserOrderField{
 		Value: func(_m *User) (ent.Value, error) {
 			return _m.ID, nil

@@ -8,14 +8,14 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/relay"
 	"github.com/gqlauth/gqlauth/internal/audit"
 	"github.com/gqlauth/gqlauth/internal/live"
 )
 
 // AuditEvents is the resolver for the auditEvents field.
-func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID], last *int, before *entgql.Cursor[uuid.UUID], where *audit.Filter) (*audit.Connection, error) {
+func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *relay.Cursor[uuid.UUID], last *int, before *relay.Cursor[uuid.UUID], where *audit.Filter) (*audit.Connection, error) {
 	f := audit.Filter{}
 	if where != nil {
 		f = *where
@@ -24,7 +24,7 @@ func (r *queryResolver) AuditEvents(ctx context.Context, first *int, after *entg
 }
 
 // SecurityActivity is the resolver for the securityActivity field.
-func (r *queryResolver) SecurityActivity(ctx context.Context, first *int, after *entgql.Cursor[uuid.UUID]) (*audit.Connection, error) {
+func (r *queryResolver) SecurityActivity(ctx context.Context, first *int, after *relay.Cursor[uuid.UUID]) (*audit.Connection, error) {
 	return r.Audit.Activity(ctx, audit.Page{First: first, After: after})
 }
 

@@ -3,10 +3,10 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/relay"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -130,7 +130,7 @@ const assumedSessions = 10
 // so that FixedComplexityLimit sees a page of 100 users as 100 users.
 func complexity() ComplexityRoot {
 	var c ComplexityRoot
-	c.Query.Users = func(child int, _ *entgql.Cursor[uuid.UUID], first *int, _ *entgql.Cursor[uuid.UUID], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
+	c.Query.Users = func(child int, _ *relay.Cursor[uuid.UUID], first *int, _ *relay.Cursor[uuid.UUID], last *int, _ *ent.UserOrder, _ *ent.UserWhereInput) int {
 		return 1 + listSize(first, last, account.DefaultPageSize)*child
 	}
 	c.Query.Nodes = func(child int, ids []uuid.UUID) int {

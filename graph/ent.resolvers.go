@@ -8,9 +8,9 @@ package graph
 import (
 	"context"
 
-	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/ent/relay"
 	"github.com/gqlauth/gqlauth/internal/account"
 )
 
@@ -33,7 +33,7 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []uuid.UUID) ([]ent.Noder
 }
 
 // Users is the resolver for the users field.
-func (r *queryResolver) Users(ctx context.Context, after *entgql.Cursor[uuid.UUID], first *int, before *entgql.Cursor[uuid.UUID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
+func (r *queryResolver) Users(ctx context.Context, after *relay.Cursor[uuid.UUID], first *int, before *relay.Cursor[uuid.UUID], last *int, orderBy *ent.UserOrder, where *ent.UserWhereInput) (*ent.UserConnection, error) {
 	return r.Accounts.Users(ctx, account.UsersPage{After: after, First: first, Before: before, Last: last, OrderBy: orderBy, Where: where})
 }
 

@@ -15,8 +15,8 @@ import (
 	"sync"
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/relay"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/crypto/bcrypt"
@@ -400,7 +400,7 @@ func cursorAt(ctx context.Context, pool *pgxpool.Pool, offset int) (string, erro
 		return "", err
 	}
 	var buf bytes.Buffer
-	entgql.Cursor[uuid.UUID]{ID: id}.MarshalGQL(&buf)
+	relay.Cursor[uuid.UUID]{ID: id}.MarshalGQL(&buf)
 	return strconv.Unquote(buf.String())
 }
 

@@ -1,12 +1,12 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // AuditEvent is one security-relevant fact: who signed in from where,
@@ -81,6 +81,6 @@ func (AuditEvent) Indexes() []ent.Index {
 // describes it by hand (the connection counts only when asked).
 func (AuditEvent) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }

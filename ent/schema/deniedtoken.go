@@ -1,12 +1,12 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // DeniedToken is a denial of access tokens that outlive no session
@@ -57,6 +57,6 @@ func (DeniedToken) Indexes() []ent.Index {
 // Annotations of the DeniedToken: internal, never in GraphQL.
 func (DeniedToken) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }

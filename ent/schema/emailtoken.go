@@ -1,13 +1,13 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // EmailToken is one request of an email flow (verify an address, reset a
@@ -88,6 +88,6 @@ func (EmailToken) Indexes() []ent.Index {
 // Annotations of the EmailToken: no GraphQL at all.
 func (EmailToken) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }

@@ -1,13 +1,13 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // Factor is a second factor of a user: a TOTP authenticator app or a
@@ -27,7 +27,7 @@ func (Factor) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("user_id", uuid.UUID{}).
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Enum("type").
 			Values("TOTP", "PASSKEY").
 			Immutable().
@@ -44,41 +44,41 @@ func (Factor) Fields() []ent.Field {
 			Sensitive().
 			Immutable().
 			Optional().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The TOTP secret, sealed with AES-256-GCM under DATA_ENCRYPTION_KEY; empty for a passkey."),
 		field.Int64("last_step").
 			Default(0).
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The last accepted TOTP time step: a code of that step or an earlier one is refused."),
 		field.Bytes("credential_id").
 			Optional().Nillable().
 			Immutable().
 			Unique().
 			MaxLen(1023).
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("A passkey's WebAuthn credential id, unique across users (shown as credentialId, base64url)."),
 		field.Bytes("public_key").
 			Optional().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("A passkey's public key (COSE): not a secret, but of no use to clients."),
 		field.Int64("sign_count").
 			Default(0).
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("A passkey's last signature counter; 0 when the authenticator keeps none."),
 		field.Bytes("aaguid").
 			Optional().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The AAGUID of the passkey's authenticator model (zeros when it keeps it private)."),
 		field.Strings("transports").
 			Optional().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("How the browser reaches the passkey's authenticator (internal, hybrid, usb, …), passed back in allowCredentials."),
 		field.String("attestation_type").
 			Optional().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The attestation format the passkey was made with (none, packed, …)."),
 		field.Bool("backup_eligible").
 			Default(false).
@@ -105,7 +105,7 @@ func (Factor) Edges() []ent.Edge {
 			Unique().
 			Required().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -122,8 +122,8 @@ func (Factor) Indexes() []ent.Index {
 func (Factor) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		schema.Comment("A factor of the signed-in user: an authenticator app (TOTP), whose secret is never shown again after enrollment, or a passkey."),
-		entgql.Skip(entgql.SkipOrderField, entgql.SkipWhereInput,
-			entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+		gql.Skip(gql.SkipOrderField, gql.SkipWhereInput,
+			gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput),
 	}
 }
 
@@ -174,5 +174,5 @@ func (RecoveryCode) Indexes() []ent.Index {
 
 // Annotations of the RecoveryCode: not part of the GraphQL schema.
 func (RecoveryCode) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll)}
 }

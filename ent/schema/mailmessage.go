@@ -1,11 +1,11 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // MailMessage is one email in the outbox (internal/mail). A flow writes it
@@ -87,6 +87,6 @@ func (MailMessage) Indexes() []ent.Index {
 // Annotations of the MailMessage: no GraphQL at all.
 func (MailMessage) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }

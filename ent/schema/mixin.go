@@ -3,11 +3,11 @@ package schema
 import (
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/mixin"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // IDMixin gives an entity a UUIDv7 primary key. Version 7 keys grow with
@@ -38,7 +38,7 @@ func (TimeMixin) Fields() []ent.Field {
 			Default(time.Now).
 			Immutable().
 			Comment("When it was created.").
-			Annotations(entgql.OrderField("CREATED_AT")),
+			Annotations(gql.OrderField("CREATED_AT")),
 		field.Time("updated_at").
 			Default(time.Now).
 			UpdateDefault(time.Now).

@@ -1,13 +1,13 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // RefreshToken is one long-lived token of a session. Only its SHA-256 is
@@ -26,16 +26,16 @@ func (RefreshToken) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("user_id", uuid.UUID{}).
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Bytes("token_hash").
 			Sensitive().
 			Unique().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.UUID("session_id", uuid.UUID{}).
 			Immutable().
 			Comment("The session (one sign-in) the token belongs to; rotation keeps it.").
-			Annotations(entgql.Type("ID"), entgql.MapsTo("sessionId")),
+			Annotations(gql.Type("ID"), gql.MapsTo("sessionId")),
 		field.Time("created_at").
 			Immutable().
 			Comment("When the token was issued."),
@@ -54,11 +54,11 @@ func (RefreshToken) Fields() []ent.Field {
 		field.UUID("replaced_by", uuid.UUID{}).
 			Optional().Nillable().
 			Comment("The id of the token that replaced this one at rotation.").
-			Annotations(entgql.Type("ID")),
+			Annotations(gql.Type("ID")),
 		field.Bytes("sealed_successor").
 			Optional().
 			Sensitive().
-			Annotations(entgql.Skip(entgql.SkipAll)).
+			Annotations(gql.Skip(gql.SkipAll)).
 			Comment("The successor token, encrypted with a key only the holder of this token can derive (see internal/session/seal.go)."),
 		field.String("user_agent").
 			Optional().Nillable().
@@ -80,14 +80,14 @@ func (RefreshToken) Edges() []ent.Edge {
 			Unique().
 			Required().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.From("session", Session.Type).
 			Ref("refresh_tokens").
 			Field("session_id").
 			Unique().
 			Required().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -106,7 +106,7 @@ func (RefreshToken) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		// The description of the GraphQL type (ent/entc.go copies it).
 		schema.Comment("One refresh token of a session. Its value is never shown, only its metadata."),
-		entgql.Skip(entgql.SkipEnumField, entgql.SkipOrderField, entgql.SkipWhereInput,
-			entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+		gql.Skip(gql.SkipEnumField, gql.SkipOrderField, gql.SkipWhereInput,
+			gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput),
 	}
 }

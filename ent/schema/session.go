@@ -1,7 +1,6 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
@@ -9,6 +8,7 @@ import (
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // Session is one sign-in of a user: the record its refresh tokens hang
@@ -27,7 +27,7 @@ func (Session) Fields() []ent.Field {
 	return []ent.Field{
 		field.UUID("user_id", uuid.UUID{}).
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Time("created_at").
 			Immutable().
 			Comment("When the session signed in."),
@@ -53,15 +53,15 @@ func (Session) Fields() []ent.Field {
 			Default(1).
 			Range(1, 3).
 			Comment("The authenticator assurance level the session reached (NIST SP 800-63B): 1 for a password.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Strings("amr").
 			Optional().
 			Comment("The authentication methods used (RFC 8176 values such as pwd, otp, hwk).").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.Time("auth_time").
 			Optional().Nillable().
 			Comment("When the person last proved who they are (sign-in, step-up, re-authentication); null on sessions older than the column, which count from created_at.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 	}
 }
 
@@ -74,11 +74,11 @@ func (Session) Edges() []ent.Edge {
 			Unique().
 			Required().
 			Immutable().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		edge.To("refresh_tokens", RefreshToken.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
-				entgql.Skip(entgql.SkipAll),
+				gql.Skip(gql.SkipAll),
 			),
 	}
 }
@@ -100,7 +100,7 @@ func (Session) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		// The description of the GraphQL type (ent/entc.go copies it).
 		schema.Comment("One sign-in of a user, on one device: it lives while its refresh tokens rotate, and ends at logout, revocation or its expiry."),
-		entgql.Skip(entgql.SkipEnumField, entgql.SkipOrderField, entgql.SkipWhereInput,
-			entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput),
+		gql.Skip(gql.SkipEnumField, gql.SkipOrderField, gql.SkipWhereInput,
+			gql.SkipMutationCreateInput, gql.SkipMutationUpdateInput),
 	}
 }

@@ -3,13 +3,13 @@ package schema
 import (
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // SigningKey is one key that signs or verifies access tokens. Its id is
@@ -76,6 +76,6 @@ func (SigningKey) Indexes() []ent.Index {
 // Annotations of the SigningKey: not part of the GraphQL schema.
 func (SigningKey) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }

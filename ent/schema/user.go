@@ -1,12 +1,12 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/dialect/entsql"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/edge"
 	"entgo.io/ent/schema/field"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // User is an account that can sign in with its email or its username.
@@ -44,7 +44,7 @@ func (User) Fields() []ent.Field {
 			Optional().Nillable().Unique().
 			MaxLen(MaxEmailBytes).
 			Comment("Email address, trimmed and lower-cased.").
-			Annotations(entgql.OrderField("EMAIL")),
+			Annotations(gql.OrderField("EMAIL")),
 		field.Time("email_verified_at").
 			Optional().Nillable().
 			Comment("When the person proved they read mail at the current email address; null while unproven. An email change confirmed by a code keeps it set; a change without one clears it."),
@@ -52,16 +52,16 @@ func (User) Fields() []ent.Field {
 			Optional().Nillable().
 			MaxLen(MaxUsernameChars).
 			Comment("Username as the user typed it.").
-			Annotations(entgql.OrderField("USERNAME")),
+			Annotations(gql.OrderField("USERNAME")),
 		field.String("username_key").
 			Optional().Nillable().Unique().
 			MaxLen(MaxUsernameChars).
 			Comment("Lower-cased username: makes usernames unique regardless of case.").
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.String("password_hash").
 			Sensitive().
 			NotEmpty().
-			Annotations(entgql.Skip(entgql.SkipAll)),
+			Annotations(gql.Skip(gql.SkipAll)),
 		field.String("first_name").
 			Optional().Nillable().
 			MaxRuneLen(MaxNameChars).
@@ -78,7 +78,7 @@ func (User) Fields() []ent.Field {
 			Values("USER", "ADMIN").
 			Default("USER").
 			Comment("What the user may do: ADMIN manages other accounts.").
-			Annotations(entgql.Type("Role")),
+			Annotations(gql.Type("Role")),
 	}
 }
 
@@ -88,27 +88,27 @@ func (User) Edges() []ent.Edge {
 		edge.To("refresh_tokens", RefreshToken.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
-				entgql.Skip(entgql.SkipAll),
+				gql.Skip(gql.SkipAll),
 			),
 		edge.To("email_tokens", EmailToken.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
-				entgql.Skip(entgql.SkipAll),
+				gql.Skip(gql.SkipAll),
 			),
 		edge.To("sessions", Session.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
-				entgql.Skip(entgql.SkipAll),
+				gql.Skip(gql.SkipAll),
 			),
 		edge.To("factors", Factor.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
-				entgql.Skip(entgql.SkipAll),
+				gql.Skip(gql.SkipAll),
 			),
 		edge.To("recovery_codes", RecoveryCode.Type).
 			Annotations(
 				entsql.OnDelete(entsql.Cascade),
-				entgql.Skip(entgql.SkipAll),
+				gql.Skip(gql.SkipAll),
 			),
 	}
 }
@@ -118,7 +118,7 @@ func (User) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		// The description of the GraphQL type (ent/entc.go copies it).
 		schema.Comment("An account: it signs in with its email or its username and a password."),
-		entgql.RelayConnection(),
-		entgql.QueryField("users").Description("Every account, a page at a time, in the order and with the filter given. ADMIN only."),
+		gql.RelayConnection(),
+		gql.QueryField("users").Description("Every account, a page at a time, in the order and with the filter given. ADMIN only."),
 	}
 }

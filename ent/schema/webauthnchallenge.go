@@ -1,11 +1,11 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // WebauthnChallenge is a passkey ceremony waiting for the browser's
@@ -40,5 +40,5 @@ func (WebauthnChallenge) Indexes() []ent.Index {
 
 // Annotations of the WebauthnChallenge: not part of the GraphQL schema.
 func (WebauthnChallenge) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipAll)}
+	return []schema.Annotation{gql.Skip(gql.SkipAll)}
 }

@@ -1,12 +1,12 @@
 package schema
 
 import (
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent"
 	"entgo.io/ent/schema"
 	"entgo.io/ent/schema/field"
 	"entgo.io/ent/schema/index"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/schema/gql"
 )
 
 // WebhookDelivery is the outbox of the webhooks: one row per audit event
@@ -69,6 +69,6 @@ func (WebhookDelivery) Indexes() []ent.Index {
 // Annotations of the WebhookDelivery: not part of the GraphQL API.
 func (WebhookDelivery) Annotations() []schema.Annotation {
 	return []schema.Annotation{
-		entgql.Skip(entgql.SkipAll),
+		gql.Skip(gql.SkipAll),
 	}
 }

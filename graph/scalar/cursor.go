@@ -3,15 +3,15 @@ package scalar
 import (
 	"io"
 
-	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/relay"
 
 	"github.com/gqlauth/gqlauth/internal/apierr"
 )
 
 // Cursor is the Relay cursor of the users connection.
-type Cursor = entgql.Cursor[uuid.UUID]
+type Cursor = relay.Cursor[uuid.UUID]
 
 // MarshalCursor writes a connection cursor.
 func MarshalCursor(c Cursor) graphql.Marshaler {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"time"
 
-	"entgo.io/contrib/entgql"
 	"entgo.io/ent/dialect/sql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
+	"github.com/gqlauth/gqlauth/ent/relay"
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/predicate"
@@ -92,9 +92,9 @@ func (s *Service) Node(ctx context.Context, id uuid.UUID) (ent.Noder, error) {
 
 // UsersPage is the arguments of the users connection.
 type UsersPage struct {
-	After   *entgql.Cursor[uuid.UUID]
+	After   *relay.Cursor[uuid.UUID]
 	First   *int
-	Before  *entgql.Cursor[uuid.UUID]
+	Before  *relay.Cursor[uuid.UUID]
 	Last    *int
 	OrderBy *ent.UserOrder
 	Where   *ent.UserWhereInput
@@ -152,7 +152,7 @@ const foreignCursorReason = "is not a cursor of this ordering"
 // an email), so that they get BAD_USER_INPUT rather than an SQL error.
 func checkCursors(p UsersPage) error {
 	errs := validate.Errors{}
-	for name, c := range map[string]*entgql.Cursor[uuid.UUID]{"after": p.After, "before": p.Before} {
+	for name, c := range map[string]*relay.Cursor[uuid.UUID]{"after": p.After, "before": p.Before} {
 		if c == nil {
 			continue
 		}
@@ -197,7 +197,7 @@ func nullableOrderColumn(o *ent.UserOrder) string {
 // alike. The cursor predicates below follow that order; ent's Paginate
 // does the rest (limit, field collection, edges, page info).
 func paginateNullable(ctx context.Context, q *ent.UserQuery, col string, p UsersPage) (*ent.UserConnection, error) {
-	ascending := p.OrderBy.Direction == entgql.OrderDirectionAsc
+	ascending := p.OrderBy.Direction == relay.OrderDirectionAsc
 	base := q.Clone()
 	if p.After != nil {
 		q.Where(beyond(col, p.After, ascending))
@@ -249,7 +249,7 @@ func selected(ctx context.Context, name string) bool {
 
 // beyond matches the users that come after cursor c in the order
 // (col IS NULL, col, id), ascending when up, else descending.
-func beyond(col string, c *entgql.Cursor[uuid.UUID], up bool) predicate.User {
+func beyond(col string, c *relay.Cursor[uuid.UUID], up bool) predicate.User {
 	return func(s *sql.Selector) {
 		column, id := s.C(col), s.C(user.FieldID)
 		idBeyond := sql.GT(id, c.ID)

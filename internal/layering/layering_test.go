@@ -7,7 +7,9 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,6 +47,34 @@ func TestDomainKnowsNoHTTP(t *testing.T) {
 		}
 		if files == 0 {
 			t.Errorf("internal/%s has no Go files: the list above is out of date", pkg)
+		}
+	}
+}
+
+// TestServerLinksNoCodeGenerator: the server binary links none of the
+// code generators the project builds with, nor packages whose
+// initializers fill the heap with data the server never reads. entgql's
+// package holds its generator beside its run-time types (ent/relay has
+// those), and zxcvbn's keeps six word lists on the heap
+// (internal/password embeds the one it uses): 6.5 MB of binary and
+// over 10 MiB of resident memory together (docs/performance.md).
+func TestServerLinksNoCodeGenerator(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", "github.com/gqlauth/gqlauth/cmd/gqlauth").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	deps := strings.Fields(string(out))
+	if !slices.Contains(deps, "github.com/gqlauth/gqlauth/ent/relay") {
+		t.Fatalf("go list -deps does not list ent/relay: %d packages", len(deps))
+	}
+	for _, dep := range deps {
+		for _, banned := range []string{
+			"entgo.io/contrib/entgql", "entgo.io/ent/entc", "github.com/99designs/gqlgen/codegen",
+			"github.com/99designs/gqlgen/api", "golang.org/x/tools", "go/types", "github.com/trustelem/zxcvbn",
+		} {
+			if dep == banned || strings.HasPrefix(dep, banned+"/") {
+				t.Errorf("cmd/gqlauth links %s", dep)
+			}
 		}
 	}
 }

@@ -75,6 +75,20 @@ func failFast(dial, read, write *time.Duration, retries *int) {
 	}
 }
 
+// smallBuffers sizes a client's connection buffers for gqlauth's
+// commands, which are a few keys each way (a deny-list MGET, a limiter
+// script, a challenge): 4 KiB, and 16 KiB for pipelines (the deny-list
+// rebuild), unless set. go-redis's defaults, 32 KiB and 128 KiB each way,
+// made its pools the largest part of the heap under load; a longer reply
+// is still read whole, through more reads.
+func smallBuffers(read, write, pipelineRead, pipelineWrite *int) {
+	for p, size := range map[*int]int{read: 4 << 10, write: 4 << 10, pipelineRead: 16 << 10, pipelineWrite: 16 << 10} {
+		if *p == 0 {
+			*p = size
+		}
+	}
+}
+
 // New returns the client s describes, or nil when none is configured.
 func New(s Settings) (redis.UniversalClient, error) {
 	s.ClusterAddrs, s.SentinelAddrs = trimAddrs(s.ClusterAddrs), trimAddrs(s.SentinelAddrs)
@@ -98,10 +112,12 @@ func New(s Settings) (redis.UniversalClient, error) {
 			opts.Password = s.Password
 		}
 		failFast(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries)
+		smallBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 		return redis.NewClient(opts), nil
 	case len(s.ClusterAddrs) > 0:
 		opts := &redis.ClusterOptions{Addrs: s.ClusterAddrs, Username: s.Username, Password: s.Password, TLSConfig: tlsConfig}
 		failFast(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries)
+		smallBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 		// A MOVED or a failover needs a few redirects to settle.
 		opts.MaxRedirects = 3
 		return redis.NewClusterClient(opts), nil
@@ -111,6 +127,7 @@ func New(s Settings) (redis.UniversalClient, error) {
 			Username: s.Username, Password: s.Password, TLSConfig: tlsConfig,
 		}
 		failFast(&opts.DialTimeout, &opts.ReadTimeout, &opts.WriteTimeout, &opts.MaxRetries)
+		smallBuffers(&opts.ReadBufferSize, &opts.WriteBufferSize, &opts.PipelineReadBufferSize, &opts.PipelineWriteBufferSize)
 		return redis.NewFailoverClient(opts), nil
 	}
 	return nil, nil
