@@ -100,6 +100,8 @@ type loadResult struct {
 	// CPUPerRequest is the server process's CPU time (user + system)
 	// over the measured stretches, per successful request.
 	CPUPerRequest time.Duration `json:"cpu_per_request_ns"`
+	// RoundRPS is the rate of each round, in the order measured.
+	RoundRPS []float64 `json:"round_rps,omitempty"`
 }
 
 // sample is what one measured stretch of one target saw.
@@ -182,6 +184,9 @@ func summarize(samples []sample) loadResult {
 	)
 	var cpu time.Duration
 	for _, s := range samples {
+		if s.elapsed > 0 {
+			r.RoundRPS = append(r.RoundRPS, float64(len(s.lat))/s.elapsed.Seconds())
+		}
 		cpu += s.cpu
 		all = append(all, s.lat...)
 		r.Errors += s.errs
@@ -201,6 +206,28 @@ func summarize(samples []sample) loadResult {
 		r.CPUPerRequest = cpu / time.Duration(n)
 	}
 	return r
+}
+
+// pairedRatio is the median, over the rounds, of gqlauth's rate in a
+// round over the floor's in the round just before it. A burst of load
+// from outside (the 2-core machine runs PostgreSQL, Redis and the load
+// generator too) slows the one or two rounds it falls in, whichever
+// target they measure: the median of the pairs sets those aside, where
+// the ratio of the totals takes them in. With fewer than three pairs it
+// is the ratio of the totals.
+func pairedRatio(g, floor loadResult) float64 {
+	if len(g.RoundRPS) < 3 || len(g.RoundRPS) != len(floor.RoundRPS) {
+		return ratio(g.RPS, floor.RPS)
+	}
+	pairs := make([]float64, len(g.RoundRPS))
+	for i := range pairs {
+		pairs[i] = ratio(g.RoundRPS[i], floor.RoundRPS[i])
+	}
+	slices.Sort(pairs)
+	if n := len(pairs); n%2 == 0 {
+		return (pairs[n/2-1] + pairs[n/2]) / 2
+	}
+	return pairs[len(pairs)/2]
 }
 
 func sleep(ctx context.Context, d time.Duration) {

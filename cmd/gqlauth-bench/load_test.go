@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"math"
 	"testing"
 	"time"
 )
@@ -47,5 +48,24 @@ func TestDriveCountsErrors(t *testing.T) {
 	}
 	if d := s.errs - len(s.lat); d < -1 || d > 1 {
 		t.Errorf("errors %d and successes %d should alternate", s.errs, len(s.lat))
+	}
+}
+
+// TestPairedRatio: the ratio is the median of the rounds' ratios, so
+// that one round slowed from outside does not decide it; with fewer
+// than three rounds it is the ratio of the totals.
+func TestPairedRatio(t *testing.T) {
+	floor := loadResult{RPS: 100, RoundRPS: []float64{100, 100, 100, 100, 100}}
+	g := loadResult{RPS: 70, RoundRPS: []float64{82, 81, 20, 83, 84}}
+	if r := pairedRatio(g, floor); math.Abs(r-0.82) > 1e-9 {
+		t.Errorf("paired ratio %v, want 0.82 (the median; the slowed round set aside)", r)
+	}
+	even := loadResult{RoundRPS: []float64{80, 90, 70, 100}}
+	if r := pairedRatio(even, loadResult{RoundRPS: []float64{100, 100, 100, 100}}); math.Abs(r-0.85) > 1e-9 {
+		t.Errorf("paired ratio of four rounds %v, want 0.85 (the mean of the middle two)", r)
+	}
+	two := loadResult{RPS: 50, RoundRPS: []float64{10, 90}}
+	if r := pairedRatio(two, loadResult{RPS: 100, RoundRPS: []float64{100, 100}}); r != 0.5 {
+		t.Errorf("two rounds: %v, want the totals' 0.5", r)
 	}
 }

@@ -86,6 +86,9 @@ type scenarioResult struct {
 	// the floors of its parts.
 	FloorRPS float64 `json:"floor_rps"`
 	Ratio    float64 `json:"ratio"`
+	// TotalsRatio is gqlauth's rate over all rounds over the floor's;
+	// Ratio is the median of the rounds' ratios (pairedRatio).
+	TotalsRatio float64 `json:"totals_ratio,omitempty"`
 	// CPURatio is the floor's CPU time per request over gqlauth's: the
 	// same comparison by work done, which a busy machine disturbs less.
 	CPURatio float64 `json:"cpu_ratio,omitempty"`
@@ -150,7 +153,7 @@ func runCommand(ctx context.Context, args []string) error {
 	fs.StringVar(&f.profileDir, "profile", "", "save gqlauth's CPU and alloc profiles of each scenario in this directory")
 	fs.DurationVar(&f.signInDuration, "signin-duration", 20*time.Second, "measured time of the signIn scenario, per target")
 	fs.DurationVar(&f.signInWarmup, "signin-warmup", 6*time.Second, "warm-up of the signIn scenario")
-	fs.IntVar(&f.rounds, "rounds", 2, "alternate floor and gqlauth this many times per scenario")
+	fs.IntVar(&f.rounds, "rounds", 5, "alternate floor and gqlauth this many times per scenario; the ratio is the median of the rounds' (3 or more)")
 	fs.StringVar(&f.scenarios, "scenarios", "me,verify,refresh,signIn,spa", "the scenarios to run, comma-separated")
 	_ = fs.Parse(args)
 
@@ -325,6 +328,10 @@ func (b *runBench) run(ctx context.Context) (*runReport, error) {
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if r.Floor != nil {
+			r.TotalsRatio = r.Ratio
+			r.Ratio = pairedRatio(r.Gqlauth, *r.Floor)
 		}
 		fmt.Printf("  %-8s gqlauth %8.0f req/s, floor %8.0f req/s, ratio %5.1f%%, errors %d\n",
 			r.Scenario, r.Gqlauth.RPS, r.FloorRPS, 100*r.Ratio, r.Gqlauth.Errors)
