@@ -78,10 +78,11 @@ func toRelay(next gen.Generator) gen.Generator {
 			return err
 		}
 		for _, name := range files {
-			if generated, err := isGenerated(name); err != nil || !generated {
-				if err != nil {
-					return err
-				}
+			generated, err := isGenerated(name)
+			if err != nil {
+				return err
+			}
+			if !generated {
 				continue
 			}
 			if err := rewriteImport(name, "entgo.io/contrib/entgql", "github.com/gqlauth/gqlauth/ent/relay"); err != nil {
