@@ -78,9 +78,12 @@ func failFast(dial, read, write *time.Duration, retries *int) {
 // smallBuffers sizes a client's connection buffers for gqlauth's
 // commands, which are a few keys each way (a deny-list MGET, a limiter
 // script, a challenge): 4 KiB, and 16 KiB for pipelines (the deny-list
-// rebuild), unless set. go-redis's defaults, 32 KiB and 128 KiB each way,
-// made its pools the largest part of the heap under load; a longer reply
-// is still read whole, through more reads.
+// rebuild). go-redis's defaults, 32 KiB and 128 KiB each way, made its
+// pools the largest part of the heap under load; a longer reply is
+// still read whole, through more reads. Only the pipeline sizes can be
+// set (REDIS_URL's pipeline_read_buffer_size and
+// pipeline_write_buffer_size, which this keeps); go-redis reads no other
+// buffer size from a URL.
 func smallBuffers(read, write, pipelineRead, pipelineWrite *int) {
 	for p, size := range map[*int]int{read: 4 << 10, write: 4 << 10, pipelineRead: 16 << 10, pipelineWrite: 16 << 10} {
 		if *p == 0 {
