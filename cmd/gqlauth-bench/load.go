@@ -216,18 +216,29 @@ func summarize(samples []sample) loadResult {
 // the ratio of the totals takes them in. With fewer than three pairs it
 // is the ratio of the totals.
 func pairedRatio(g, floor loadResult) float64 {
-	if len(g.RoundRPS) < 3 || len(g.RoundRPS) != len(floor.RoundRPS) {
+	pairs := roundRatios(g, floor)
+	if len(pairs) < 3 {
 		return ratio(g.RPS, floor.RPS)
-	}
-	pairs := make([]float64, len(g.RoundRPS))
-	for i := range pairs {
-		pairs[i] = ratio(g.RoundRPS[i], floor.RoundRPS[i])
 	}
 	slices.Sort(pairs)
 	if n := len(pairs); n%2 == 0 {
 		return (pairs[n/2-1] + pairs[n/2]) / 2
 	}
 	return pairs[len(pairs)/2]
+}
+
+// roundRatios is gqlauth's rate in each round over the floor's in the
+// round just before it, in the order measured; nil when the rounds do
+// not pair up.
+func roundRatios(g, floor loadResult) []float64 {
+	if len(g.RoundRPS) != len(floor.RoundRPS) {
+		return nil
+	}
+	pairs := make([]float64, len(g.RoundRPS))
+	for i := range pairs {
+		pairs[i] = ratio(g.RoundRPS[i], floor.RoundRPS[i])
+	}
+	return pairs
 }
 
 func sleep(ctx context.Context, d time.Duration) {

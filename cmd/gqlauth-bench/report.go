@@ -55,12 +55,15 @@ func printTable(w io.Writer, r *runReport) {
 	tw.Flush()
 	fmt.Fprintln(w, "\nratio to floor: the median of the rounds' ratios (gqlauth's rate over the floor's just before it):")
 	for _, s := range r.Scenarios {
-		if s.Floor == nil || len(s.Gqlauth.RoundRPS) != len(s.Floor.RoundRPS) {
+		if s.Floor == nil {
 			continue
 		}
-		rounds := make([]string, len(s.Gqlauth.RoundRPS))
-		for i := range rounds {
-			rounds[i] = fmt.Sprintf("%.1f%%", 100*ratio(s.Gqlauth.RoundRPS[i], s.Floor.RoundRPS[i]))
+		var rounds []string
+		for _, r := range roundRatios(s.Gqlauth, *s.Floor) {
+			rounds = append(rounds, fmt.Sprintf("%.1f%%", 100*r))
+		}
+		if rounds == nil {
+			continue
 		}
 		fmt.Fprintf(w, "- %s: %s (median %.1f%%; all rounds together %.1f%%)\n", s.Scenario, strings.Join(rounds, ", "), 100*s.Ratio, 100*s.TotalsRatio)
 	}
