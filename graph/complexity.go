@@ -7,6 +7,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/google/uuid"
 	"github.com/gqlauth/gqlauth/ent/relay"
+	lru "github.com/hashicorp/golang-lru/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -24,10 +25,18 @@ import (
 // fields of a selection set with graphql.CollectFields, which takes each
 // fragment once and merges fields of one response name; this walk uses the
 // same function, so it costs what execution would collect, no more.
+//
+// An operation that declares no variables costs the same every time it
+// runs, so its cost is kept (costs, keyed by the parsed operation, which
+// gqlgen's query cache hands out again for the same document).
 type complexityLimit struct {
 	limit int
 	es    graphql.ExecutableSchema
+	costs *lru.Cache[*ast.OperationDefinition, int]
 }
+
+// costCacheSize matches the query cache's size (NewHandler).
+const costCacheSize = 1000
 
 var _ interface {
 	graphql.HandlerExtension
@@ -40,7 +49,9 @@ func (*complexityLimit) ExtensionName() string { return "GqlauthComplexityLimit"
 // Validate implements graphql.HandlerExtension.
 func (c *complexityLimit) Validate(es graphql.ExecutableSchema) error {
 	c.es = es
-	return nil
+	costs, err := lru.New[*ast.OperationDefinition, int](costCacheSize)
+	c.costs = costs
+	return err
 }
 
 // MutateOperationContext computes the operation's cost and refuses it
@@ -62,12 +73,27 @@ func (c *complexityLimit) MutateOperationContext(ctx context.Context, op *graphq
 	if root == nil {
 		return nil
 	}
-	if cost := c.selectionCost(ctx, op, op.Operation.SelectionSet, root); cost > c.limit {
+	if cost := c.cost(ctx, op, root); cost > c.limit {
 		err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", cost, c.limit)
 		errcode.Set(err, CodeComplexityLimitExceeded)
 		return err
 	}
 	return nil
+}
+
+// cost is the operation's cost, from costs when it declares no variables.
+func (c *complexityLimit) cost(ctx context.Context, op *graphql.OperationContext, root *ast.Definition) int {
+	cacheable := c.costs != nil && len(op.Operation.VariableDefinitions) == 0
+	if cacheable {
+		if cost, ok := c.costs.Get(op.Operation); ok {
+			return cost
+		}
+	}
+	cost := c.selectionCost(ctx, op, op.Operation.SelectionSet, root)
+	if cacheable {
+		c.costs.Add(op.Operation, cost)
+	}
+	return cost
 }
 
 // selectionCost is the cost of sels on an object of type on: the sum of

@@ -54,7 +54,7 @@ const (
 func forwardAuth(authenticate Authenticate, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Cache-Control", "no-store")
+		noStoreHeader.setOn(h)
 		tok := bearer(r)
 		if tok == "" {
 			h.Set("WWW-Authenticate", `Bearer realm="gqlauth"`)
@@ -97,7 +97,8 @@ func forwardAuth(authenticate Authenticate, log *slog.Logger) http.Handler {
 			h.Set(HeaderEmail, id.Email)
 		}
 		h.Set(HeaderAAL, strconv.Itoa(max(id.AAL, 1)))
-		w.WriteHeader(http.StatusOK)
+		// No WriteHeader(200): net/http answers 200 with an empty body
+		// when the handler returns, without first copying the header map.
 	})
 }
 

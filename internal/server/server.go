@@ -186,21 +186,16 @@ func bearer(r *http.Request) string {
 // noStore keeps tokens out of caches.
 func noStore(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
+		noStoreHeader.setOn(w.Header())
 		next.ServeHTTP(w, r)
 	})
 }
 
-// securityHeaders sets the headers every response carries. The CSP allows
-// scripts from gqlauth itself only (the playground's GraphiQL is served
-// from /playground/), and inline styles, which GraphiQL sets.
+// securityHeaders sets the headers every response carries
+// (securityHeaderValues).
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'")
+		securityHeaderValues.setOn(w.Header())
 		next.ServeHTTP(w, r)
 	})
 }

@@ -131,9 +131,17 @@ func writeErrors(w http.ResponseWriter, media string, status int, errs gqlerror.
 }
 
 func writeBody(w http.ResponseWriter, media string, status int, body []byte) {
-	w.Header().Set("Content-Type", media+"; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
+	if fixed, ok := graphQLBodyHeaders[media]; ok {
+		fixed.setOn(w.Header())
+	} else {
+		w.Header().Set("Content-Type", media+"; charset=utf-8")
+		noStoreHeader.setOn(w.Header())
+	}
+	if status != http.StatusOK {
+		// A 200 goes without: WriteHeader would make net/http copy the
+		// whole header map, and the first Write sends 200 anyway.
+		w.WriteHeader(status)
+	}
 	_, _ = w.Write(body)
 }
 
@@ -193,7 +201,7 @@ func (t graphQLTransport) Do(w http.ResponseWriter, r *http.Request, exec graphq
 		writeErrors(w, d.media, requestErrorStatus(d.media, resp.Errors), resp.Errors, resp.Extensions)
 		return
 	}
-	body, err := json.Marshal(resp)
+	body, err := responseBody(resp)
 	if err != nil {
 		writeErrors(w, d.media, http.StatusInternalServerError, gqlerror.List{{
 			Message: "internal error", Extensions: map[string]any{"code": "INTERNAL_SERVER_ERROR"},
@@ -213,4 +221,17 @@ func (d *decoded) params(r *http.Request) *graphql.RawParams {
 		Extensions:    d.req.Extensions,
 		Headers:       r.Header,
 	}
+}
+
+// responseBody is resp as JSON. The common answer, data alone, is
+// written around gqlgen's already encoded data rather than through
+// json.Marshal, which would check and copy it once more.
+func responseBody(resp *graphql.Response) ([]byte, error) {
+	if len(resp.Errors) > 0 || resp.Extensions != nil || resp.Label != "" || resp.Path != nil || resp.HasNext != nil {
+		return json.Marshal(resp)
+	}
+	body := make([]byte, 0, len(`{"data":}`)+len(resp.Data))
+	body = append(body, `{"data":`...)
+	body = append(body, resp.Data...)
+	return append(body, '}'), nil
 }
