@@ -97,19 +97,66 @@ func decodeGraphQLRequest(body []byte) (*graphQLRequest, *requestError) {
 	case trimmed[0] != '{':
 		return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the request body must be a JSON object"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	var req graphQLRequest
-	if err := dec.Decode(&req); err != nil {
-		return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON: " + describeJSONError(err)}
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &requestError{http.StatusBadRequest, CodeBadRequest, "the request body must hold exactly one JSON object"}
+	req, ok := decodeValid(body)
+	if !ok {
+		// Decode again, slowly, to say what is wrong.
+		req = new(graphQLRequest)
+		if rerr := decodeStrictly(body, req); rerr != nil {
+			return nil, rerr
+		}
 	}
 	if rerr := req.check(); rerr != nil {
 		return nil, rerr
 	}
-	return &req, nil
+	return req, nil
+}
+
+// decodeValid decodes a body that is one well-formed request, the common
+// case, without copying it into a json.Decoder's buffer: json.Unmarshal
+// reads the body in place, and only variables and extensions, when sent,
+// go through a decoder (numbers stay json.Number, as gqlgen expects). ok
+// is false for any body it cannot decode; decodeStrictly says why.
+func decodeValid(body []byte) (*graphQLRequest, bool) {
+	var raw struct {
+		Query         string          `json:"query"`
+		OperationName string          `json:"operationName"`
+		Variables     json.RawMessage `json:"variables"`
+		Extensions    json.RawMessage `json:"extensions"`
+		DocumentID    string          `json:"documentId"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return nil, false
+	}
+	req := &graphQLRequest{Query: raw.Query, OperationName: raw.OperationName, DocumentID: raw.DocumentID}
+	if !decodeObject(raw.Variables, &req.Variables) || !decodeObject(raw.Extensions, &req.Extensions) {
+		return nil, false
+	}
+	return req, true
+}
+
+// decodeObject decodes a JSON object (or null, or nothing) into m.
+func decodeObject(raw json.RawMessage, m *map[string]any) bool {
+	if len(raw) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(m) == nil
+}
+
+// decodeStrictly decodes body into req through a json.Decoder, whose
+// errors name the field and the type, and refuses anything after the
+// object.
+func decodeStrictly(body []byte, req *graphQLRequest) *requestError {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(req); err != nil {
+		return &requestError{http.StatusBadRequest, CodeBadRequest, "the request body is not valid JSON: " + describeJSONError(err)}
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return &requestError{http.StatusBadRequest, CodeBadRequest, "the request body must hold exactly one JSON object"}
+	}
+	return nil
 }
 
 // describeJSONError says what is wrong without quoting the input.
@@ -203,7 +250,7 @@ func readPOST(r *http.Request) (*graphQLRequest, *requestError) {
 	if rerr := checkContentType(r.Header.Get("Content-Type")); rerr != nil {
 		return nil, rerr
 	}
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -217,6 +264,19 @@ func readPOST(r *http.Request) (*graphQLRequest, *requestError) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	return req, nil
+}
+
+// readBody reads the body of r, in one allocation of its size when
+// Content-Length gives it (limitBody has refused one over the limit).
+func readBody(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n > 0 {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
+	return io.ReadAll(r.Body)
 }
 
 // checkContentType accepts application/json, with charset utf-8 if any.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -63,7 +64,31 @@ func FuzzDecodeGraphQLRequest(f *testing.F) {
 		if params.Query != req.Query || params.OperationName != req.OperationName {
 			t.Fatalf("gqlgen reads %q/%q, we read %q/%q", params.Query, params.OperationName, req.Query, req.OperationName)
 		}
+		// The fast path (decodeValid) reads what the strict decoder reads.
+		// A key sent twice is the one difference: the strict decoder
+		// merges the two objects, the fast one keeps the last.
+		var strict graphQLRequest
+		if rerr := decodeStrictly(body, &strict); rerr != nil {
+			t.Fatalf("accepted %q, which the strict decoder refuses: %v", body, rerr)
+		}
+		if strict.Query != req.Query || strict.OperationName != req.OperationName || strict.DocumentID != req.DocumentID ||
+			!within(req.Variables, strict.Variables) || !within(req.Extensions, strict.Extensions) {
+			t.Fatalf("decoded %q as %+v, the strict decoder as %+v", body, req, strict)
+		}
 	})
+}
+
+// within reports whether every entry of a is in b.
+func within(a, b map[string]any) bool {
+	if (a == nil) != (b == nil) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || !reflect.DeepEqual(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 func TestCheckContentType(t *testing.T) {
