@@ -25,8 +25,8 @@ func printTable(w io.Writer, r *runReport) {
 	if r.GOMEMLIMIT != "" {
 		limit = r.GOMEMLIMIT
 	}
-	fmt.Fprintf(w, "\n%d connections; each target measured %s per scenario (signIn %s) after warm-up, in %d alternating rounds; bcrypt cost %d; %d CPUs; %s; gqlauth GOMEMLIMIT %s\n\n",
-		r.Conns, r.Duration, r.SignInDuration, r.Rounds, r.BcryptCost, r.CPUs, r.GoVersion, limit)
+	fmt.Fprintf(w, "\n%d connections; each target measured %s per scenario in %d alternating rounds (signIn %s in %d) after warm-up; bcrypt cost %d; %d CPUs; %s; gqlauth GOMEMLIMIT %s\n\n",
+		r.Conns, r.Duration, r.Rounds, r.SignInDuration, r.SignInRounds, r.BcryptCost, r.CPUs, r.GoVersion, limit)
 	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', tabwriter.Debug)
 	fmt.Fprintln(tw, "| scenario\t target\t requests/s\t p50\t p99\t errors\t ratio to floor\t peak RSS\t CPU/request\t CPU ratio\t")
 	fmt.Fprintln(tw, "|---\t---\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t---:\t")
