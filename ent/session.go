@@ -25,7 +25,7 @@ type Session struct {
 	UserID uuid.UUID `json:"user_id,omitempty"`
 	// When the session signed in.
 	CreatedAt time.Time `json:"created_at,omitempty"`
-	// When the session last signed in or refreshed.
+	// When the session last signed in or refreshed, to within a minute: a refresh moves it once it is a minute behind.
 	LastSeenAt time.Time `json:"last_seen_at,omitempty"`
 	// When the session ends however often it refreshes (SESSION_MAX_LIFETIME from sign-in).
 	ExpiresAt time.Time `json:"expires_at,omitempty"`

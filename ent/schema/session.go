@@ -32,7 +32,7 @@ func (Session) Fields() []ent.Field {
 			Immutable().
 			Comment("When the session signed in."),
 		field.Time("last_seen_at").
-			Comment("When the session last signed in or refreshed."),
+			Comment("When the session last signed in or refreshed, to within a minute: a refresh moves it once it is a minute behind."),
 		field.Time("expires_at").
 			Comment("When the session ends however often it refreshes (SESSION_MAX_LIFETIME from sign-in)."),
 		field.Time("revoked_at").

@@ -243,10 +243,22 @@ func (s *Service) checkLive(sess *ent.Session, now time.Time) error {
 // touch marks sess seen at now, if it has not ended: the conditional
 // UPDATE takes the session's row lock (see Refresh) and reports false
 // when the session was revoked meanwhile.
+//
+// last_seen_at moves only when it is seenStep or more behind: a session
+// refreshing every few minutes would otherwise rewrite an indexed column
+// on every rotation, which makes PostgreSQL add an entry to each of the
+// table's indexes and leave the old ones for vacuum. Otherwise the UPDATE
+// sets revoked_at to the NULL it already is: it still takes the row lock
+// and reports an ended session, and, no indexed value changing,
+// PostgreSQL writes it as a heap-only (HOT) update.
 func (s *Service) touch(ctx context.Context, tx *ent.Tx, sess *ent.Session, now time.Time) (bool, error) {
 	u := tx.Session.Update().
-		Where(dbsession.ID(sess.ID), dbsession.RevokedAtIsNil()).
-		SetLastSeenAt(now)
+		Where(dbsession.ID(sess.ID), dbsession.RevokedAtIsNil())
+	if now.Sub(sess.LastSeenAt) >= s.seenStep() {
+		u.SetLastSeenAt(now)
+	} else {
+		u.ClearRevokedAt()
+	}
 	if end := s.deadline(sess); !end.Equal(sess.ExpiresAt) {
 		u.SetExpiresAt(end) // SESSION_MAX_LIFETIME changed since
 	}
@@ -255,6 +267,20 @@ func (s *Service) touch(ctx context.Context, tx *ent.Tx, sess *ent.Session, now 
 		return false, fmt.Errorf("touch session: %w", err)
 	}
 	return n == 1, nil
+}
+
+// MaxLastSeenLag is the most a session's last_seen_at (its GraphQL
+// lastSeenAt) may lag behind its last refresh (touch).
+const MaxLastSeenLag = time.Minute
+
+// seenStep is how far behind last_seen_at may be before a refresh moves
+// it: MaxLastSeenLag, or a hundredth of SESSION_IDLE_TIMEOUT when that is
+// shorter, so that the lag never ends a session early by more than 1 %.
+func (s *Service) seenStep() time.Duration {
+	if s.set.IdleTimeout > 0 {
+		return min(MaxLastSeenLag, s.set.IdleTimeout/100)
+	}
+	return MaxLastSeenLag
 }
 
 // rotate replaces the live token rt. It reports false when a concurrent
