@@ -53,3 +53,16 @@ func TestServePprof(t *testing.T) {
 		t.Fatal("pprof server did not stop with its context")
 	}
 }
+
+// TestHeapProfileRate checks that the runtime samples allocations for
+// heap profiles only when PPROF_ADDR can serve them.
+func TestHeapProfileRate(t *testing.T) {
+	env := map[string]string{}
+	if got := heapProfileRate(func(k string) string { return env[k] }); got != 0 {
+		t.Errorf("without PPROF_ADDR the heap profile rate is %d, want 0 (off)", got)
+	}
+	env["PPROF_ADDR"] = "127.0.0.1:6060"
+	if got := heapProfileRate(func(k string) string { return env[k] }); got <= 0 {
+		t.Errorf("with PPROF_ADDR the heap profile rate is %d, want the runtime's", got)
+	}
+}
