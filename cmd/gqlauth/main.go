@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"syscall"
 	"time"
@@ -30,10 +31,30 @@ import (
 
 func main() {
 	runtime.MemProfileRate = heapProfileRate(os.Getenv)
+	if percent, ok := gcPercent(os.Getenv); ok {
+		debug.SetGCPercent(percent)
+	}
 	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "gqlauth:", err)
 		os.Exit(1)
 	}
+}
+
+// defaultGCPercent is the garbage collector's target, in percent of the
+// live heap, that gqlauth runs with unless GOGC says otherwise. At Go's
+// 100, collection took about a sixth of the CPU of a `me` request under
+// load (the live heap is small, a few MiB, and a request allocates about
+// 27 KB); 150 spends about 2.5 MiB more at the peak for fewer collections
+// (docs/performance.md).
+const defaultGCPercent = 150
+
+// gcPercent is the GC target main sets: defaultGCPercent, unless the
+// GOGC environment variable is set, which the runtime has applied.
+func gcPercent(getenv func(string) string) (int, bool) {
+	if getenv("GOGC") != "" {
+		return 0, false
+	}
+	return defaultGCPercent, true
 }
 
 // heapProfileRate is the runtime's heap-profile sampling rate: its

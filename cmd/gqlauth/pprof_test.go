@@ -66,3 +66,16 @@ func TestHeapProfileRate(t *testing.T) {
 		t.Errorf("with PPROF_ADDR the heap profile rate is %d, want the runtime's", got)
 	}
 }
+
+// TestGCPercent checks that gqlauth sets its own GC target only when GOGC
+// is not set.
+func TestGCPercent(t *testing.T) {
+	env := map[string]string{}
+	if got, ok := gcPercent(func(k string) string { return env[k] }); !ok || got != defaultGCPercent {
+		t.Errorf("without GOGC: %d, %v; want %d", got, ok, defaultGCPercent)
+	}
+	env["GOGC"] = "100"
+	if _, ok := gcPercent(func(k string) string { return env[k] }); ok {
+		t.Error("GOGC is set, yet gqlauth sets its own target")
+	}
+}
