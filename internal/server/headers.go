@@ -7,7 +7,9 @@ import "net/http"
 // key canonicalization and a new one-element slice per response. Each
 // slice has no spare capacity, so that a later Header.Add copies it
 // instead of writing into the shared array.
-type fixedHeaders []struct {
+type fixedHeaders []fixedHeader
+
+type fixedHeader struct {
 	key   string // canonical (textproto.CanonicalMIMEHeaderKey)
 	value []string
 }
@@ -15,10 +17,7 @@ type fixedHeaders []struct {
 func fixed(pairs ...string) fixedHeaders {
 	h := make(fixedHeaders, 0, len(pairs)/2)
 	for i := 0; i+1 < len(pairs); i += 2 {
-		h = append(h, struct {
-			key   string
-			value []string
-		}{http.CanonicalHeaderKey(pairs[i]), []string{pairs[i+1]}})
+		h = append(h, fixedHeader{http.CanonicalHeaderKey(pairs[i]), []string{pairs[i+1]}})
 	}
 	return h
 }
