@@ -35,9 +35,6 @@ type complexityLimit struct {
 	costs *lru.Cache[*ast.OperationDefinition, int]
 }
 
-// costCacheSize matches the query cache's size (NewHandler).
-const costCacheSize = 1000
-
 var _ interface {
 	graphql.HandlerExtension
 	graphql.OperationContextMutator
@@ -49,7 +46,7 @@ func (*complexityLimit) ExtensionName() string { return "GqlauthComplexityLimit"
 // Validate implements graphql.HandlerExtension.
 func (c *complexityLimit) Validate(es graphql.ExecutableSchema) error {
 	c.es = es
-	costs, err := lru.New[*ast.OperationDefinition, int](costCacheSize)
+	costs, err := lru.New[*ast.OperationDefinition, int](queryCacheSize)
 	c.costs = costs
 	return err
 }

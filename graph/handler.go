@@ -49,6 +49,10 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 	return NewExecutableSchema(Config{Resolvers: r, Complexity: complexity(), Schema: public})
 }
 
+// queryCacheSize is how many parsed documents the handler keeps (gqlgen's
+// query cache), and how many operation costs complexityLimit keeps.
+const queryCacheSize = 1000
+
 // NewHandler returns gqlauth's GraphQL handler over NewSchema(r): an LRU
 // query cache, introspection as o says, every document limit, the
 // complexity limit and the per-client rate limit of credential fields
@@ -59,7 +63,7 @@ func NewSchema(r *Resolver) graphql.ExecutableSchema {
 func NewHandler(r *Resolver, o HandlerOptions) *handler.Server {
 	schema := NewSchema(r)
 	gql := handler.New(schema)
-	gql.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	gql.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	if o.Introspection {
 		gql.Use(extension.Introspection{})
 	}
