@@ -13,7 +13,7 @@ import (
 )
 
 // meQuery is the authenticated read a client makes on every page load.
-var meQuery = []byte(`{"query":"query { me { id email username role } }"}`)
+var meQuery = []byte(`{"query":"query { me { id email username role } }","variables":null}`)
 
 // BenchmarkMeRequest measures the whole `me` request in-process: the
 // middleware, gqlgen (with its query cache warm), the access-token check,
