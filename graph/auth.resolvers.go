@@ -26,7 +26,7 @@ func (r *mutationResolver) SignIn(ctx context.Context, input authn.SignInInput) 
 
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*ent.User, error) {
-	return r.Accounts.Me(ctx)
+	return r.Accounts.Me(ctx, userColumns(ctx))
 }
 
 // AuthPayload returns AuthPayloadResolver implementation.

@@ -25,8 +25,9 @@ import (
 type Deps struct {
 	DB *ent.Client
 	// ReadUser, when set, is how `me` reads the signed-in user: the
-	// database's fast path (database.DB.ReadUser); nil reads through DB.
-	ReadUser  func(ctx context.Context, id uuid.UUID) (*ent.User, error)
+	// database's fast path (database.DB.ReadUser), reading the columns
+	// given (nil: all); nil reads the whole row through DB.
+	ReadUser  func(ctx context.Context, id uuid.UUID, columns []string) (*ent.User, error)
 	Passwords *authn.Passwords
 	// Policy decides which new passwords are acceptable.
 	Policy *password.Policy
@@ -111,7 +112,7 @@ type Service struct {
 	audit        *audit.Trail
 	now          func() time.Time
 	reauth       time.Duration
-	readUser     func(ctx context.Context, id uuid.UUID) (*ent.User, error)
+	readUser     func(ctx context.Context, id uuid.UUID, columns []string) (*ent.User, error)
 }
 
 // New returns the account service.
@@ -120,7 +121,7 @@ func New(d Deps) *Service {
 		mailer: d.Mailer, codes: d.Codes, mailLimit: d.MailLimit, flows: d.Flows, secondFactor: d.SecondFactor, audit: d.Audit, now: d.Clock,
 		reauth: d.ReauthMaxAge, readUser: d.ReadUser}
 	if s.readUser == nil {
-		s.readUser = s.db.User.Get
+		s.readUser = func(ctx context.Context, id uuid.UUID, _ []string) (*ent.User, error) { return s.db.User.Get(ctx, id) }
 	}
 	if s.now == nil {
 		s.now = time.Now

@@ -16,13 +16,15 @@ import (
 )
 
 // Me returns the signed-in user, read fresh from the database (never
-// cached, so a change committed anywhere shows at once).
-func (s *Service) Me(ctx context.Context) (*ent.User, error) {
+// cached, so a change committed anywhere shows at once): its id and the
+// given columns of database.ShownUserColumns, all of them when columns is
+// nil (the others may stay zero).
+func (s *Service) Me(ctx context.Context, columns []string) (*ent.User, error) {
 	v, err := policy.ViewerFrom(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := s.readUser(ctx, v.UserID)
+	u, err := s.readUser(ctx, v.UserID, columns)
 	if ent.IsNotFound(err) {
 		return nil, apierr.New(apierr.Unauthenticated, "the account no longer exists")
 	}

@@ -19,6 +19,7 @@ import (
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
 	"github.com/gqlauth/gqlauth/ent"
+	"github.com/gqlauth/gqlauth/internal/batch"
 )
 
 // DB is an open database: the ent client and the pool under it.
@@ -34,6 +35,9 @@ type DB struct {
 	// timeout is the statement deadline (Settings.StatementTimeout) of
 	// the statements sent without ent (ReadUser).
 	timeout time.Duration
+	// users runs ReadUser's reads on PostgreSQL, alone or in batches; nil
+	// on SQLite, which reads through ent.
+	users *batch.Loader[userKey, *ent.User]
 }
 
 // Settings are how gqlauth uses the database beyond its URL.
@@ -90,7 +94,11 @@ func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) 
 	if set.StatementTimeout > 0 {
 		drv = deadlineDriver{Driver: drv.(*entsql.Driver), timeout: set.StatementTimeout}
 	}
-	return &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv, timeout: set.StatementTimeout}, nil
+	d := &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv, timeout: set.StatementTimeout}
+	if dia == dialect.Postgres {
+		d.users = batch.New(userBatches(), d.fetchUsers)
+	}
+	return d, nil
 }
 
 // ping checks that the database answers, within 5 seconds. Processes

@@ -2,6 +2,8 @@ package database_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/gqlauth/gqlauth/ent"
 	"github.com/gqlauth/gqlauth/ent/user"
+	"github.com/gqlauth/gqlauth/internal/apptest"
 	"github.com/gqlauth/gqlauth/internal/database"
 )
 
@@ -49,7 +52,7 @@ func TestReadUser(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := db.ReadUser(ctx, want.ID)
+				got, err := db.ReadUser(ctx, want.ID, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -69,7 +72,7 @@ func TestReadUser(t *testing.T) {
 			if _, err := db.SQL.ExecContext(ctx, update, "Grace", full.ID); err != nil {
 				t.Fatal(err)
 			}
-			got, err := db.ReadUser(ctx, full.ID)
+			got, err := db.ReadUser(ctx, full.ID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,8 +80,47 @@ func TestReadUser(t *testing.T) {
 				t.Errorf("after an UPDATE: first name %v, age %v; want Grace, nil", got.FirstName, got.Age)
 			}
 
-			if _, err := db.ReadUser(ctx, uuid.New()); !ent.IsNotFound(err) {
-				t.Errorf("a missing user: %v, want ent's NotFoundError", err)
+			for _, cols := range [][]string{nil, {}, {user.FieldEmail}} {
+				if _, err := db.ReadUser(ctx, uuid.New(), cols); !ent.IsNotFound(err) {
+					t.Errorf("a missing user, columns %q: %v, want ent's NotFoundError", cols, err)
+				}
+			}
+
+			// Only the columns asked for are read; nil, or a name that is
+			// not a shown column, reads them all.
+			stored, err := db.User.Get(ctx, full.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			all := public(stored)
+			for _, tc := range []struct {
+				columns []string
+				keys    []string
+			}{
+				{[]string{}, []string{"id"}},
+				{[]string{user.FieldEmail, user.FieldRole}, []string{"id", "email", "role"}},
+				{[]string{user.FieldEmailVerifiedAt, user.FieldFirstName, user.FieldAge}, []string{"id", "verified", "first", "age"}},
+				{[]string{user.FieldCreatedAt, user.FieldUpdatedAt, user.FieldUsername, user.FieldLastName}, []string{"id", "created", "updated", "username", "last"}},
+				{[]string{user.FieldEmail, user.FieldPasswordHash}, nil},
+				{nil, nil},
+			} {
+				got, err := db.ReadUser(ctx, full.ID, tc.columns)
+				if err != nil {
+					t.Fatalf("columns %q: %v", tc.columns, err)
+				}
+				want := all
+				if tc.keys != nil {
+					want = public(&ent.User{})
+					for _, k := range tc.keys {
+						want[k] = all[k]
+					}
+				}
+				if diff := cmp.Diff(want, public(got)); diff != "" {
+					t.Errorf("columns %q (-want +got):\n%s", tc.columns, diff)
+				}
+				if got.PasswordHash != "" {
+					t.Errorf("columns %q: the password hash was read", tc.columns)
+				}
 			}
 		})
 	}
@@ -90,4 +132,113 @@ func timeUTC(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+// TestReadUserInBatches: reads that come while PostgreSQL is busy wait
+// and go as one statement; each caller gets its own user, with the
+// columns it asked for, duplicates and a missing id included; and a
+// change committed before a read is asked shows in it.
+func TestReadUserInBatches(t *testing.T) {
+	ctx := context.Background()
+	db, err := database.Open(ctx, apptest.NewPostgresDB(t), database.Settings{StatementTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var users []*ent.User
+	for i := range 6 {
+		u, err := db.User.Create().SetEmail(fmt.Sprintf("batch%d@example.com", i)).SetPasswordHash("$2a$04$secret").
+			SetFirstName(fmt.Sprintf("First%d", i)).SetAge(20 + i).Save(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, u)
+	}
+	statements, keys := database.CountUserFetches(db, 1)
+
+	// Hold the table so that the first read waits in PostgreSQL, with
+	// the one slot, while the others gather.
+	tx, err := db.SQL.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.ExecContext(ctx, `LOCK TABLE users IN ACCESS EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	type read struct {
+		id      uuid.UUID
+		columns []string
+		user    *ent.User
+		err     error
+	}
+	reads := []*read{{id: users[5].ID, columns: []string{user.FieldEmail}}}
+	for i, u := range users {
+		reads = append(reads, &read{id: u.ID, columns: []string{user.FieldFirstName}},
+			&read{id: u.ID, columns: [][]string{{user.FieldAge}, nil, {}}[i%3]})
+	}
+	missing := &read{id: uuid.New(), columns: []string{user.FieldEmail}}
+	reads = append(reads, missing)
+	var wg sync.WaitGroup
+	for i, r := range reads {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.user, r.err = db.ReadUser(ctx, r.id, r.columns)
+		}()
+		if i == 0 {
+			time.Sleep(100 * time.Millisecond) // the first one takes the slot
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+
+	if s, k := statements.Load(), keys.Load(); s != 2 || k != int64(len(reads)) {
+		t.Errorf("%d statements answered %d keys; want 2 (one alone, one batch) for %d", s, k, len(reads))
+	}
+	for _, r := range reads {
+		if r == missing {
+			if !ent.IsNotFound(r.err) {
+				t.Errorf("missing id: %v, want ent's NotFoundError", r.err)
+			}
+			continue
+		}
+		if r.err != nil || r.user.ID != r.id {
+			t.Fatalf("read %v: %+v, %v", r.id, r.user, r.err)
+		}
+		want, err := db.User.Get(ctx, r.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range r.columns {
+			var got, exp any
+			switch c {
+			case user.FieldEmail:
+				got, exp = r.user.Email, want.Email
+			case user.FieldFirstName:
+				got, exp = r.user.FirstName, want.FirstName
+			case user.FieldAge:
+				got, exp = r.user.Age, want.Age
+			}
+			if diff := cmp.Diff(exp, got); diff != "" {
+				t.Errorf("user %v column %s (-stored +read):\n%s", r.id, c, diff)
+			}
+		}
+	}
+	// A change committed before a read is asked is in it.
+	if _, err := db.SQL.ExecContext(ctx, `UPDATE users SET first_name = 'Later' WHERE id = $1`, users[1].ID); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := db.ReadUser(ctx, users[1].ID, []string{user.FieldFirstName}); err != nil || u.FirstName == nil || *u.FirstName != "Later" {
+		t.Errorf("read after a commit: %+v, %v", u, err)
+	}
+	// The batch's callers each hold their own user.
+	if reads[1].user == reads[2].user {
+		t.Error("two callers got the same *ent.User")
+	}
 }

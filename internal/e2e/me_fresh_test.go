@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"context"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -73,6 +76,61 @@ func TestMeIsNeverStale(t *testing.T) {
 		}
 		if res := c1.Do(t, meDoc, nil); res.Code() != "UNAUTHENTICATED" {
 			t.Fatalf("me of a deleted user: code %q, want UNAUTHENTICATED", res.Code())
+		}
+	})
+}
+
+// TestMeReadsWhatItSelects: `me` reads only the columns of the fields it
+// selects (database.DB.ReadUser), so each field of User, asked alone,
+// through a fragment, under an alias, or beside __typename, answers what
+// the whole row gives. The fields come from introspection: one added to
+// User later is checked too.
+func TestMeReadsWhatItSelects(t *testing.T) {
+	apptest.ForEach(t, apptest.Backends, func(t *testing.T, b apptest.Backend) {
+		srv := apptest.New(t, b, nil)
+		c := srv.Client()
+		me := c.SignUp(t, apptest.UniqueEmail("columns"), userPassword)
+		id := uuid.MustParse(me.User.ID)
+		// Every column holds a value, so that one read by mistake or
+		// left out shows.
+		if err := srv.DB.User.UpdateOneID(id).SetFirstName("Ada").SetLastName("Lovelace").SetAge(36).
+			SetUsername("ada_cols").SetUsernameKey("ada_cols").SetEmailVerifiedAt(time.Now()).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var schema struct {
+			Type struct{ Fields []struct{ Name string } } `json:"__type"`
+		}
+		c.Do(t, `{ __type(name: "User") { fields { name } } }`, nil).Decode(t, &schema)
+		var names []string
+		for _, f := range schema.Type.Fields {
+			names = append(names, f.Name)
+		}
+		if len(names) < 11 {
+			t.Fatalf("User has %d fields: %v", len(names), names)
+		}
+		var whole struct{ Me map[string]any }
+		c.Do(t, `{ me { `+strings.Join(names, " ")+` } }`, nil).Decode(t, &whole)
+		for _, n := range names {
+			if whole.Me[n] == nil {
+				t.Fatalf("me.%s is null with every column set: %v", n, whole.Me)
+			}
+		}
+		for _, n := range names {
+			for _, doc := range []string{
+				`{ me { ` + n + ` } }`,
+				`{ me { __typename ...F } } fragment F on User { ` + n + ` }`,
+				`{ me { x: ` + n + ` ... on Node { id } } }`,
+			} {
+				var got struct{ Me map[string]any }
+				c.Do(t, doc, nil).Decode(t, &got)
+				key := n
+				if strings.Contains(doc, "x: ") {
+					key = "x"
+				}
+				if !reflect.DeepEqual(got.Me[key], whole.Me[n]) {
+					t.Errorf("%s: %s = %v, the whole row gives %v", doc, key, got.Me[key], whole.Me[n])
+				}
+			}
 		}
 	})
 }
