@@ -45,7 +45,7 @@ FUZZTIME ?= 20s
 FUZZ_TARGETS := ./internal/token:FuzzVerify ./internal/validate:FuzzValidation \
 	./internal/server:FuzzDecodeGraphQLRequest ./internal/server:FuzzGraphQLRequestGuard \
 	./graph:FuzzLimits ./graph:FuzzFragmentGraphs \
-	./internal/password:FuzzPolicy ./internal/mail:FuzzParseURL
+	./internal/password:FuzzPolicy ./internal/mail:FuzzParseURL ./ent/relay:FuzzCursor
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \

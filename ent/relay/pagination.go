@@ -14,9 +14,10 @@
 
 // Package relay is the run-time half of entgql (entgo.io/contrib/entgql
 // v0.7.0: pagination.go and error.go, unchanged but for the standard
-// library's slices in place of golang.org/x/exp's): the Relay cursor,
-// page info and order direction that the generated ent code and the
-// resolvers use.
+// library's slices in place of golang.org/x/exp's, and for
+// Cursor.UnmarshalGQL, which bounds and checks a client's cursor before
+// msgpack decodes it, cursor.go): the Relay cursor, page info and order
+// direction that the generated ent code and the resolvers use.
 //
 // entgql keeps these in the same package as its code generator, so
 // importing it links entc, gqlgen's codegen, go/types and
@@ -31,11 +32,11 @@
 package relay
 
 import (
+	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 
 	"slices"
 
@@ -128,12 +129,20 @@ func (c *Cursor[T]) UnmarshalGQL(v interface{}) error {
 	if !ok {
 		return fmt.Errorf("%T is not a string", v)
 	}
-	if err := msgpack.NewDecoder(
-		base64.NewDecoder(
-			base64.RawStdEncoding,
-			strings.NewReader(s),
-		),
-	).Decode(c); err != nil {
+	// Unlike entgql's: bounded and checked before msgpack reads it
+	// (cursor.go says why).
+	if len(s) > maxCursorLen {
+		return fmt.Errorf("cannot decode cursor: longer than %d characters", maxCursorLen)
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err == nil {
+		err = checkCursor(b)
+	}
+	if err == nil {
+		*c = Cursor[T]{}
+		err = msgpack.NewDecoder(bytes.NewReader(b)).Decode(c)
+	}
+	if err != nil {
 		return fmt.Errorf("cannot decode cursor: %w", err)
 	}
 	return nil
