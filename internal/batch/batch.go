@@ -14,6 +14,7 @@ package batch
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 )
 
@@ -46,6 +47,11 @@ type group[K, V any] struct {
 	results []Result[V]
 	done    chan struct{}
 }
+
+// PerCPU is the limit gqlauth's loaders use: one look-up in flight per
+// CPU, at least 2. More in flight than the CPUs can answer only queue in
+// the store; fewer leaves a round trip's wait unused.
+func PerCPU() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // New returns a loader that runs at most limit look-ups or batches at
 // once (at least 1).

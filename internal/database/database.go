@@ -96,7 +96,7 @@ func Open(ctx context.Context, rawURL string, set Settings, opts ...ent.Option) 
 	}
 	d := &DB{Client: ent.NewClient(append(opts, ent.Driver(drv))...), SQL: db, Dialect: dia, Driver: drv, timeout: set.StatementTimeout}
 	if dia == dialect.Postgres {
-		d.users = batch.New(userBatches(), d.fetchUsers)
+		d.users = batch.New(batch.PerCPU(), d.fetchUsers)
 	}
 	return d, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -119,8 +118,9 @@ type userKey struct {
 // row machinery (a goroutine per query to watch the context, reflection
 // to scan): it borrows a connection of the pool and runs a prepared
 // statement through pgx itself, under the statement deadline. When reads
-// come faster than PostgreSQL answers them, they wait together and go as
-// one statement for many ids (userBatches). The user it returns carries
+// come faster than PostgreSQL answers them (batch.PerCPU in flight), the
+// next ones wait together and go as one statement for all their ids.
+// The user it returns carries
 // no ent client: read its fields, never its edges. A missing user is
 // ent's NotFoundError, as from ent.
 func (db *DB) ReadUser(ctx context.Context, id uuid.UUID, columns []string) (*ent.User, error) {
@@ -130,13 +130,6 @@ func (db *DB) ReadUser(ctx context.Context, id uuid.UUID, columns []string) (*en
 	}
 	return db.users.Load(ctx, key)
 }
-
-// userBatches is how many reads of users (ReadUser) run at once at most
-// on PostgreSQL before the next ones wait and go together: one for each
-// CPU, at least 2. A batch of n ids costs PostgreSQL little more than one
-// (one statement, one round trip): at 32 connections on 2 CPUs, `me`
-// ... (make bench; docs/performance.md).
-func userBatches() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // readUsersWithEnt reads key through ent: the SQLite path, and the one
 // place a missing user's NotFoundError is made.

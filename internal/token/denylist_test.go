@@ -134,6 +134,7 @@ func TestDenyListsAgree(t *testing.T) {
 	}
 	for _, impl := range denyListImpls(t) {
 		t.Run(impl.name, func(t *testing.T) {
+			t.Run("pipelined", func(t *testing.T) { deniedPipelined(t, impl) })
 			for _, tc := range cases {
 				t.Run(tc.name, func(t *testing.T) {
 					d, _ := impl.make(t, time.Minute)
@@ -311,5 +312,59 @@ func BenchmarkDenied(b *testing.B) {
 				})
 			})
 		})
+	}
+}
+
+// deniedPipelined: lookups that come while one is in flight go to Redis
+// pipelined together (on a cluster, split by node), and each gets its
+// own token's answer: denied by token, by session, by the user's
+// not-before, or not at all.
+func deniedPipelined(t *testing.T, impl denyListImpl) {
+	ctx := context.Background()
+	d, _ := impl.make(t, time.Minute)
+	r, ok := d.(*token.RedisDenyList)
+	if !ok {
+		return // the in-process list has no round trip to share
+	}
+	at := time.Unix(time.Now().Unix(), 0)
+	type user struct {
+		claims *token.Claims
+		denied bool
+	}
+	var users []user
+	for i := range 24 {
+		c := claimsOf(rand.Text(), uuid.NewString(), uuid.NewString(), at.Add(-10*time.Second))
+		var err error
+		switch i % 4 {
+		case 0:
+			err = d.DenyToken(ctx, c.Subject, c.ID)
+		case 1:
+			err = d.DenySessions(ctx, c.Subject, c.SessionID)
+		case 2:
+			err = d.DenyUserBefore(ctx, c.Subject, at)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		users = append(users, user{c, i%4 != 3})
+	}
+	sends, lookups := token.CountLookups(r, 1)
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 5 {
+				got, err := d.Denied(ctx, u.claims)
+				if err != nil || got != u.denied {
+					t.Errorf("Denied(%s) = %v, %v; want %v", u.claims.Subject, got, err, u.denied)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if s, l := sends.Load(), lookups.Load(); l != int64(5*len(users)) || s >= l {
+		t.Errorf("%d lookups in %d sends: none pipelined", l, s)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/gqlauth/gqlauth/internal/batch"
 )
 
 // RedisDenyList is the DenyList shared by every gqlauth instance through
@@ -46,6 +48,9 @@ type RedisDenyList struct {
 	mu     sync.Mutex             // one check at a time
 	// replIDs are the masters' replication ids at the last check.
 	replIDs map[string]string
+	// lookups sends Denied's MGETs: alone while few are in flight, else
+	// pipelined together (one write and one read for many requests).
+	lookups *batch.Loader[[]string, []any]
 }
 
 // ErrIndexRebuilding is Denied's answer while the Redis index may miss
@@ -76,7 +81,30 @@ type DenialSource interface {
 // prefix and expire after ttl (the access-token lifetime). It is not
 // guarded until Guard.
 func NewRedisDenyList(rdb redis.UniversalClient, prefix string, ttl time.Duration) *RedisDenyList {
-	return &RedisDenyList{rdb: rdb, prefix: prefix, ttl: ttl, epochName: prefix + epochKey()}
+	r := &RedisDenyList{rdb: rdb, prefix: prefix, ttl: ttl, epochName: prefix + epochKey()}
+	r.lookups = batch.New(batch.PerCPU(), r.mget)
+	return r
+}
+
+// mget answers Denied's lookups: one MGET, or several in one pipeline
+// (on a cluster, one per node: each MGET's keys share a slot).
+func (r *RedisDenyList) mget(ctx context.Context, lookups [][]string) []batch.Result[[]any] {
+	out := make([]batch.Result[[]any], len(lookups))
+	if len(lookups) == 1 {
+		out[0].Value, out[0].Err = r.rdb.MGet(ctx, lookups[0]...).Result()
+		return out
+	}
+	cmds := make([]*redis.SliceCmd, len(lookups))
+	_, _ = r.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, keys := range lookups {
+			cmds[i] = p.MGet(ctx, keys...)
+		}
+		return nil
+	})
+	for i, cmd := range cmds {
+		out[i].Value, out[i].Err = cmd.Result()
+	}
+	return out
 }
 
 // Guard makes r rebuild its index from source when Redis loses data, and
@@ -137,7 +165,9 @@ func (r *RedisDenyList) clustered() bool {
 	return ok
 }
 
-// Denied implements DenyList with one MGET: one round trip per request.
+// Denied implements DenyList with one MGET: one round trip per request,
+// or a share of one when requests come faster than Redis answers (they
+// are pipelined together).
 func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
 	guarded := r.source != nil
 	if guarded && !r.ready.Load() {
@@ -145,7 +175,7 @@ func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
 		return false, ErrIndexRebuilding
 	}
 	withEpoch := guarded && !r.clustered()
-	vals, err := r.rdb.MGet(ctx, r.lookupKeys(c, withEpoch)...).Result()
+	vals, err := r.lookups.Load(ctx, r.lookupKeys(c, withEpoch))
 	if err != nil {
 		if guarded && ctx.Err() == nil {
 			// A node may be failing over to a replica that lacks the last
