@@ -43,9 +43,12 @@ type RedisDenyList struct {
 	source DenialSource
 	log    *slog.Logger
 	ready  atomic.Bool
-	epoch  atomic.Pointer[string] // the epoch the index is whole for
-	kick   chan struct{}          // asks Run for a check now
-	mu     sync.Mutex             // one check at a time
+	// trips counts untrust calls: a lookup whose answer came after one
+	// (it waited for a slot, or was in flight) is not trusted either.
+	trips atomic.Uint64
+	epoch atomic.Pointer[string] // the epoch the index is whole for
+	kick  chan struct{}          // asks Run for a check now
+	mu    sync.Mutex             // one check at a time
 	// replIDs are the masters' replication ids at the last check.
 	replIDs map[string]string
 	// lookups sends Denied's MGETs: alone while few are in flight, else
@@ -170,6 +173,7 @@ func (r *RedisDenyList) clustered() bool {
 // are pipelined together).
 func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
 	guarded := r.source != nil
+	trips := r.trips.Load()
 	if guarded && !r.ready.Load() {
 		r.wake()
 		return false, ErrIndexRebuilding
@@ -180,15 +184,21 @@ func (r *RedisDenyList) Denied(ctx context.Context, c *Claims) (bool, error) {
 		if guarded && ctx.Err() == nil {
 			// A node may be failing over to a replica that lacks the last
 			// denials: answer nothing until a check has looked.
-			r.ready.Store(false)
+			r.untrust()
 			r.wake()
 		}
 		return false, fmt.Errorf("check deny list: %w", err)
 	}
+	if guarded && (!r.ready.Load() || r.trips.Load() != trips) {
+		// The guard tripped while this lookup waited or ran: its answer
+		// may come from the index it no longer trusts.
+		r.wake()
+		return false, ErrIndexRebuilding
+	}
 	if withEpoch {
 		if e, _ := vals[3].(string); e == "" || e != *r.epoch.Load() {
 			// Redis lost data, or another instance rebuilt: check first.
-			r.ready.Store(false)
+			r.untrust()
 			r.wake()
 			return false, ErrIndexRebuilding
 		}
@@ -232,6 +242,13 @@ func (r *RedisDenyList) lookupKeys(c *Claims, withEpoch bool) []string {
 	return keys
 }
 
+// untrust makes Denied refuse until a check succeeds, and refuse the
+// lookups already under way.
+func (r *RedisDenyList) untrust() {
+	r.trips.Add(1)
+	r.ready.Store(false)
+}
+
 func (r *RedisDenyList) wake() {
 	select {
 	case r.kick <- struct{}{}:
@@ -273,7 +290,7 @@ func (r *RedisDenyList) Check(ctx context.Context) error {
 			return r.checked(ctx, epoch, ids)
 		}
 	}
-	r.ready.Store(false)
+	r.untrust()
 	if c, ok := r.rdb.(*redis.ClusterClient); ok {
 		// A master may have failed over: read the slot map again now
 		// rather than when go-redis would (every 10 s).
@@ -297,7 +314,7 @@ func (r *RedisDenyList) checked(ctx context.Context, epoch string, ids map[strin
 		r.ready.Store(true)
 		return nil
 	}
-	r.ready.Store(false)
+	r.untrust()
 	began := time.Now()
 	n, err := r.rebuild(ctx)
 	if err != nil {
