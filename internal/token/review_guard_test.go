@@ -111,3 +111,35 @@ func TestReviewPipelinedLookupAfterGuardTrips(t *testing.T) {
 		t.Fatal("a revoked token was answered \"not denied\" from an index the guard had declared not whole (ready=false, rebuilding)")
 	}
 }
+
+// TestReviewPipelinedUnreachable: pipelined lookups against a Redis that
+// does not answer all fail (closed), none panics or answers "not denied".
+func TestReviewPipelinedUnreachable(t *testing.T) {
+	for name, rdb := range map[string]redis.UniversalClient{
+		"client":  redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: 1, DialTimeout: 200 * time.Millisecond}),
+		"cluster": redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, MaxRetries: 1, DialTimeout: 200 * time.Millisecond}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer rdb.Close()
+			r := NewRedisDenyList(rdb, "gqlauth-review:", time.Minute)
+			r.lookups = batch.New(1, r.mget)
+			var bad atomic.Int32
+			done := make(chan struct{})
+			for range 20 {
+				go func() {
+					defer func() { done <- struct{}{} }()
+					c := &Claims{RegisteredClaims: jwt.RegisteredClaims{ID: rand.Text(), Subject: uuid.NewString()}, SessionID: uuid.NewString()}
+					if d, err := r.Denied(context.Background(), c); err == nil && !d {
+						bad.Add(1)
+					}
+				}()
+			}
+			for range 20 {
+				<-done
+			}
+			if bad.Load() != 0 {
+				t.Fatalf("%d lookups answered not denied", bad.Load())
+			}
+		})
+	}
+}
