@@ -43,9 +43,14 @@ type Loader[K, V any] struct {
 // their answers once done is closed.
 type group[K, V any] struct {
 	ctx     context.Context
+	cancel  context.CancelFunc
 	keys    []K
 	results []Result[V]
 	done    chan struct{}
+	// waiters are the callers still waiting (under Loader.mu): when the
+	// last gives up, the batch's context ends, so that a store that
+	// does not answer holds the slot no longer than someone waits.
+	waiters int
 }
 
 // PerCPU is the limit gqlauth's loaders use: one look-up in flight per
@@ -61,8 +66,9 @@ func New[K, V any](limit int, fetch Fetch[K, V]) *Loader[K, V] {
 
 // Load answers key: at once when a slot is free, else with the next
 // batch. The batch runs under the context of its first key, without its
-// cancellation (a client that goes away does not fail the others); a
-// caller whose ctx ends stops waiting with ctx.Err().
+// cancellation (a client that goes away does not fail the others) until
+// every caller of the batch has stopped waiting; a caller whose ctx ends
+// stops waiting with ctx.Err().
 func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 	l.mu.Lock()
 	if l.inflight < l.limit && l.waiting == nil {
@@ -78,11 +84,13 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 	}
 	g := l.waiting
 	if g == nil {
-		g = &group[K, V]{ctx: context.WithoutCancel(ctx), done: make(chan struct{})}
+		g = &group[K, V]{done: make(chan struct{})}
+		g.ctx, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 		l.waiting = g
 	}
 	i := len(g.keys)
 	g.keys = append(g.keys, key)
+	g.waiters++
 	// A slot may have been freed while no batch was waiting.
 	start := l.inflight < l.limit
 	if start {
@@ -98,6 +106,17 @@ func (l *Loader[K, V]) Load(ctx context.Context, key K) (V, error) {
 		r := g.results[i]
 		return r.Value, r.Err
 	case <-ctx.Done():
+		l.mu.Lock()
+		g.waiters--
+		if g.waiters == 0 {
+			if l.waiting == g {
+				// Not started: drop it, so that the next caller starts a
+				// batch of its own rather than join a cancelled one.
+				l.waiting = nil
+			}
+			g.cancel()
+		}
+		l.mu.Unlock()
 		var zero V
 		return zero, ctx.Err()
 	}
@@ -122,6 +141,7 @@ func (l *Loader[K, V]) release() {
 // (in its own goroutine, a panic would end the process).
 func (l *Loader[K, V]) run(g *group[K, V]) {
 	defer l.release()
+	defer g.cancel()
 	defer close(g.done)
 	defer func() {
 		if p := recover(); p != nil {

@@ -32,6 +32,9 @@ func (s *store) fetch(ctx context.Context, keys []int) []batch.Result[int] {
 	out := make([]batch.Result[int], len(keys))
 	for i, k := range keys {
 		out[i] = batch.Result[int]{Value: 2 * k, Err: s.err[k]}
+		if ctx.Err() != nil { // as a store stops when its context ends
+			out[i].Err = ctx.Err()
+		}
 	}
 	return out
 }
@@ -233,4 +236,70 @@ func waitFor(t *testing.T, cond func() bool) {
 		}
 	}
 	t.Fatal("condition not reached in 5s")
+}
+
+// TestBatchEndsWhenNobodyWaits: a batch whose callers have all given up
+// is cancelled, so that a store that never answers (no deadline of its
+// own) gives the slot back.
+func TestBatchEndsWhenNobodyWaits(t *testing.T) {
+	release := make(chan struct{})
+	var batchCtx atomic.Pointer[context.Context]
+	l := batch.New(1, func(ctx context.Context, keys []int) []batch.Result[int] {
+		if len(keys) == 1 && keys[0] == 0 {
+			<-release // the one slot, held
+			return []batch.Result[int]{{}}
+		}
+		batchCtx.Store(&ctx)
+		<-ctx.Done() // a store that answers only when told to stop
+		return make([]batch.Result[int], len(keys))
+	})
+	go l.Load(context.Background(), 0)
+	waitFor(t, func() bool { return l.InFlight() == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for k := range 3 {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.Load(ctx, k+1) }()
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(release) // the batch starts, and hangs
+	waitFor(t, func() bool { return batchCtx.Load() != nil })
+	if err := (*batchCtx.Load()).Err(); err != nil {
+		t.Fatalf("the batch's context ended while its callers waited: %v", err)
+	}
+	cancel()
+	wg.Wait()
+	waitFor(t, func() bool { return l.InFlight() == 0 })
+}
+
+// TestGivenUpBatchIsNotJoined: a batch not yet started whose one caller
+// gave up is dropped; the next caller is answered by a batch of its own.
+func TestGivenUpBatchIsNotJoined(t *testing.T) {
+	s := &store{block: make(chan struct{})}
+	l := batch.New(1, s.fetch)
+	go l.Load(context.Background(), 1) // holds the slot
+	waitFor(t, func() bool { return s.callCount() == 1 })
+	ctx, cancel := context.WithCancel(context.Background())
+	gaveUp := make(chan struct{})
+	go func() { l.Load(ctx, 2); close(gaveUp) }()
+	time.Sleep(20 * time.Millisecond)
+	cancel()
+	<-gaveUp
+	answer := make(chan error, 1)
+	go func() {
+		v, err := l.Load(context.Background(), 3)
+		if err == nil && v != 6 {
+			err = fmt.Errorf("got %d", v)
+		}
+		answer <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	s.mu.Lock()
+	close(s.block)
+	s.block = nil
+	s.mu.Unlock()
+	if err := <-answer; err != nil {
+		t.Fatalf("the caller after a given-up batch: %v", err)
+	}
+	waitFor(t, func() bool { return l.InFlight() == 0 })
 }

@@ -36,6 +36,9 @@ var userStatements [2][1 << 9]atomic.Pointer[string]
 // allUserColumns is the set of every ShownUserColumns.
 const allUserColumns = 1<<9 - 1
 
+// roleColumn is the role's bit in a set of ShownUserColumns.
+var roleColumn = uint16(1) << slices.Index(ShownUserColumns, user.FieldRole)
+
 func init() {
 	if len(ShownUserColumns) != 9 {
 		panic("database: userStatements is sized for 9 shown user columns")
@@ -158,6 +161,9 @@ func (db *DB) fetchUsers(ctx context.Context, keys []userKey) []batch.Result[*en
 			out[i].Err = err
 		case j < 0:
 			out[i].Value, out[i].Err = db.readUsersWithEnt(ctx, k)
+		case k.set&roleColumn != 0 && user.RoleValidator(users[j].Role) != nil:
+			// A row ent would refuse fails its own reads, not the batch's.
+			out[i].Err = fmt.Errorf("read user: %w", user.RoleValidator(users[j].Role))
 		case len(keys) > 1:
 			copied := *users[j] // each caller its own
 			out[i].Value = &copied
@@ -212,13 +218,6 @@ func (db *DB) queryUsers(ctx context.Context, set uint16, ids [][16]byte) ([]*en
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read user: %w", err)
-	}
-	if set&(1<<slices.Index(ShownUserColumns, user.FieldRole)) != 0 {
-		for _, u := range users {
-			if err := user.RoleValidator(u.Role); err != nil {
-				return nil, fmt.Errorf("read user: %w", err)
-			}
-		}
 	}
 	return users, nil
 }

@@ -157,6 +157,15 @@ func TestReadUserInBatches(t *testing.T) {
 		}
 		users = append(users, u)
 	}
+	// A row ent would refuse (a role it does not know) fails its own
+	// read, not the batch's.
+	bogus, err := db.User.Create().SetEmail("bogus@example.com").SetPasswordHash("$2a$04$secret").Save(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SQL.ExecContext(ctx, `UPDATE users SET role = 'BOGUS' WHERE id = $1`, bogus.ID); err != nil {
+		t.Fatal(err)
+	}
 	statements, keys := database.CountUserFetches(db, 1)
 
 	// Hold the table so that the first read waits in PostgreSQL, with
@@ -180,7 +189,8 @@ func TestReadUserInBatches(t *testing.T) {
 			&read{id: u.ID, columns: [][]string{{user.FieldAge}, nil, {}}[i%3]})
 	}
 	missing := &read{id: uuid.New(), columns: []string{user.FieldEmail}}
-	reads = append(reads, missing)
+	badRole := &read{id: bogus.ID, columns: []string{user.FieldRole}}
+	reads = append(reads, missing, badRole)
 	var wg sync.WaitGroup
 	for i, r := range reads {
 		wg.Add(1)
@@ -205,6 +215,12 @@ func TestReadUserInBatches(t *testing.T) {
 		if r == missing {
 			if !ent.IsNotFound(r.err) {
 				t.Errorf("missing id: %v, want ent's NotFoundError", r.err)
+			}
+			continue
+		}
+		if r == badRole {
+			if r.err == nil {
+				t.Errorf("a role ent does not know was read: %+v", r.user)
 			}
 			continue
 		}

@@ -13,10 +13,10 @@ import (
 	"github.com/gqlauth/gqlauth/internal/database"
 )
 
-// TestReviewBatchUnderStatementTimeout: with the table locked, the read
+// TestBatchedReadsKeepTheStatementDeadline: with the table locked, the read
 // alone and the batch behind it each fail within the statement deadline,
 // and callers whose context ends leave at once.
-func TestReviewBatchUnderStatementTimeout(t *testing.T) {
+func TestBatchedReadsKeepTheStatementDeadline(t *testing.T) {
 	ctx := context.Background()
 	db, err := database.Open(ctx, apptest.NewPostgresDB(t), database.Settings{StatementTimeout: 300 * time.Millisecond})
 	if err != nil {

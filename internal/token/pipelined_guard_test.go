@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,29 @@ import (
 
 	"github.com/gqlauth/gqlauth/internal/batch"
 )
+
+// testRedis connects to the test Redis (TEST_REDIS_URL): this package's
+// own tests cannot use apptest, which imports it. Unreachable, the test
+// is skipped locally and fails in CI.
+func testRedis(t *testing.T) *redis.Client {
+	url := os.Getenv("TEST_REDIS_URL")
+	if url == "" {
+		url = "redis://127.0.0.1:6379/0"
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opts)
+	t.Cleanup(func() { rdb.Close() })
+	if err := rdb.Ping(context.Background()).Err(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("Redis at %s: %v", url, err)
+		}
+		t.Skip(err)
+	}
+	return rdb
+}
 
 // gatedSource is a DenialSource whose LiveDenials, once gate is set,
 // waits for it to close (a rebuild that takes a while).
@@ -31,19 +55,15 @@ func (s *gatedSource) LiveDenials(ctx context.Context, _ time.Time) ([]Denial, e
 	return s.denials, nil
 }
 
-// TestReviewPipelinedLookupAfterGuardTrips: a lookup that passed Denied's
+// TestPipelinedLookupAfterGuardTrips: a lookup that passed Denied's
 // ready check, then waited for a slot, must not be answered from an index
 // that the guard has meanwhile declared not whole (a master changed: the
 // failover replica lacks a denial, Check is rebuilding). Before batching,
 // the MGET went out at once, while the index was still whole.
-func TestReviewPipelinedLookupAfterGuardTrips(t *testing.T) {
+func TestPipelinedLookupAfterGuardTrips(t *testing.T) {
 	ctx := context.Background()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
-	defer rdb.Close()
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Skip(err)
-	}
-	prefix := "gqlauth-review:" + strings.ToLower(rand.Text()[:10]) + ":"
+	rdb := testRedis(t)
+	prefix := "gqlauth-test:" + strings.ToLower(rand.Text()[:10]) + ":"
 	defer func() {
 		keys, _ := rdb.Keys(ctx, prefix+"*").Result()
 		if len(keys) > 0 {
@@ -112,16 +132,16 @@ func TestReviewPipelinedLookupAfterGuardTrips(t *testing.T) {
 	}
 }
 
-// TestReviewPipelinedUnreachable: pipelined lookups against a Redis that
+// TestPipelinedLookupsFailClosedWhenUnreachable: pipelined lookups against a Redis that
 // does not answer all fail (closed), none panics or answers "not denied".
-func TestReviewPipelinedUnreachable(t *testing.T) {
+func TestPipelinedLookupsFailClosedWhenUnreachable(t *testing.T) {
 	for name, rdb := range map[string]redis.UniversalClient{
 		"client":  redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: 1, DialTimeout: 200 * time.Millisecond}),
 		"cluster": redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}, MaxRetries: 1, DialTimeout: 200 * time.Millisecond}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer rdb.Close()
-			r := NewRedisDenyList(rdb, "gqlauth-review:", time.Minute)
+			r := NewRedisDenyList(rdb, "gqlauth-test:", time.Minute)
 			r.lookups = batch.New(1, r.mget)
 			var bad atomic.Int32
 			done := make(chan struct{})
