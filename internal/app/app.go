@@ -183,7 +183,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger, dbOpts ...en
 		_, err := a.KeyStore.RevokeRetired(ctx)
 		return err
 	})
-	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit}, SessionSettings(cfg))
+	a.Sessions = session.New(session.Deps{DB: db.Client, Tokens: issuer, Deny: a.Deny, Log: log, Metrics: refreshes, Audit: a.Audit, Dialect: db.Dialect}, SessionSettings(cfg))
 	if redisDeny != nil {
 		// The database holds every denial; Redis is its index, rebuilt
 		// from the sessions when Redis loses data. Lookups fail closed

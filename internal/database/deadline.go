@@ -47,28 +47,51 @@ func (d deadlineDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (diale
 	if err != nil {
 		return nil, err
 	}
-	return deadlineTx{Tx: tx, timeout: d.timeout}, nil
+	return &deadlineTx{Tx: tx, timeout: d.timeout}, nil
 }
 
 // deadlineTx is a transaction whose statements each have a deadline.
 type deadlineTx struct {
 	dialect.Tx
 	timeout time.Duration
+	// cancels release the deadlines of QueryContext's rows, whose end
+	// nothing reports: when the transaction ends.
+	cancels []context.CancelFunc
+}
+
+// Commit commits the transaction and releases its queries' deadlines.
+func (t *deadlineTx) Commit() error {
+	defer t.release()
+	return t.Tx.Commit()
+}
+
+// Rollback rolls the transaction back and releases its queries'
+// deadlines.
+func (t *deadlineTx) Rollback() error {
+	defer t.release()
+	return t.Tx.Rollback()
+}
+
+func (t *deadlineTx) release() {
+	for _, cancel := range t.cancels {
+		cancel()
+	}
+	t.cancels = nil
 }
 
 // Exec runs a statement of the transaction under the deadline.
-func (t deadlineTx) Exec(ctx context.Context, query string, args, v any) error {
+func (t *deadlineTx) Exec(ctx context.Context, query string, args, v any) error {
 	return execWithDeadline(ctx, t.timeout, t.Tx.Exec, query, args, v)
 }
 
 // Query runs a query of the transaction under the deadline.
-func (t deadlineTx) Query(ctx context.Context, query string, args, v any) error {
+func (t *deadlineTx) Query(ctx context.Context, query string, args, v any) error {
 	return queryWithDeadline(ctx, t.timeout, t.Tx.Query, query, args, v)
 }
 
 // ExecContext runs a statement written by hand (ent's Tx.ExecContext)
 // under the deadline.
-func (t deadlineTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+func (t *deadlineTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ex, ok := t.Tx.(interface {
 		ExecContext(context.Context, string, ...any) (sql.Result, error)
 	})
@@ -78,6 +101,26 @@ func (t deadlineTx) ExecContext(ctx context.Context, query string, args ...any) 
 	ctx, cancel := context.WithTimeout(ctx, t.timeout)
 	defer cancel()
 	return ex.ExecContext(ctx, query, args...)
+}
+
+// QueryContext runs a query written by hand (ent's Tx.QueryContext)
+// under the deadline, which lasts until the transaction ends (its rows
+// are read within it).
+func (t *deadlineTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	q, ok := t.Tx.(interface {
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	})
+	if !ok {
+		return nil, fmt.Errorf("%T has no QueryContext", t.Tx)
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.timeout)
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	t.cancels = append(t.cancels, cancel)
+	return rows, nil
 }
 
 // execWithDeadline runs a statement that returns no rows with a deadline.

@@ -79,6 +79,10 @@ type Deps struct {
 	Audit *audit.Trail
 	// Clock is the time every rule here reads; nil is time.Now.
 	Clock func() time.Time
+	// Dialect is DB's (dialect.Postgres or dialect.SQLite): a refresh
+	// then reads its token with a statement made once; "" makes it
+	// through ent's builder every time.
+	Dialect string
 }
 
 // Service starts, rotates, lists and ends sessions.
@@ -91,11 +95,12 @@ type Service struct {
 	audit   *audit.Trail
 	now     func() time.Time
 	set     Settings
+	dialect string
 }
 
 // New returns the session service.
 func New(d Deps, set Settings) *Service {
-	s := &Service{db: d.DB, tokens: d.Tokens, deny: d.Deny, log: d.Log, metrics: d.Metrics, audit: d.Audit, now: d.Clock, set: set}
+	s := &Service{db: d.DB, tokens: d.Tokens, deny: d.Deny, log: d.Log, metrics: d.Metrics, audit: d.Audit, now: d.Clock, set: set, dialect: d.Dialect}
 	if s.metrics == nil {
 		s.metrics = nopRecorder{}
 	}
