@@ -72,10 +72,11 @@ func userStatement(set uint16, many bool) string {
 	if q := userStatements[kind][set].Load(); q != nil {
 		return *q
 	}
-	q := "SELECT " + strings.Join(selected(set), ", ") + " FROM " + user.Table + " WHERE " + user.FieldID + " = $1"
+	match := " = $1"
 	if many {
-		q = "SELECT " + strings.Join(selected(set), ", ") + " FROM " + user.Table + " WHERE " + user.FieldID + " = ANY($1)"
+		match = " = ANY($1)"
 	}
+	q := "SELECT " + strings.Join(selected(set), ", ") + " FROM " + user.Table + " WHERE " + user.FieldID + match
 	userStatements[kind][set].Store(&q)
 	return q
 }
