@@ -18,14 +18,7 @@ import (
 // and callers whose context ends leave at once.
 func TestBatchedReadsKeepTheStatementDeadline(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(ctx, apptest.NewPostgresDB(t), database.Settings{StatementTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migrated(t, apptest.NewPostgresDB(t), database.Settings{StatementTimeout: 300 * time.Millisecond})
 	u, err := db.User.Create().SetEmail("timeout@example.com").SetPasswordHash("$2a$04$secret").Save(ctx)
 	if err != nil {
 		t.Fatal(err)

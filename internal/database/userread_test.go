@@ -24,14 +24,7 @@ func TestReadUser(t *testing.T) {
 	for _, d := range dialects {
 		t.Run(d.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := database.Open(ctx, d.newDB(t), database.Settings{StatementTimeout: 5 * time.Second})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			if _, err := db.Migrate(ctx); err != nil {
-				t.Fatal(err)
-			}
+			db := migrated(t, d.newDB(t), database.Settings{StatementTimeout: 5 * time.Second})
 			full, err := db.User.Create().SetEmail("full@example.com").SetUsername("Full").SetUsernameKey("full").
 				SetPasswordHash("$2a$04$secret").SetFirstName("Ada").SetLastName("Lovelace").SetAge(36).
 				SetRole(user.RoleADMIN).SetEmailVerifiedAt(time.Now()).Save(ctx)
@@ -126,6 +119,22 @@ func TestReadUser(t *testing.T) {
 	}
 }
 
+// migrated opens the database at url with set, brings its schema up to
+// date and closes it when the test ends.
+func migrated(t *testing.T, url string, set database.Settings) *database.DB {
+	t.Helper()
+	ctx := context.Background()
+	db, err := database.Open(ctx, url, set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if _, err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 func timeUTC(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
@@ -140,14 +149,7 @@ func timeUTC(t *time.Time) *time.Time {
 // change committed before a read is asked shows in it.
 func TestReadUserInBatches(t *testing.T) {
 	ctx := context.Background()
-	db, err := database.Open(ctx, apptest.NewPostgresDB(t), database.Settings{StatementTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := migrated(t, apptest.NewPostgresDB(t), database.Settings{StatementTimeout: 5 * time.Second})
 	var users []*ent.User
 	for i := range 6 {
 		u, err := db.User.Create().SetEmail(fmt.Sprintf("batch%d@example.com", i)).SetPasswordHash("$2a$04$secret").
